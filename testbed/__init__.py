@@ -1,0 +1,43 @@
+"""testbed: a real-thread concurrency testbed for a V8-style runtime's
+deoptimizer, parallel scavenger, safepoints, store buffers, remembered set
+and weak list of deoptimized code.
+
+The public API is this namespace: :class:`Config`, :func:`run`,
+:func:`stress`, and the catalogues.  Layers below (``testbed.sched``,
+``heap``, ``runtime``, ``gc``, ``check``) are importable for readers and
+custom workloads, but only what is re-exported here is a contract.
+"""
+
+from loguru import logger
+
+from testbed._version import __version__
+from testbed.api import STRATEGIES, Finding, RunResult, StressResult, reproduce_command, run, stress
+from testbed.check import INVARIANTS
+from testbed.faults import FAULTS
+from testbed.runtime import Config, ConfigError, Mix, Mutator
+from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_config
+from testbed.sched import Violation
+
+# A library stays quiet unless its user asks; the CLI enables this.
+logger.disable("testbed")
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "FAULTS",
+    "INVARIANTS",
+    "SCENARIOS",
+    "STRATEGIES",
+    "Config",
+    "ConfigError",
+    "Finding",
+    "Mix",
+    "Mutator",
+    "RunResult",
+    "StressResult",
+    "Violation",
+    "__version__",
+    "reproduce_command",
+    "run",
+    "scenario_config",
+    "stress",
+]

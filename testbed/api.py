@@ -1,0 +1,251 @@
+"""The Python API: run one configuration, or stress many seeds.
+
+``run(config)`` builds an isolate with the serial scavenger and the checker,
+runs it under the strategy's scheduler and returns a :class:`RunResult`.
+``stress(...)`` runs schedules with seeds derived from one stress seed,
+across scenarios, until a schedule count or a time budget is reached, and
+aggregates what they found; every violation carries the ``testbed run``
+command that reruns its schedule.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import resource
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from testbed.check import Checker
+from testbed.faults import validate_faults
+from testbed.gc import SerialScavenger
+from testbed.runtime import Config, ConfigError, Isolate, derive_seed
+from testbed.scenarios import scenario_config
+from testbed.sched import FreeScheduler, Scheduler, Violation, running
+
+__all__ = [
+    "STRATEGIES",
+    "Finding",
+    "RunResult",
+    "StressResult",
+    "UnknownStrategy",
+    "reproduce_command",
+    "run",
+    "stress",
+]
+
+#: strategies this version can run (controlled ones arrive with the scheduler issue)
+STRATEGIES = ("free",)
+
+#: knobs the CLI can override; reproduce commands repeat them
+OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity")
+
+
+class UnknownStrategy(ValueError):
+    """A strategy name this version cannot run."""
+
+
+def _scheduler_for(config: Config) -> Scheduler:
+    if config.strategy != "free":
+        raise UnknownStrategy(f"unknown strategy {config.strategy!r} (available: {', '.join(STRATEGIES)})")
+    return FreeScheduler(
+        derive_seed(config.seed, 0),
+        config.yield_probability,
+        config.switch_interval,
+        config.wait_timeout,
+    )
+
+
+def reproduce_command(config: Config, overrides: dict[str, int] | None = None) -> str:
+    """The ``testbed run`` command line that reruns ``config``'s schedule."""
+    words = ["testbed", "run", "--scenario", config.scenario, "--seed", str(config.seed), "--strategy", config.strategy]
+    for fault in sorted(config.faults):
+        words += ["--fault", fault]
+    for name, value in sorted((overrides or {}).items()):
+        words += [f"--{name.replace('_', '-')}", str(value)]
+    return shlex.join(words)
+
+
+def _max_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What one run did and found."""
+
+    config: Config
+    violations: list[Violation]
+    stats: dict[str, Any]
+    #: the decision trace; filled by controlled strategies (not in this version)
+    trace: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def run(config: Config) -> RunResult:
+    """Run ``config`` once, checked; never raises for a violation, only for bad config."""
+    validate_faults(config.faults)
+    scheduler = _scheduler_for(config)
+    checker = Checker(config)
+    isolate = Isolate(config, SerialScavenger(), checker)
+    started = time.perf_counter()
+    with running(scheduler):
+        isolate.run()
+    wall = time.perf_counter() - started
+    mutators = isolate.mutators
+    stats = isolate.stats.to_json()
+    stats.update(
+        mark_compacts=0,
+        deopts=0,
+        store_buffer_flushes=sum(m.store_buffer.flushes for m in mutators),
+        store_buffer_overflows=sum(m.store_buffer.overflows for m in mutators),
+        remset_inserts=isolate.heap.remembered_set.inserts,
+        allocations=sum(m.allocations for m in mutators),
+        checks=checker.checks,
+        points=scheduler.steps,
+        wall_s=round(wall, 4),
+        max_rss_mb=_max_rss_mb(),
+    )
+    return RunResult(config, list(isolate.violations), stats)
+
+
+@dataclasses.dataclass
+class Finding:
+    """A violation found by one schedule of a stress run."""
+
+    violation: Violation
+    scenario: str
+    seed: int
+    reproduce: str
+    trace_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.violation.to_json()
+        data.update(scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce)
+        return data
+
+
+#: stats that are summed over schedules; the rest are maxima
+_MAXIMA = ("peak_mutator_threads", "max_rss_mb")
+
+
+@dataclasses.dataclass
+class StressResult:
+    scenarios: list[str]
+    seed: int
+    strategy: str
+    faults: frozenset[str]
+    schedules: int = 0
+    failed_schedules: int = 0
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    wall_s: float = 0.0
+    interrupted: bool = False
+
+    def add(self, result: RunResult, reproduce: str) -> None:
+        self.schedules += 1
+        for key, value in result.stats.items():
+            if key in _MAXIMA:
+                self.stats[key] = max(self.stats.get(key, 0), value)
+            else:
+                self.stats[key] = self.stats.get(key, 0) + value
+        if result.violations:
+            self.failed_schedules += 1
+            for violation in result.violations:
+                self.findings.append(Finding(violation, result.config.scenario, result.config.seed, reproduce))
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def stress(
+    scenarios: Sequence[str] = ("mixed",),
+    *,
+    seed: int = 0,
+    schedules: int | None = None,
+    duration: float | None = None,
+    strategy: str = "free",
+    faults: Sequence[str] = (),
+    overrides: dict[str, int] | None = None,
+    jobs: int = 1,
+    on_result: Callable[[StressResult, RunResult], None] | None = None,
+) -> StressResult:
+    """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
+
+    Schedule ``i`` uses scenario ``scenarios[i % len(scenarios)]`` and seed
+    ``derive_seed(seed, 2, i)``, so a stress run is itself reproducible
+    schedule by schedule.  With ``jobs > 1`` schedules run in that many
+    worker processes (one run at a time per process, because the scheduler
+    is process-wide); results are still added in schedule order.  ``on_result`` is called after each schedule (for
+    progress display and for writing violation files).  A KeyboardInterrupt
+    stops the run early and keeps everything found so far.
+    """
+    if schedules is None and duration is None:
+        raise ConfigError("stress needs a number of schedules or a duration")
+    if jobs < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}")
+    fault_set = validate_faults(list(faults))
+    overrides = dict(overrides or {})
+    configs = [scenario_config(name, strategy=strategy, faults=fault_set, **overrides) for name in scenarios]
+    if strategy not in STRATEGIES:
+        raise UnknownStrategy(f"unknown strategy {strategy!r} (available: {', '.join(STRATEGIES)})")
+    result = StressResult(list(scenarios), seed, strategy, fault_set)
+    started = time.monotonic()
+
+    def budget_left(index: int) -> bool:
+        if schedules is not None and index >= schedules:
+            return False
+        return duration is None or time.monotonic() - started < duration
+
+    def schedule(index: int) -> Config:
+        return configs[index % len(configs)].replace(seed=derive_seed(seed, 2, index) % 2**32)
+
+    def record(outcome: RunResult) -> None:
+        result.add(outcome, reproduce_command(outcome.config, overrides))
+        if on_result is not None:
+            on_result(result, outcome)
+
+    try:
+        if jobs == 1:
+            index = 0
+            while budget_left(index):
+                record(run(schedule(index)))
+                index += 1
+        else:
+            _stress_in_processes(jobs, schedule, budget_left, record)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    result.wall_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _stress_in_processes(
+    jobs: int,
+    schedule: Callable[[int], Config],
+    budget_left: Callable[[int], bool],
+    record: Callable[[RunResult], None],
+) -> None:
+    """Keep ``2 * jobs`` schedules in flight; record results in schedule order."""
+    context = multiprocessing.get_context("forkserver")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        in_flight: list[concurrent.futures.Future[RunResult]] = []
+        index = 0
+        try:
+            while True:
+                while len(in_flight) < 2 * jobs and budget_left(index):
+                    in_flight.append(pool.submit(run, schedule(index)))
+                    index += 1
+                if not in_flight:
+                    return
+                record(in_flight.pop(0).result())
+        except BaseException:
+            for future in in_flight:
+                future.cancel()
+            raise

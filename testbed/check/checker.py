@@ -1,0 +1,74 @@
+"""The checker: the observer a checked run installs in its isolate.
+
+Routes the model's callbacks: mutator operations update the shadow graph
+and are screened by the world-stopped monitor; the pause and run-end hooks
+run the heap verifier.  Whatever it finds is reported to the isolate, which
+aborts the run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testbed.check.shadow import ShadowGraph
+from testbed.check.verifier import HeapVerifier
+from testbed.heap import HeapObject, Tagged
+from testbed.runtime import Config, Observer
+
+if TYPE_CHECKING:
+    from testbed.runtime import Isolate, Mutator
+
+__all__ = ["Checker"]
+
+
+class Checker(Observer):
+    """Shadow graph + world-stopped monitor + heap verifier."""
+
+    def __init__(self, config: Config) -> None:
+        self.shadow = ShadowGraph(config.mutators, config.globals_per_mutator)
+        self.verifier = HeapVerifier(self.shadow)
+        self.checks = 0
+
+    # -- mutator operations ------------------------------------------------------
+
+    def on_heap_op(self, mutator: Mutator, op: str) -> None:
+        # The world-stopped monitor: the collection really is running (the
+        # initiator set in_progress before collecting and clears it after),
+        # and this mutator is really executing a heap operation.
+        isolate = mutator.isolate
+        if isolate.safepoint.in_progress:
+            isolate.report(
+                [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
+            )
+
+    def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None:
+        self.shadow.alloc(obj)
+
+    def on_field_write(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None:
+        self.shadow.field_write(host, index, value)
+
+    def on_root_push(self, mutator: Mutator, stack: str, size: int) -> None:
+        self.shadow.root_push(mutator, stack, size)
+
+    def on_root_pop(self, mutator: Mutator, stack: str) -> None:
+        self.shadow.root_pop(mutator, stack)
+
+    def on_root_write(self, mutator: Mutator, stack: str, index: int, value: Tagged) -> None:
+        self.shadow.root_write(mutator, stack, index, value)
+
+    def on_global_write(self, mutator: Mutator, index: int, value: Tagged) -> None:
+        self.shadow.global_write(mutator, index, value)
+
+    # -- verification points ---------------------------------------------------
+
+    def on_pause_start(self, isolate: Isolate) -> None:
+        self.checks += 1
+        isolate.report(self.verifier.at_pause_start(isolate))
+
+    def on_scavenge_end(self, isolate: Isolate) -> None:
+        self.checks += 1
+        isolate.report(self.verifier.after_scavenge(isolate))
+
+    def on_run_end(self, isolate: Isolate) -> None:
+        self.checks += 1
+        isolate.report(self.verifier.at_run_end(isolate))

@@ -1,0 +1,94 @@
+"""The invariant catalogue (stable names, DESIGN.md section 4).
+
+``checked`` says whether this version of the model has a checker for the
+invariant; the others belong to parts of the model (parallel scavenger,
+deoptimizer, weak list) that are not built yet and are listed so users see
+the whole plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["INVARIANTS", "Invariant", "invariant_names"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Invariant:
+    name: str
+    holds: str
+    checked_at: str
+    checked: bool
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(
+        "world-stopped",
+        "no mutator executes a heap operation while a GC is in progress",
+        "pause start; every mutator heap operation",
+        True,
+    ),
+    Invariant("store-buffers-flushed", "at GC start every store buffer is empty", "pause start", True),
+    Invariant(
+        "remset-complete",
+        "every old-to-young slot is in the remembered set (or an unflushed buffer, before the pause)",
+        "pause start, run end",
+        True,
+    ),
+    Invariant(
+        "remset-precise", "after a scavenge every remembered slot holds a young object", "after each scavenge", True
+    ),
+    Invariant(
+        "no-from-space-refs", "after a scavenge no root or field refers to from-space", "after each scavenge", True
+    ),
+    Invariant(
+        "forwarding-unique",
+        "an evacuated object has exactly one copy and every reference agrees",
+        "after each scavenge",
+        True,
+    ),
+    Invariant(
+        "no-dangling",
+        "no reachable reference to a freed or zapped object",
+        "pause start, after each scavenge, run end",
+        True,
+    ),
+    Invariant(
+        "reachability-preserved",
+        "the logical graph reachable from roots is unchanged by a GC (shadow oracle)",
+        "after each scavenge, run end",
+        True,
+    ),
+    Invariant(
+        "weak-list-wellformed",
+        "the weak list is acyclic, holds only code marked for deopt, each at most once, nothing freed",
+        "not yet modelled",
+        False,
+    ),
+    Invariant(
+        "weak-list-complete", "every deoptimized code object still alive is on the list", "not yet modelled", False
+    ),
+    Invariant(
+        "weak-list-cleared",
+        "after a mark-compact no unmarked entry remains and no live entry was freed",
+        "not yet modelled",
+        False,
+    ),
+    Invariant(
+        "frames-consistent",
+        "a deoptimized activation runs interpreter code; no frame refers to freed code",
+        "not yet modelled",
+        False,
+    ),
+    Invariant(
+        "safepoint-liveness",
+        "every safepoint completes within its timeout; no deadlock",
+        "every wait; the whole run",
+        True,
+    ),
+    Invariant("model-error", "no thread of the model or of a custom workload raises", "every thread", True),
+)
+
+
+def invariant_names() -> list[str]:
+    return [inv.name for inv in INVARIANTS]

@@ -1,0 +1,431 @@
+"""The ``testbed`` command (DESIGN.md section 7).
+
+Exit status: 0 no violation, 1 violation found, 2 bad usage or bad input.
+Bad input is reported in one line naming the problem, never a traceback,
+and is detected before any schedule runs, so nothing found is ever lost to
+it.  Human output goes to stdout, or to stderr when ``--json -`` claims
+stdout for the JSON result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from loguru import logger
+
+from testbed._version import __version__
+from testbed.api import OVERRIDES, STRATEGIES, RunResult, StressResult, reproduce_command, run, stress
+from testbed.check import INVARIANTS
+from testbed.faults import FAULTS, UnknownFault, validate_faults
+from testbed.runtime import ConfigError
+from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
+
+__all__ = ["main", "parse_duration"]
+
+RESULT_SCHEMA = "testbed.result/1"
+
+
+class UsageError(Exception):
+    """Bad arguments or input: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)?")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``"20s"``, ``"1.5m"``, ``"500ms"``, ``"2h"`` or plain seconds, as seconds > 0."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (use e.g. 30s, 2m, 500ms)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+def _count(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", default="free", help=f"scheduling strategy ({', '.join(STRATEGIES)})")
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="F", help="switch a fault on (repeatable; see `testbed faults`)"
+    )
+    parser.add_argument("--seed", type=_count(0), default=0, help="seed (default 0)")
+    parser.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
+    parser.add_argument("--mutators", type=_count(1), help="mutator threads (scenario default: 4)")
+    parser.add_argument("--ops", type=_count(1), help="operations per mutator")
+    parser.add_argument("--gc-interval", type=_count(0), help="a scavenge every N allocations per mutator")
+    parser.add_argument("--store-buffer-capacity", type=_count(1), help="store buffer entries per thread")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="testbed", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"testbed {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("run", help="run one schedule")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario (default {DEFAULT_SCENARIO})")
+    _add_model_options(p)
+
+    p = commands.add_parser("stress", help="run many schedules with derived seeds")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="scenario name or `all`")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
+    budget.add_argument("--schedules", type=_count(1), help="number of schedules")
+    p.add_argument("--jobs", type=_count(1), default=1, help="worker processes (default 1)")
+    p.add_argument("--out", metavar="DIR", help="write one JSON file per failing schedule into DIR")
+    p.add_argument("--quiet", action="store_true", help="no live status line")
+    _add_model_options(p)
+
+    for name, what in (("scenarios", "list scenarios"), ("faults", "list faults"), ("invariants", "list invariants")):
+        p = commands.add_parser(name, help=what)
+        p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
+    return parser
+
+
+# -- output paths -------------------------------------------------------------------
+
+
+def _check_output_file(path: str | None) -> None:
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"output path {path!r} is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"output directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"output path {path!r} is not writable")
+
+
+def _check_output_dir(path: str | None) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--out {path!r} exists and is not a directory")
+    if not target.exists() and not target.parent.is_dir():
+        raise UsageError(f"--out {path!r}: parent directory does not exist")
+    target.mkdir(exist_ok=True)
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"--out {path!r} is not writable")
+
+
+def _write_json(path: str | None, data: Any) -> None:
+    if path is None:
+        return
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).write_text(text)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, int]:
+    return {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
+
+
+def _validate_model_args(args: argparse.Namespace) -> None:
+    if args.strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {args.strategy!r} (available: {', '.join(STRATEGIES)})")
+    validate_faults(args.fault)
+    _check_output_file(args.json)
+
+
+def _violation_lines(violation_json: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  {violation_json['invariant']}: {violation_json['message']}",
+        f"    step {violation_json['step']} on {violation_json['thread'] or '?'}",
+    ]
+    if violation_json.get("reproduce"):
+        lines.append(f"    reproduce: {violation_json['reproduce']}")
+    if violation_json.get("trace"):
+        lines.append(f"    details: {violation_json['trace']}")
+    return lines
+
+
+def _result_json(
+    command: str,
+    scenario: str,
+    seed: int,
+    strategy: str,
+    faults: Sequence[str],
+    schedules: int,
+    violations: list[dict[str, Any]],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "schema": RESULT_SCHEMA,
+        "testbed_version": __version__,
+        "command": command,
+        "scenario": scenario,
+        "seed": seed,
+        "strategy": strategy,
+        "faults": sorted(faults),
+        "schedules": schedules,
+        "violations": violations,
+        "stats": stats,
+    }
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    _validate_model_args(args)
+    overrides = _overrides(args)
+    config = scenario_config(
+        args.scenario, seed=args.seed, strategy=args.strategy, faults=frozenset(args.fault), **overrides
+    )
+    result: RunResult = run(config)
+    command = reproduce_command(config, overrides)
+    violations = []
+    for violation in result.violations:
+        data = violation.to_json()
+        data.update(seed=config.seed, trace=None, reproduce=command)
+        violations.append(data)
+    stats = result.stats
+    print(
+        f"testbed run: scenario {config.scenario}, seed {config.seed}, strategy {config.strategy}, "
+        f"faults {', '.join(sorted(config.faults)) or 'none'}",
+        file=out,
+    )
+    print(
+        f"  {stats['scavenges']} scavenges, {stats['promoted']} promoted, {stats['safepoints']} safepoints, "
+        f"{stats['store_buffer_flushes']} store-buffer flushes, {stats['points']} points, "
+        f"{stats['wall_s']:.2f}s",
+        file=out,
+    )
+    if violations:
+        print(f"VIOLATION ({len(violations)}):", file=out)
+        for data in violations:
+            print("\n".join(_violation_lines(data)), file=out)
+    else:
+        print("no violations", file=out)
+    _write_json(
+        args.json,
+        _result_json("run", config.scenario, config.seed, config.strategy, sorted(config.faults), 1, violations, stats),
+    )
+    return 1 if violations else 0
+
+
+class _Status:
+    """The live status line of ``stress`` (only on a terminal)."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.last = 0.0
+        self.width = 0
+
+    def update(self, result: StressResult, elapsed: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.25):
+            return
+        self.last = now
+        stats = result.stats
+        line = (
+            f"[{elapsed:6.1f}s] schedules {result.schedules}  failing {result.failed_schedules}  "
+            f"scavenges {stats.get('scavenges', 0)}  points {stats.get('points', 0)}"
+        )
+        self.stream.write("\r" + line.ljust(self.width))
+        self.width = len(line)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _write_finding_files(directory: str, result: StressResult, outcome: RunResult) -> None:
+    """One JSON file per failing schedule, named by scenario and seed."""
+    config = outcome.config
+    path = Path(directory) / f"violation-{config.scenario}-{config.seed}.json"
+    new = result.findings[len(result.findings) - len(outcome.violations) :]
+    for finding in new:
+        finding.trace_path = str(path)
+    data = {
+        "schema": RESULT_SCHEMA,
+        "testbed_version": __version__,
+        "command": "run",
+        "config": config.to_json(),
+        "violations": [f.to_json() for f in new],
+        "stats": outcome.stats,
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
+    _validate_model_args(args)
+    _check_output_dir(args.out)
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    for name in scenarios:
+        scenario_config(name)  # unknown names fail here, before anything runs
+    duration = args.duration if args.schedules is None and args.duration is not None else None
+    if args.schedules is None and duration is None:
+        duration = 20.0
+    status = _Status(sys.stderr, sys.stderr.isatty() and not args.quiet)
+    started = time.monotonic()
+
+    def on_result(result: StressResult, outcome: RunResult) -> None:
+        if outcome.violations and args.out:
+            _write_finding_files(args.out, result, outcome)
+        if outcome.violations:
+            logger.info(
+                "schedule {} (seed {}) found {}",
+                result.schedules,
+                outcome.config.seed,
+                ", ".join(v.invariant for v in outcome.violations),
+            )
+        status.update(result, time.monotonic() - started)
+
+    result = stress(
+        scenarios,
+        seed=args.seed,
+        schedules=args.schedules,
+        duration=duration,
+        strategy=args.strategy,
+        faults=args.fault,
+        overrides=_overrides(args),
+        jobs=args.jobs,
+        on_result=on_result,
+    )
+    status.clear()
+    stats = result.stats
+    label = "all" if args.scenario == "all" else args.scenario
+    print(
+        f"testbed stress: scenario {label}, seed {args.seed}, strategy {args.strategy}, "
+        f"faults {', '.join(sorted(args.fault)) or 'none'}" + (" (interrupted)" if result.interrupted else ""),
+        file=out,
+    )
+    print(
+        f"  {result.schedules} schedules in {result.wall_s:.1f}s, {result.failed_schedules} failing; "
+        f"{stats.get('scavenges', 0)} scavenges, {stats.get('promoted', 0)} promoted, "
+        f"{stats.get('safepoints', 0)} safepoints, {stats.get('store_buffer_flushes', 0)} store-buffer "
+        f"flushes, peak {stats.get('peak_mutator_threads', 0)} mutator threads",
+        file=out,
+    )
+    by_invariant: dict[str, int] = {}
+    for finding in result.findings:
+        by_invariant[finding.violation.invariant] = by_invariant.get(finding.violation.invariant, 0) + 1
+    if by_invariant:
+        print(
+            "  violations by invariant: "
+            + ", ".join(f"{name} x{count}" for name, count in sorted(by_invariant.items())),
+            file=out,
+        )
+        print("first violations:", file=out)
+        shown: set[str] = set()
+        for finding in result.findings:
+            if finding.violation.invariant in shown:
+                continue
+            shown.add(finding.violation.invariant)
+            print("\n".join(_violation_lines(finding.to_json())), file=out)
+    else:
+        print("no violations", file=out)
+    _write_json(
+        args.json,
+        _result_json(
+            "stress",
+            label,
+            args.seed,
+            args.strategy,
+            args.fault,
+            result.schedules,
+            [f.to_json() for f in result.findings],
+            stats,
+        ),
+    )
+    if result.interrupted and not result.findings:
+        return 130
+    return 1 if result.findings else 0
+
+
+def _table(rows: list[list[str]], header: list[str], out: TextIO) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
+    _check_output_file(args.json)
+    if args.command == "scenarios":
+        data = [
+            {"name": s.name, "description": s.description, "aims_at": s.aims_at, "default": s.name == DEFAULT_SCENARIO}
+            for s in SCENARIOS.values()
+        ]
+        _table([[d["name"], d["aims_at"], d["description"]] for d in data], ["scenario", "aims at", "what"], out)
+    elif args.command == "faults":
+        data = [
+            {"name": f.name, "bug": f.bug, "caught_by": f.caught_by, "available": f.available, "where": f.where}
+            for f in FAULTS
+        ]
+        _table(
+            [[d["name"], "yes" if d["available"] else "no", d["caught_by"], d["bug"]] for d in data],
+            ["fault", "available", "caught by", "bug"],
+            out,
+        )
+    else:
+        data = [
+            {"name": i.name, "holds": i.holds, "checked_at": i.checked_at, "checked": i.checked} for i in INVARIANTS
+        ]
+        _table(
+            [[d["name"], "yes" if d["checked"] else "no", d["holds"]] for d in data],
+            ["invariant", "checked", "holds"],
+            out,
+        )
+    _write_json(args.json, data)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        out = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
+        if getattr(args, "verbose", 0):
+            logger.enable("testbed")
+            logger.remove()
+            logger.add(
+                sys.stderr,
+                level="DEBUG" if args.verbose > 1 else "INFO",
+                format="{time:HH:mm:ss.SSS} {level: <7} {message}",
+            )
+        if args.command == "run":
+            return cmd_run(args, out)
+        if args.command == "stress":
+            return cmd_stress(args, out)
+        return cmd_catalogue(args, out)
+    except (UsageError, ConfigError, UnknownFault, UnknownScenario) as error:
+        print(f"testbed: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 1

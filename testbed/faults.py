@@ -1,0 +1,138 @@
+"""The fault catalogue: named, switchable bugs (DESIGN.md section 5).
+
+Each fault is a real bug put back into the model's own code path (the
+module that reads the switch is named in ``where``); nothing here detects
+anything.  A run with the fault on is caught only when the race or protocol
+slip really happened and an invariant checker saw its effect.
+
+``available`` is False for faults whose code path belongs to a part of the
+model not built yet; asking for one is a usage error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["FAULTS", "Fault", "UnknownFault", "validate_faults"]
+
+
+class UnknownFault(ValueError):
+    """A fault name that is not in the catalogue or not available yet."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    name: str
+    bug: str
+    caught_by: str
+    where: str
+    available: bool
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault(
+        "skip-flush",
+        "a mutator enters the safepoint without flushing its store buffer",
+        "remset-complete",
+        "testbed/runtime/safepoint.py",
+        True,
+    ),
+    Fault(
+        "unlocked-remset-insert",
+        "remembered-set insertion without the lock",
+        "remset-complete",
+        "testbed/heap/remembered_set.py",
+        True,
+    ),
+    Fault(
+        "store-buffer-overflow-drop",
+        "overflow drops entries instead of flushing",
+        "remset-complete",
+        "testbed/heap/store_buffer.py",
+        True,
+    ),
+    Fault(
+        "early-scavenge",
+        "the initiator starts before the last running mutator arrived",
+        "world-stopped",
+        "testbed/runtime/safepoint.py",
+        True,
+    ),
+    Fault(
+        "resume-before-workers-done",
+        "mutators resume while scavenger tasks still run",
+        "world-stopped",
+        "parallel scavenger (not built yet)",
+        False,
+    ),
+    Fault(
+        "no-poll-in-deopt",
+        "deopt entry skips the safepoint poll",
+        "world-stopped",
+        "deoptimizer (not built yet)",
+        False,
+    ),
+    Fault(
+        "racy-forwarding",
+        "forwarding installed by check-then-set instead of CAS",
+        "forwarding-unique",
+        "parallel scavenger (not built yet)",
+        False,
+    ),
+    Fault(
+        "unlocked-steal",
+        "a worker steals from the global pool without the lock",
+        "reachability-preserved",
+        "parallel scavenger (not built yet)",
+        False,
+    ),
+    Fault(
+        "promote-without-remset",
+        "promoted objects' young fields are not recorded",
+        "remset-complete",
+        "parallel scavenger (not built yet)",
+        False,
+    ),
+    Fault(
+        "missing-barrier-in-materialize",
+        "materialized young values stored without the barrier",
+        "remset-complete",
+        "deoptimizer (not built yet)",
+        False,
+    ),
+    Fault(
+        "unlocked-weak-unlink",
+        "weak-list unlink races with a concurrent append",
+        "weak-list-wellformed / weak-list-complete",
+        "weak list (not built yet)",
+        False,
+    ),
+    Fault(
+        "unlink-before-marking-done",
+        "weak-list entries unlinked before marking finished",
+        "weak-list-cleared / no-dangling",
+        "mark-compact (not built yet)",
+        False,
+    ),
+    Fault(
+        "stale-frame-code",
+        "the rebuilt frame still refers to the optimized code",
+        "frames-consistent",
+        "deoptimizer (not built yet)",
+        False,
+    ),
+)
+
+_BY_NAME = {fault.name: fault for fault in FAULTS}
+
+
+def validate_faults(names: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    """The names as a set; raises :class:`UnknownFault` naming the first bad one."""
+    for name in sorted(names):
+        fault = _BY_NAME.get(name)
+        if fault is None:
+            known = ", ".join(f.name for f in FAULTS if f.available)
+            raise UnknownFault(f"unknown fault {name!r} (known: {known})")
+        if not fault.available:
+            raise UnknownFault(f"fault {name!r} needs the {fault.where.split(' (')[0]}, which this version lacks")
+    return frozenset(names)

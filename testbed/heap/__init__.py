@@ -1,0 +1,44 @@
+"""Heap layer: objects, pages, spaces, handles, the write barrier, store
+buffers and the remembered set.
+
+Everything here is data plus the few operations V8 performs on it without a
+collector: allocation, the write barrier, buffering and remembering slots.
+The collectors live in :mod:`testbed.gc`; the threads in :mod:`testbed.runtime`.
+"""
+
+from testbed.heap.handles import Handle, HandleScope, StaleHandleError
+from testbed.heap.heap import Heap, ThreadAllocator
+from testbed.heap.lab import LinearAllocationBuffer
+from testbed.heap.objects import HEADER_WORDS, HeapObject, Kind, Map, Tagged
+from testbed.heap.pages import Page
+from testbed.heap.remembered_set import RememberedSet
+from testbed.heap.slot_set import SlotSet
+from testbed.heap.spaces import NEW_FROM, NEW_TO, OLD, NewSpace, OldSpace, SemiSpace
+from testbed.heap.store_buffer import StoreBuffer
+from testbed.heap.write_barrier import is_old_to_young, write_field
+
+__all__ = [
+    "HEADER_WORDS",
+    "NEW_FROM",
+    "NEW_TO",
+    "OLD",
+    "Handle",
+    "HandleScope",
+    "Heap",
+    "HeapObject",
+    "Kind",
+    "LinearAllocationBuffer",
+    "Map",
+    "NewSpace",
+    "OldSpace",
+    "Page",
+    "RememberedSet",
+    "SemiSpace",
+    "SlotSet",
+    "StaleHandleError",
+    "StoreBuffer",
+    "Tagged",
+    "ThreadAllocator",
+    "is_old_to_young",
+    "write_field",
+]

@@ -1,0 +1,100 @@
+"""The heap: new space, old space, the remembered set and allocation.
+
+Mirrors the allocation side of V8's ``Heap`` and ``MainAllocator``: each
+thread allocates from its own LABs (see :class:`ThreadAllocator`); a young
+allocation that cannot get a new LAB returns ``None``, which is the
+allocation slow path's cue to request a scavenge (``AllocationResult::Failure``
+followed by ``CollectGarbage(NEW_SPACE)``).  Old-space allocation never fails
+in the model.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from testbed.heap.lab import LinearAllocationBuffer
+from testbed.heap.objects import HeapObject, Kind, Tagged
+from testbed.heap.remembered_set import RememberedSet
+from testbed.heap.spaces import NewSpace, OldSpace
+
+__all__ = ["Heap", "ThreadAllocator"]
+
+
+class Heap:
+    """All spaces of one isolate."""
+
+    def __init__(
+        self,
+        new_space_pages: int = 4,
+        page_words: int = 512,
+        lab_words: int = 32,
+        faults: frozenset[str] = frozenset(),
+    ) -> None:
+        if new_space_pages < 1 or page_words < 64 or lab_words < 8:
+            raise ValueError("heap needs >=1 new-space page, >=64 words a page, >=8 words a LAB")
+        self.new_space = NewSpace(new_space_pages, page_words)
+        self.old_space = OldSpace(page_words)
+        self.remembered_set = RememberedSet(faults)
+        self.lab_words = lab_words
+        # next() on itertools.count is atomic under the GIL; ids are unique and,
+        # in a controlled run, deterministic.
+        self._lids = itertools.count(1)
+
+    def next_lid(self) -> int:
+        return next(self._lids)
+
+    @staticmethod
+    def place(lab: LinearAllocationBuffer, kind: Kind, fields: list[Tagged], lid: int) -> HeapObject | None:
+        """Place an object with ``fields`` in ``lab``; None when it does not fit."""
+        offset = lab.bump(1 + len(fields))
+        if offset is None:
+            return None
+        obj = HeapObject(lid, kind, fields, lab.page, offset)
+        lab.page.place(obj)
+        return obj
+
+    def old_objects(self) -> Iterator[HeapObject]:
+        for page in list(self.old_space.pages):
+            yield from page.objects()
+
+    def young_objects(self) -> Iterator[HeapObject]:
+        for page in self.new_space.to_space.pages:
+            yield from page.objects()
+
+
+class ThreadAllocator:
+    """One thread's LABs in new and old space."""
+
+    __slots__ = ("heap", "old_lab", "young_lab")
+
+    def __init__(self, heap: Heap) -> None:
+        self.heap = heap
+        self.young_lab: LinearAllocationBuffer | None = None
+        self.old_lab: LinearAllocationBuffer | None = None
+
+    def allocate(self, kind: Kind, fields: int, old: bool = False) -> HeapObject | None:
+        """A fresh object with empty fields, or None when new space is full."""
+        heap = self.heap
+        values: list[Tagged] = [None] * fields
+        size = 1 + fields
+        if old:
+            lab = self.old_lab
+            if lab is None or lab.top + size > lab.limit:
+                lab = self.old_lab = heap.old_space.allocate_lab(max(heap.lab_words, size), size)
+        else:
+            lab = self.young_lab
+            if lab is None or lab.top + size > lab.limit:
+                lab = heap.new_space.allocate_lab(max(heap.lab_words, size), size)
+                if lab is None:
+                    return None
+                self.young_lab = lab
+        lid = heap.next_lid()
+        obj = heap.place(lab, kind, values, lid)
+        assert obj is not None
+        return obj
+
+    def give_up_labs(self) -> None:
+        """Drop both LABs: the pages under them are about to change."""
+        self.young_lab = None
+        self.old_lab = None

@@ -1,0 +1,66 @@
+"""Pages: fixed-size chunks of words that spaces are made of.
+
+Mirrors V8's ``MemoryChunk``/``Page``: a page knows its owning space and
+carries the page-local part of the remembered set (its slot set, see
+:mod:`testbed.heap.slot_set`).  ``words`` maps every allocated word address to
+the object covering it, which is how a remembered slot address (all V8 keeps)
+is turned back into a host object and field index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from testbed.heap.slot_set import SlotSet
+
+if TYPE_CHECKING:
+    from testbed.heap.objects import HeapObject
+
+__all__ = ["Page"]
+
+
+class Page:
+    """``capacity`` words owned by space ``owner``; ``index`` orders pages in it."""
+
+    __slots__ = ("capacity", "index", "name", "owner", "slot_set", "words", "young")
+
+    def __init__(self, owner: str, index: int, capacity: int, young: bool = False) -> None:
+        self.owner = owner
+        #: in new space (either semispace); fixed for the page's life
+        self.young = young
+        self.index = index
+        self.capacity = capacity
+        self.name = f"{owner}:{index}"
+        self.words: list[HeapObject | None] = [None] * capacity
+        self.slot_set = SlotSet(capacity)
+
+    def place(self, obj: HeapObject) -> None:
+        """Record that ``obj`` now covers its words."""
+        words = self.words
+        for address in range(obj.offset, obj.offset + obj.size):
+            words[address] = obj
+
+    def object_at(self, address: int) -> HeapObject | None:
+        """The object covering ``address``, if any."""
+        return self.words[address]
+
+    def objects(self) -> Iterator[HeapObject]:
+        """Objects in address order, as a heap iterator walks them."""
+        words = self.words
+        address = 0
+        while address < self.capacity:
+            obj = words[address]
+            if obj is None or obj.offset != address:
+                address += 1
+                continue
+            yield obj
+            address += obj.size
+
+    def reset(self) -> None:
+        """Forget every object (the page is reused from empty)."""
+        self.words = [None] * self.capacity
+        self.slot_set = SlotSet(self.capacity)
+
+    def __repr__(self) -> str:
+        return f"<Page {self.name}>"

@@ -1,0 +1,63 @@
+"""The OLD_TO_NEW remembered set: every old-space slot that may hold a young object.
+
+Mirrors V8's ``RememberedSet<OLD_TO_NEW>`` (src/heap/remembered-set.h) in the
+era of the store buffer: mutators' store buffers are moved into it under one
+mutex (``StoreBuffer::MoveEntriesToRememberedSet``), and the scavenger reads
+it as a root set, keeping a slot only while its target is still young.
+Slots are page-local word addresses in each page's :class:`SlotSet`.
+
+Fault ``unlocked-remset-insert`` skips the lock, so two flushing threads can
+interleave inside a slot-set read-modify-write and one thread's slot is
+lost; nothing here notices, the verifier finds the old-to-young slot missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from testbed.heap.objects import HeapObject
+from testbed.heap.pages import Page
+from testbed.sched import Lock, point
+
+__all__ = ["RememberedSet"]
+
+
+class RememberedSet:
+    """Slot sets of old pages, guarded by one lock."""
+
+    def __init__(self, faults: frozenset[str] = frozenset()) -> None:
+        self.lock = Lock("remembered-set")
+        self._unlocked = "unlocked-remset-insert" in faults
+        self.inserts = 0
+
+    def insert_batch(self, slots: Iterable[tuple[HeapObject, int]]) -> None:
+        """Record each (host, field index); one lock acquisition per batch."""
+        if self._unlocked:
+            self._insert_all(slots)
+            return
+        with self.lock:
+            self._insert_all(slots)
+
+    def _insert_all(self, slots: Iterable[tuple[HeapObject, int]]) -> None:
+        count = 0
+        for host, index in slots:
+            host.page.slot_set.insert(host.slot_address(index))
+            count += 1
+        self.inserts += count
+
+    def record(self, host: HeapObject, index: int) -> None:
+        """Record one slot from the collector, which runs with the world stopped."""
+        point("remset-record", host.lid)
+        host.page.slot_set.insert(host.slot_address(index))
+
+    def contains(self, host: HeapObject, index: int) -> bool:
+        return host.page.slot_set.contains(host.slot_address(index))
+
+    @staticmethod
+    def slots_of(page: Page) -> Iterator[tuple[HeapObject, int]]:
+        """(host, field index) of every remembered slot on ``page``, by address."""
+        for address in list(page.slot_set.addresses()):
+            host = page.object_at(address)
+            if host is None:
+                continue
+            yield host, address - host.offset - 1

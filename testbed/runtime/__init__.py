@@ -1,0 +1,30 @@
+"""Runtime layer: the isolate, mutator threads, frames, the safepoint
+protocol and the standard workload program."""
+
+from testbed.runtime.config import Config, ConfigError, Mix
+from testbed.runtime.frames import Frame
+from testbed.runtime.isolate import Isolate, derive_seed
+from testbed.runtime.mutator import HeapExhausted, Mutator, Value
+from testbed.runtime.observer import Collector, Observer
+from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
+from testbed.runtime.stats import RunStats
+from testbed.runtime.workload import standard_program
+
+__all__ = [
+    "Collector",
+    "Config",
+    "ConfigError",
+    "Frame",
+    "HeapExhausted",
+    "Isolate",
+    "Mix",
+    "Mutator",
+    "Observer",
+    "RunAborted",
+    "RunStats",
+    "Safepoint",
+    "ThreadState",
+    "Value",
+    "derive_seed",
+    "standard_program",
+]

@@ -1,0 +1,123 @@
+"""Run configuration: the knobs of one run of the model.
+
+The fields mirror V8 flags where one exists: ``gc_interval`` is
+``--gc-interval`` (a GC every N allocations), ``new_space_pages`` bounds
+``--max-semi-space-size``, ``store_buffer_capacity`` the historic
+``StoreBuffer::kStoreBufferSize``.  Every value is checked on construction;
+a bad one raises :class:`ConfigError` naming the field, which the CLI turns
+into a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from testbed.runtime.mutator import Mutator
+
+__all__ = ["Config", "ConfigError", "Mix"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or of the wrong kind."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Mix:
+    """Relative weights of the standard workload's operations."""
+
+    alloc: int = 30
+    alloc_old: int = 4
+    store: int = 24
+    #: a store of a young value into an old host (the write barrier's slow path)
+    barrier_store: int = 4
+    store_smi: int = 4
+    load: int = 12
+    open_scope: int = 4
+    close_scope: int = 4
+    frame: int = 4
+    set_global: int = 3
+    park: int = 1
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
+
+
+def _positive(name: str, value: object, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that decides what a run does, apart from thread timing."""
+
+    scenario: str = "mixed"
+    seed: int = 0
+    strategy: str = "free"
+    faults: frozenset[str] = frozenset()
+    #: mutator OS threads
+    mutators: int = 4
+    #: operations each mutator's standard program performs
+    ops: int = 1500
+    new_space_pages: int = 4
+    page_words: int = 512
+    lab_words: int = 32
+    store_buffer_capacity: int = 64
+    #: a scavenge every N allocations of one mutator; 0 disables (``--gc-interval``)
+    gc_interval: int = 0
+    max_fields: int = 4
+    #: handles a scope holds before the workload closes it
+    scope_handles: int = 24
+    globals_per_mutator: int = 4
+    mix: Mix = Mix()
+    #: free mode: probability of yielding the GIL at a scheduling point
+    yield_probability: float = 0.05
+    #: free mode: ``sys.setswitchinterval`` while the run is active (None: leave it)
+    switch_interval: float | None = 5e-5
+    #: seconds any single wait may last before it is a safepoint-liveness violation
+    wait_timeout: float = 10.0
+    #: seconds the whole run may last before it is a safepoint-liveness violation
+    run_timeout: float = 120.0
+    #: a custom workload ``fn(m: Mutator)``; None runs the standard program
+    program: Callable[[Mutator], None] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _positive("mutators", self.mutators)
+        _positive("ops", self.ops, 0)
+        _positive("new_space_pages", self.new_space_pages)
+        _positive("page_words", self.page_words, 64)
+        _positive("lab_words", self.lab_words, 8)
+        _positive("store_buffer_capacity", self.store_buffer_capacity)
+        _positive("gc_interval", self.gc_interval, 0)
+        _positive("max_fields", self.max_fields)
+        _positive("scope_handles", self.scope_handles, 2)
+        _positive("globals_per_mutator", self.globals_per_mutator, 0)
+        if self.lab_words > self.page_words:
+            raise ConfigError(f"lab_words ({self.lab_words}) exceeds page_words ({self.page_words})")
+        if 1 + self.max_fields > self.lab_words:
+            raise ConfigError(f"max_fields ({self.max_fields}) does not fit a LAB of {self.lab_words} words")
+        if not 0.0 <= self.yield_probability <= 1.0:
+            raise ConfigError(f"yield_probability must be in [0, 1], got {self.yield_probability!r}")
+        if self.switch_interval is not None and not self.switch_interval > 0:
+            raise ConfigError(f"switch_interval must be > 0, got {self.switch_interval!r}")
+        for name in ("wait_timeout", "run_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+        if any(weight < 0 for _, weight in self.mix.items()) or not any(w for _, w in self.mix.items()):
+            raise ConfigError("mix weights must be >= 0 and not all zero")
+        object.__setattr__(self, "faults", frozenset(self.faults))
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["faults"] = sorted(self.faults)
+        data["program"] = None if self.program is None else getattr(self.program, "__qualname__", "custom")
+        return data

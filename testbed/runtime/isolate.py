@@ -1,0 +1,187 @@
+"""The isolate: one heap, its mutator threads, the safepoint and the roots.
+
+Mirrors V8's ``Isolate`` + ``Heap::CollectGarbage``: the isolate owns the
+heap and the global handles, starts the mutator threads, and when a thread
+asks for a collection it stops the world through the safepoint, gives up
+every LAB, lets the observer verify the stopped world, runs the collector
+and lets the observer verify the result.
+
+A violation reported by the observer, a wait timeout or a crash aborts the
+run: the abort flag makes every wait give up and every poll unwind, so no
+thread is left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+from testbed.heap import Heap, Tagged
+from testbed.runtime.config import Config
+from testbed.runtime.mutator import Mutator
+from testbed.runtime.observer import Collector, Observer
+from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
+from testbed.runtime.stats import RunStats
+from testbed.runtime.workload import standard_program
+from testbed.sched import Violation, WaitTimeout, active_scheduler, thread_stacks
+
+__all__ = ["Isolate", "derive_seed"]
+
+
+def derive_seed(seed: int, *path: int) -> int:
+    """A child seed from ``seed`` and a path of small integers (splitmix64 steps)."""
+    value = seed & 0xFFFFFFFFFFFFFFFF
+    for part in path:
+        value = (value + 0x9E3779B97F4A7C15 * (part + 1)) & 0xFFFFFFFFFFFFFFFF
+        value ^= value >> 30
+        value = (value * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        value ^= value >> 27
+        value = (value * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        value ^= value >> 31
+    return value
+
+
+class Isolate:
+    """One run of the model."""
+
+    def __init__(self, config: Config, collector: Collector, observer: Observer | None = None) -> None:
+        self.config = config
+        self.collector = collector
+        self.observer = observer or Observer()
+        self.heap = Heap(config.new_space_pages, config.page_words, config.lab_words, config.faults)
+        self.globals: list[Tagged] = [None] * (config.mutators * config.globals_per_mutator)
+        self.stats = RunStats()
+        self.violations: list[Violation] = []
+        self._aborted = False
+        self._report_lock = threading.Lock()  # guards only the violations list
+        self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
+        self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
+
+    # -- violations ------------------------------------------------------------
+
+    def is_aborted(self) -> bool:
+        return self._aborted
+
+    def report(self, violations: list[Violation]) -> None:
+        """Record violations and abort the run (first checkpoint wins)."""
+        if not violations:
+            return
+        with self._report_lock:
+            if not self._aborted:
+                self.violations.extend(violations)
+            self._aborted = True
+
+    def violation(self, invariant: str, message: str, stacks: dict[str, list[str]] | None = None) -> Violation:
+        return Violation(
+            invariant,
+            message,
+            step=active_scheduler().steps,
+            thread=threading.current_thread().name,
+            stacks=stacks or {},
+        )
+
+    # -- collection ------------------------------------------------------------
+
+    def collect_garbage(self, initiator: Mutator) -> None:
+        """Stop the world and scavenge (``Heap::CollectGarbage(NEW_SPACE)``)."""
+        self.safepoint.stop_the_world(initiator, self._collect)
+        if self._aborted:
+            raise RunAborted
+
+    def _collect(self) -> None:
+        stats = self.stats
+        stats.safepoints += 1
+        stats.peak_mutator_threads = max(
+            stats.peak_mutator_threads,
+            sum(1 for m in self.mutators if m.thread is not None and m.thread.is_alive()),
+        )
+        for mutator in self.mutators:
+            mutator.allocator.give_up_labs()
+        self.observer.on_pause_start(self)
+        if self._aborted:
+            return
+        started = time.perf_counter()
+        self.collector.scavenge(self)
+        stats.scavenges += 1
+        stats.pause_s += time.perf_counter() - started
+        self.observer.on_scavenge_end(self)
+
+    def root_areas(self) -> list[list[Tagged]]:
+        """Every root slot list: global handles, then each mutator's scopes and frames."""
+        return [slots for _, slots in self.named_root_areas()]
+
+    def named_root_areas(self) -> list[tuple[str, list[Tagged]]]:
+        """``root_areas`` with a name for each, for reports."""
+        areas = [("globals", self.globals)]
+        for mutator in self.mutators:
+            areas.extend((f"{mutator.name} scope {s.depth}", s.slots) for s in mutator.scopes)
+            areas.extend((f"{mutator.name} frame {f.depth}", f.slots) for f in mutator.frames)
+        return areas
+
+    # -- running ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run every mutator's program on its own thread; return when all ended."""
+        program = self.config.program or standard_program
+        go = threading.Event()  # start line only; not a model wait
+        for mutator in self.mutators:
+            mutator.thread = threading.Thread(
+                target=self._thread_main, args=(mutator, program, go), name=mutator.name, daemon=True
+            )
+        for mutator in self.mutators:
+            mutator.thread.start()
+        go.set()
+        deadline = time.monotonic() + self.config.run_timeout
+        for mutator in self.mutators:
+            assert mutator.thread is not None
+            mutator.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [m.name for m in self.mutators if m.thread is not None and m.thread.is_alive()]
+        if stuck:
+            self.report(
+                [
+                    self.violation(
+                        "safepoint-liveness",
+                        f"run did not finish within {self.config.run_timeout:g}s: {', '.join(stuck)} still running",
+                        thread_stacks(),
+                    )
+                ]
+            )
+            for mutator in self.mutators:
+                assert mutator.thread is not None
+                mutator.thread.join(1.0)
+        if not self._aborted:
+            self.observer.on_run_end(self)
+
+    def _thread_main(self, mutator: Mutator, program, go: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        go.wait()
+        try:
+            mutator.open_scope()
+            program(mutator)
+            while mutator.frames:
+                mutator.leave_frame()
+        except RunAborted:
+            pass
+        except WaitTimeout as timeout:
+            self.report([self.violation("safepoint-liveness", f"{mutator.name} {timeout}", timeout.stacks)])
+        except Exception as error:  # a crash of the model or of a custom workload
+            self.report(
+                [
+                    self.violation(
+                        "model-error",
+                        f"{mutator.name} raised {type(error).__name__}: {error}",
+                        {mutator.name: traceback.format_exception(error)},
+                    )
+                ]
+            )
+        finally:
+            self._finish(mutator)
+
+    def _finish(self, mutator: Mutator) -> None:
+        """Park for good, so no GC waits for a thread that has ended."""
+        try:
+            if mutator.state is not ThreadState.PARKED:
+                self.safepoint.park(mutator)
+        except WaitTimeout as timeout:
+            self.report([self.violation("safepoint-liveness", f"{mutator.name} {timeout}", timeout.stacks)])
+        mutator.state = ThreadState.PARKED

@@ -1,0 +1,189 @@
+"""Mutator threads: the JavaScript threads of the model, with their roots.
+
+A :class:`Mutator` is what V8 splits over ``LocalHeap`` (thread state,
+LABs, and here the store buffer) and the thread's part of ``Isolate`` roots
+(handle scopes, stack frames).  Its public methods are the API a workload
+program is written against (DESIGN.md section 7): every heap access goes
+through a handle, every store through the write barrier, and ``poll`` is
+the stack check where the thread joins a pending GC.
+
+Each heap operation first tells the observer (so the world-stopped checker
+can see a mutator acting during a GC) and then reports what it did (so the
+shadow graph can follow the program without looking at the heap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from testbed.heap import (
+    Handle,
+    HandleScope,
+    HeapObject,
+    Kind,
+    StaleHandleError,
+    StoreBuffer,
+    Tagged,
+    ThreadAllocator,
+    write_field,
+)
+from testbed.runtime.frames import Frame
+from testbed.runtime.safepoint import ThreadState
+
+if TYPE_CHECKING:
+    from testbed.runtime.isolate import Isolate
+
+__all__ = ["HeapExhausted", "Mutator", "Value"]
+
+#: what workload code passes around: a handle, a Smi or nothing
+Value = Handle | int | None
+
+
+class HeapExhausted(RuntimeError):
+    """New space stayed full even after collecting (live young data too large)."""
+
+
+class Mutator:
+    """One mutator thread's state and its workload API."""
+
+    def __init__(self, isolate: Isolate, index: int, seed: int) -> None:
+        config = isolate.config
+        self.isolate = isolate
+        self.index = index
+        self.name = f"mutator-{index}"
+        #: the program's only source of randomness, derived from the run seed
+        self.rng = random.Random(seed)
+        self.state = ThreadState.RUNNING
+        #: the StackGuard interrupt: set by a GC initiator, tested by poll()
+        self.interrupt = False
+        self.store_buffer = StoreBuffer(config.store_buffer_capacity, isolate.heap.remembered_set, config.faults)
+        self.allocator = ThreadAllocator(isolate.heap)
+        self.scopes: list[HandleScope] = []
+        self.frames: list[Frame] = []
+        self.allocations = 0
+        self.thread: threading.Thread | None = None
+        self._observer = isolate.observer
+        self._globals_base = index * config.globals_per_mutator
+        self._gc_interval = config.gc_interval
+
+    # -- safepoint ------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Stack check at a loop back-edge: join a pending GC, if any."""
+        self.isolate.safepoint.poll(self)
+
+    @contextlib.contextmanager
+    def parked(self) -> Iterator[None]:
+        """A blocking region: the thread may not touch the heap inside it."""
+        self.isolate.safepoint.park(self)
+        try:
+            yield
+        finally:
+            self.isolate.safepoint.unpark(self)
+
+    # -- handle scopes and frames ----------------------------------------------
+
+    def open_scope(self) -> HandleScope:
+        scope = HandleScope(len(self.scopes))
+        self.scopes.append(scope)
+        self._observer.on_root_push(self, "scope", 0)
+        return scope
+
+    def close_scope(self) -> None:
+        scope = self.scopes.pop()
+        scope.closed = True
+        self._observer.on_root_pop(self, "scope")
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[HandleScope]:
+        """``with m.scope():`` -- handles made inside die at the end."""
+        scope = self.open_scope()
+        try:
+            yield scope
+        finally:
+            if self.scopes and self.scopes[-1] is scope:
+                self.close_scope()
+
+    def enter_frame(self, size: int) -> Frame:
+        frame = Frame(len(self.frames), size)
+        self.frames.append(frame)
+        self._observer.on_root_push(self, "frame", size)
+        return frame
+
+    def leave_frame(self) -> None:
+        self.frames.pop()
+        self._observer.on_root_pop(self, "frame")
+
+    def frame_store(self, index: int, value: Value) -> None:
+        """Write a slot of the innermost frame."""
+        raw = self._raw(value)
+        self._observer.on_heap_op(self, "frame-store")
+        self.frames[-1].slots[index] = raw
+        self._observer.on_root_write(self, "frame", index, raw)
+
+    def frame_load(self, index: int) -> Value:
+        self._observer.on_heap_op(self, "frame-load")
+        return self._wrap(self.frames[-1].slots[index])
+
+    def set_global(self, index: int, value: Value) -> None:
+        """Write this mutator's global handle ``index`` (a strong root)."""
+        raw = self._raw(value)
+        self._observer.on_heap_op(self, "global-store")
+        self.isolate.globals[self._globals_base + index] = raw
+        self._observer.on_global_write(self, index, raw)
+
+    def get_global(self, index: int) -> Value:
+        self._observer.on_heap_op(self, "global-load")
+        return self._wrap(self.isolate.globals[self._globals_base + index])
+
+    # -- heap operations -------------------------------------------------------
+
+    def alloc(self, fields: int = 2, old: bool = False, kind: Kind = Kind.PLAIN) -> Handle:
+        """Allocate an object with empty fields; may run (or join) a scavenge first."""
+        self.allocations += 1
+        if self._gc_interval and self.allocations % self._gc_interval == 0:
+            self.isolate.collect_garbage(self)
+        for _ in range(3):
+            self._observer.on_heap_op(self, "alloc")
+            obj = self.allocator.allocate(kind, fields, old)
+            if obj is not None:
+                self._observer.on_alloc(self, obj)
+                return self._new_handle(obj)
+            # Allocation slow path: new space is exhausted, so collect.
+            self.isolate.collect_garbage(self)
+        raise HeapExhausted(f"{self.name}: new space still full after collecting")
+
+    def store(self, host: Handle, index: int, value: Value) -> None:
+        """``host.fields[index] = value`` through the write barrier."""
+        raw = self._raw(value)
+        self._observer.on_heap_op(self, "store")
+        obj = host.get()
+        write_field(obj, index, raw, self.store_buffer)
+        self._observer.on_field_write(self, obj, index, raw)
+
+    def load(self, host: Handle, index: int) -> Value:
+        """``host.fields[index]``, with a new handle for an object value."""
+        self._observer.on_heap_op(self, "load")
+        return self._wrap(host.get().fields[index])
+
+    # -- helpers -------------------------------------------------------------
+
+    def _raw(self, value: Value) -> Tagged:
+        return value.get() if isinstance(value, Handle) else value
+
+    def _wrap(self, raw: Tagged) -> Value:
+        return self._new_handle(raw) if isinstance(raw, HeapObject) else raw
+
+    def _new_handle(self, obj: HeapObject) -> Handle:
+        if not self.scopes:
+            raise StaleHandleError(f"{self.name}: no open handle scope")
+        handle = self.scopes[-1].new_handle(obj)
+        self._observer.on_root_write(self, "scope", handle.index, obj)
+        return handle
+
+    def __repr__(self) -> str:
+        return f"<Mutator {self.name} {self.state.value}>"

@@ -1,0 +1,63 @@
+"""The two seams between the runtime and the layers above it.
+
+The runtime must not import the collectors (:mod:`testbed.gc`) or the
+checkers (:mod:`testbed.check`), which sit above it, yet a safepoint has to
+run a collection and the checkers have to see what mutators do.  So the
+isolate is handed a :class:`Collector` and an :class:`Observer`; this module
+defines what it expects of them.  The default observer sees nothing.
+
+In V8 the same seams are ``Heap::CollectGarbage`` choosing a collector and
+the ``--verify-heap`` hooks (``HeapVerifier``) called around each GC.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from testbed.heap import HeapObject, Tagged
+    from testbed.runtime.isolate import Isolate
+    from testbed.runtime.mutator import Mutator
+
+__all__ = ["Collector", "Observer"]
+
+
+class Collector(Protocol):
+    """Runs one young-generation collection with the world stopped."""
+
+    def scavenge(self, isolate: Isolate) -> None: ...
+
+
+class Observer:
+    """Callbacks from the model; every method is a no-op here.
+
+    Mutator callbacks run on the mutator's own thread right after the
+    operation, with no scheduling point in between, so the observer sees
+    each mutator's operations in program order.
+    """
+
+    def on_heap_op(self, mutator: Mutator, op: str) -> None:
+        """A mutator is about to touch the heap (``op`` names the operation)."""
+
+    def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None: ...
+
+    def on_field_write(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None: ...
+
+    def on_root_push(self, mutator: Mutator, stack: str, size: int) -> None:
+        """A handle scope (``stack="scope"``) or frame (``"frame"``) was entered."""
+
+    def on_root_pop(self, mutator: Mutator, stack: str) -> None: ...
+
+    def on_root_write(self, mutator: Mutator, stack: str, index: int, value: Tagged) -> None:
+        """Slot ``index`` of the innermost scope or frame was written (or appended)."""
+
+    def on_global_write(self, mutator: Mutator, index: int, value: Tagged) -> None: ...
+
+    def on_pause_start(self, isolate: Isolate) -> None:
+        """All mutators are stopped, buffers flushed, no collection has run yet."""
+
+    def on_scavenge_end(self, isolate: Isolate) -> None:
+        """The scavenge finished; mutators have not resumed."""
+
+    def on_run_end(self, isolate: Isolate) -> None:
+        """Every mutator finished its program."""

@@ -1,0 +1,25 @@
+"""Counters of one run, as the JSON result's ``stats`` reports them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["RunStats"]
+
+
+@dataclasses.dataclass
+class RunStats:
+    """Written only with the world stopped or by the thread that owns a counter."""
+
+    safepoints: int = 0
+    scavenges: int = 0
+    copied: int = 0
+    promoted: int = 0
+    remset_slots_kept: int = 0
+    remset_slots_dropped: int = 0
+    pause_s: float = 0.0
+    peak_mutator_threads: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,38 @@
+"""Scheduling layer: the points where threads may interleave and the only
+blocking primitives the model is allowed to use.
+
+Mirrors no single V8 file; it plays the role the OS scheduler and the
+platform's mutexes and condition variables (``base::Mutex``,
+``base::ConditionVariable``) play in V8, plus the hooks a concurrency tester
+(jcstress, Fray, Shuttle) puts between them.  Every operation on shared state
+in the model calls :func:`point` first; every wait goes through
+:class:`Lock`, :class:`Condition`, :class:`Event` or :class:`Barrier`, so a
+scheduler can perturb (free mode) or serialize (controlled mode) the threads
+without the model code knowing which.
+"""
+
+from testbed.sched._points import (
+    FreeScheduler,
+    Scheduler,
+    active_scheduler,
+    point,
+    running,
+)
+from testbed.sched._primitives import Barrier, Condition, Event, Lock
+from testbed.sched._stacks import thread_stacks
+from testbed.sched._violation import Violation, WaitTimeout
+
+__all__ = [
+    "Barrier",
+    "Condition",
+    "Event",
+    "FreeScheduler",
+    "Lock",
+    "Scheduler",
+    "Violation",
+    "WaitTimeout",
+    "active_scheduler",
+    "point",
+    "running",
+    "thread_stacks",
+]

@@ -1,0 +1,130 @@
+"""Scheduling points and the scheduler that decides what happens at them.
+
+``point(kind, detail)`` is called by the model before every operation on
+shared state: a store-buffer append, a remembered-set read or write, a test
+of an interrupt flag, a forwarding install.  In V8 these are the places where
+another thread's memory operation can be ordered before ours; here they are
+the only places where a scheduler may let another thread run first.
+
+Free mode (:class:`FreeScheduler`) lets the OS and the GIL interleave the
+threads and perturbs them with seeded tiny yields and a short
+``sys.setswitchinterval`` (as jcstress perturbs a JVM).  The controlled mode
+of a later issue installs a different :class:`Scheduler` with the same
+interface, so the model code never changes between modes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+import sys
+import time
+from collections.abc import Iterator
+
+__all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
+
+
+class Scheduler:
+    """The default scheduler: counts points and never interferes.
+
+    Used whenever no run is active (unit tests of single modules, the REPL).
+    """
+
+    #: seconds any blocking wait may last before it is reported
+    wait_timeout: float = 10.0
+
+    def __init__(self) -> None:
+        # itertools.count's __next__ is atomic under the GIL, so the step
+        # count stays exact even though many threads pass points at once.
+        self._counter = itertools.count(1)
+        self._last = 0
+
+    def point(self, kind: str, detail: object = None) -> None:
+        self._last = next(self._counter)
+
+    @property
+    def steps(self) -> int:
+        """Scheduling points passed so far."""
+        return self._last
+
+    def start(self) -> None:
+        """Called when the scheduler becomes active."""
+
+    def stop(self) -> None:
+        """Called when the run ends; undo anything ``start`` changed."""
+
+
+class FreeScheduler(Scheduler):
+    """Real threads running freely, with seeded perturbation.
+
+    At each point, with probability ``yield_probability``, the thread gives up
+    the GIL (``time.sleep(0)``), which is what makes a two-instruction window
+    such as an unlocked read-modify-write of a remembered-set cell observable.
+    While active, ``sys.setswitchinterval`` is lowered so the interpreter
+    also preempts threads between points; the old value is restored on stop.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        yield_probability: float = 0.05,
+        switch_interval: float | None = 5e-5,
+        wait_timeout: float = 10.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= yield_probability <= 1.0:
+            raise ValueError(f"yield_probability must be in [0, 1], got {yield_probability}")
+        self.wait_timeout = wait_timeout
+        self._random = random.Random(seed).random
+        self._yield_probability = yield_probability
+        self._switch_interval = switch_interval
+        self._saved_interval: float | None = None
+
+    def point(self, kind: str, detail: object = None) -> None:
+        self._last = next(self._counter)
+        if self._random() < self._yield_probability:
+            time.sleep(0)
+
+    def start(self) -> None:
+        if self._switch_interval is not None:
+            self._saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(self._switch_interval)
+
+    def stop(self) -> None:
+        if self._saved_interval is not None:
+            sys.setswitchinterval(self._saved_interval)
+            self._saved_interval = None
+
+
+_idle = Scheduler()
+_active: Scheduler = _idle
+
+
+def point(kind: str, detail: object = None) -> None:
+    """Announce an operation on shared state; the scheduler may switch here."""
+    _active.point(kind, detail)
+
+
+def active_scheduler() -> Scheduler:
+    """The scheduler of the current run (an idle one outside runs)."""
+    return _active
+
+
+@contextlib.contextmanager
+def running(scheduler: Scheduler) -> Iterator[Scheduler]:
+    """Make ``scheduler`` the active one for the duration of a run.
+
+    Only one run is active per process at a time: the scheduler is global
+    because ``point`` is called from every thread of the model.
+    """
+    global _active
+    if _active is not _idle:
+        raise RuntimeError("a run is already active in this process")
+    _active = scheduler
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.stop()
+        _active = _idle

@@ -1,0 +1,53 @@
+"""What a run found: a broken invariant, with where and when it broke.
+
+Lives in the lowest layer because the lowest layer can already find one: a
+wait that outlives its timeout is a ``safepoint-liveness`` violation (V8's
+equivalent is a safepoint that never completes, seen as a hung process).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from testbed.sched._stacks import thread_stacks
+
+__all__ = ["Violation", "WaitTimeout"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    """One broken invariant.
+
+    ``invariant`` is a stable name from DESIGN.md section 4; ``step`` is the
+    number of scheduling points the run had passed when the checker saw it;
+    ``thread`` is the thread that saw it; ``stacks`` is filled for liveness
+    and deadlock reports.
+    """
+
+    invariant: str
+    message: str
+    step: int = 0
+    thread: str = ""
+    stacks: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "invariant": self.invariant,
+            "message": self.message,
+            "step": self.step,
+            "thread": self.thread,
+        }
+        if self.stacks:
+            data["stacks"] = self.stacks
+        return data
+
+
+class WaitTimeout(Exception):
+    """A blocking wait outlived its timeout; carries every thread's stack."""
+
+    def __init__(self, what: str, timeout: float) -> None:
+        super().__init__(f"waited {timeout:g}s for {what}")
+        self.what = what
+        self.timeout = timeout
+        self.stacks = thread_stacks()
