@@ -132,7 +132,7 @@ class Finding:
 
 
 #: stats that are summed over schedules; the rest are maxima
-_MAXIMA = ("peak_mutator_threads", "max_rss_mb")
+_MAXIMA = ("peak_mutator_threads", "peak_os_threads", "max_rss_mb")
 
 
 @dataclasses.dataclass

@@ -16,6 +16,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
+
+import psutil
+from loguru import logger
 
 from testbed.heap import Heap, Tagged
 from testbed.runtime.config import Config
@@ -24,7 +28,7 @@ from testbed.runtime.observer import Collector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import Event, Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
 
 __all__ = ["Isolate", "derive_seed"]
 
@@ -54,7 +58,8 @@ class Isolate:
         self.stats = RunStats()
         self.violations: list[Violation] = []
         self._aborted = False
-        self._report_lock = threading.Lock()  # guards only the violations list
+        self._report_lock = Lock("violations")
+        self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
 
@@ -70,6 +75,8 @@ class Isolate:
         with self._report_lock:
             if not self._aborted:
                 self.violations.extend(violations)
+                for violation in violations:
+                    logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
             self._aborted = True
 
     def violation(self, invariant: str, message: str, stacks: dict[str, list[str]] | None = None) -> Violation:
@@ -96,6 +103,10 @@ class Isolate:
             stats.peak_mutator_threads,
             sum(1 for m in self.mutators if m.thread is not None and m.thread.is_alive()),
         )
+        # OS threads of the whole process, as the kernel counts them: the
+        # proof that mutators are real threads, not coroutines.
+        stats.peak_os_threads = max(stats.peak_os_threads, self._process.num_threads())
+        logger.debug("pause {}: world stopped by {}", stats.safepoints, threading.current_thread().name)
         for mutator in self.mutators:
             mutator.allocator.give_up_labs()
         self.observer.on_pause_start(self)
@@ -106,6 +117,7 @@ class Isolate:
         stats.scavenges += 1
         stats.pause_s += time.perf_counter() - started
         self.observer.on_scavenge_end(self)
+        logger.debug("scavenge {} done: {} copied, {} promoted so far", stats.scavenges, stats.copied, stats.promoted)
 
     def root_areas(self) -> list[list[Tagged]]:
         """Every root slot list: global handles, then each mutator's scopes and frames."""
@@ -124,7 +136,7 @@ class Isolate:
     def run(self) -> None:
         """Run every mutator's program on its own thread; return when all ended."""
         program = self.config.program or standard_program
-        go = threading.Event()  # start line only; not a model wait
+        go = Event("start-line")  # every mutator starts together
         for mutator in self.mutators:
             mutator.thread = threading.Thread(
                 target=self._thread_main, args=(mutator, program, go), name=mutator.name, daemon=True
@@ -153,9 +165,9 @@ class Isolate:
         if not self._aborted:
             self.observer.on_run_end(self)
 
-    def _thread_main(self, mutator: Mutator, program, go: threading.Event) -> None:  # type: ignore[no-untyped-def]
-        go.wait()
+    def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None], go: Event) -> None:
         try:
+            go.wait()
             mutator.open_scope()
             program(mutator)
             while mutator.frames:

@@ -20,6 +20,7 @@ class RunStats:
     remset_slots_dropped: int = 0
     pause_s: float = 0.0
     peak_mutator_threads: int = 0
+    peak_os_threads: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
