@@ -13,7 +13,9 @@ Mirrors V8's ``IsolateSafepoint`` (src/heap/safepoint.cc) together with the
   remembered set, then blocks until the GC is over (``WaitInSafepoint``);
 * a parked mutator that wants to unpark while a GC is requested waits too
   (``WaitInUnpark``);
-* after the collection the initiator clears the flags and wakes everyone.
+* after the collection the initiator clears the flags, marks every stopped
+  thread running and wakes everyone (a thread must not mark itself running
+  on wake-up: see ``stop_the_world``).
 
 Every wait has the run's timeout; on expiry :class:`WaitTimeout` carries all
 thread stacks and the run reports ``safepoint-liveness``.
@@ -89,7 +91,8 @@ class Safepoint:
             mutator.state = ThreadState.IN_SAFEPOINT
             self.changed.notify_all()
             resumed = self.changed.wait_for(lambda: self.epoch != epoch, abandon=self._aborted)
-            mutator.state = ThreadState.RUNNING
+            if not resumed:
+                mutator.state = ThreadState.RUNNING
         if not resumed:
             raise RunAborted
 
@@ -145,6 +148,13 @@ class Safepoint:
                 self.requested = False
                 for other in self.mutators:
                     other.interrupt = False
+                    # The initiator, not the woken thread, makes stopped
+                    # threads RUNNING again.  Otherwise a thread that has not
+                    # been scheduled since the wake-up still looks stopped,
+                    # and a GC requested right now would start without it
+                    # (found by world-stopped on the correct model).
+                    if other.state is ThreadState.IN_SAFEPOINT:
+                        other.state = ThreadState.RUNNING
                 self.epoch += 1
                 self.changed.notify_all()
 
