@@ -28,7 +28,7 @@ from testbed.runtime.observer import Collector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Event, Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
 
 __all__ = ["Isolate", "derive_seed"]
 
@@ -136,14 +136,10 @@ class Isolate:
     def run(self) -> None:
         """Run every mutator's program on its own thread; return when all ended."""
         program = self.config.program or standard_program
-        go = Event("start-line")  # every mutator starts together
+        scheduler = active_scheduler()
         for mutator in self.mutators:
-            mutator.thread = threading.Thread(
-                target=self._thread_main, args=(mutator, program, go), name=mutator.name, daemon=True
-            )
-        for mutator in self.mutators:
-            mutator.thread.start()
-        go.set()
+            mutator.thread = scheduler.spawn(mutator.name, self._thread_main, mutator, program)
+        scheduler.launch()
         deadline = time.monotonic() + self.config.run_timeout
         for mutator in self.mutators:
             assert mutator.thread is not None
@@ -165,9 +161,8 @@ class Isolate:
         if not self._aborted:
             self.observer.on_run_end(self)
 
-    def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None], go: Event) -> None:
+    def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None]) -> None:
         try:
-            go.wait()
             mutator.open_scope()
             program(mutator)
             while mutator.frames:

@@ -19,8 +19,9 @@ import contextlib
 import itertools
 import random
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
 
@@ -39,6 +40,27 @@ class Scheduler:
         # count stays exact even though many threads pass points at once.
         self._counter = itertools.count(1)
         self._last = 0
+        # The start line: spawned threads wait here until launch(), so they
+        # all begin together instead of in creation order.
+        self._start_line = threading.Event()
+
+    def spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        """Start a model thread (a mutator, later a GC worker) that waits for ``launch``.
+
+        Every thread of the model is created here, so a controlled scheduler
+        can register it before it runs a single point.
+        """
+        thread = threading.Thread(target=self._thread_body, args=(target, args), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def launch(self) -> None:
+        """Let every spawned thread go."""
+        self._start_line.set()
+
+    def _thread_body(self, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        self._start_line.wait(self.wait_timeout)
+        target(*args)
 
     def point(self, kind: str, detail: object = None) -> None:
         self._last = next(self._counter)
