@@ -46,9 +46,14 @@ class RememberedSet:
         self.inserts += count
 
     def record(self, host: HeapObject, index: int) -> None:
-        """Record one slot from the collector, which runs with the world stopped."""
+        """Record one slot from the collector (a promoted object's young field).
+
+        Locked like a flush: the world is stopped, but the parallel
+        scavenger's workers record concurrently with each other (V8 inserts
+        atomically here).
+        """
         point("remset-record", host.lid)
-        host.page.slot_set.insert(host.slot_address(index))
+        self.insert_batch(((host, index),))
 
     def contains(self, host: HeapObject, index: int) -> bool:
         return host.page.slot_set.contains(host.slot_address(index))

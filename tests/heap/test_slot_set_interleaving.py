@@ -187,3 +187,14 @@ def test_unlocked_remset_insert_fault_loses_a_slot_under_same_interleaving(make)
     assert remset.contains(a, 0)
     assert not remset.contains(b, 1), "the unlocked insert should have lost b's slot"
     assert list(RememberedSet.slots_of(a.page)) == [(a, 0)]
+
+
+def test_concurrent_record_from_two_scavenger_workers_loses_no_slot(make):
+    a, b = _two_hosts_in_one_cell(make)
+    remset = RememberedSet()
+    scheduler = PauseFirstAt("slot-set-write-cell")
+
+    run_pair(scheduler, lambda: remset.record(a, 0), lambda: remset.record(b, 1))
+
+    assert remset.contains(a, 0)
+    assert remset.contains(b, 1)
