@@ -50,6 +50,17 @@ def _positive(name: str, value: object, minimum: int = 1) -> None:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def _number(name: str, value: object, low: float, high: float | None, open_low: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        assert isinstance(value, (int, float))
+        ok = (value > low if open_low else value >= low) and (high is None or value <= high)
+    if not ok:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        limit = f" and <= {high:g}" if high is not None else ""
+        raise ConfigError(f"{name} must be a number {bound}{limit}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything that decides what a run does, apart from thread timing."""
@@ -101,14 +112,13 @@ class Config:
             raise ConfigError(f"lab_words ({self.lab_words}) exceeds page_words ({self.page_words})")
         if 1 + self.max_fields > self.lab_words:
             raise ConfigError(f"max_fields ({self.max_fields}) does not fit a LAB of {self.lab_words} words")
-        if not 0.0 <= self.yield_probability <= 1.0:
-            raise ConfigError(f"yield_probability must be in [0, 1], got {self.yield_probability!r}")
-        if self.switch_interval is not None and not self.switch_interval > 0:
-            raise ConfigError(f"switch_interval must be > 0, got {self.switch_interval!r}")
-        for name in ("wait_timeout", "run_timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+        _number("yield_probability", self.yield_probability, 0.0, 1.0)
+        if self.switch_interval is not None:
+            _number("switch_interval", self.switch_interval, 0.0, None, open_low=True)
+        _number("wait_timeout", self.wait_timeout, 0.0, None, open_low=True)
+        _number("run_timeout", self.run_timeout, 0.0, None, open_low=True)
+        if isinstance(self.faults, str) or not all(isinstance(f, str) for f in self.faults):
+            raise ConfigError(f"faults must be a collection of fault names, got {self.faults!r}")
         if any(weight < 0 for _, weight in self.mix.items()) or not any(w for _, w in self.mix.items()):
             raise ConfigError("mix weights must be >= 0 and not all zero")
         object.__setattr__(self, "faults", frozenset(self.faults))
