@@ -19,12 +19,24 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from testbed._version import __version__
 from testbed.check import Checker
 from testbed.faults import validate_faults
 from testbed.gc import SerialScavenger
 from testbed.runtime import Config, ConfigError, Isolate, derive_seed
 from testbed.scenarios import scenario_config
-from testbed.sched import FreeScheduler, Scheduler, Violation, running
+from testbed.sched import (
+    TRACE_SCHEMA,
+    ControlledScheduler,
+    FreeScheduler,
+    PCTStrategy,
+    RandomStrategy,
+    ReplayStrategy,
+    Scheduler,
+    Strategy,
+    Violation,
+    running,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -37,8 +49,8 @@ __all__ = [
     "stress",
 ]
 
-#: strategies this version can run (controlled ones arrive with the scheduler issue)
-STRATEGIES = ("free",)
+#: strategies this version can run; all but ``free`` are controlled (exactly replayable)
+STRATEGIES = ("free", "random", "pct", "replay")
 
 #: knobs the CLI can override; reproduce commands repeat them
 OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity")
@@ -48,15 +60,26 @@ class UnknownStrategy(ValueError):
     """A strategy name this version cannot run."""
 
 
-def _scheduler_for(config: Config) -> Scheduler:
-    if config.strategy != "free":
+def _scheduler_for(config: Config, tape: Sequence[int] | None) -> Scheduler:
+    strategy: Strategy
+    if config.strategy == "free":
+        return FreeScheduler(
+            derive_seed(config.seed, 0), config.yield_probability, config.switch_interval, config.wait_timeout
+        )
+    if config.strategy == "random":
+        strategy = RandomStrategy(derive_seed(config.seed, 3), config.switch_probability)
+    elif config.strategy == "pct":
+        # PCT needs a bound on the run's length to place its change points;
+        # a few points per operation is what the standard program passes.
+        horizon = max(1000, config.ops * config.mutators * 6)
+        strategy = PCTStrategy(derive_seed(config.seed, 4), config.pct_depth, horizon)
+    elif config.strategy == "replay":
+        if tape is None:
+            raise UnknownStrategy("strategy 'replay' needs a tape (use `testbed replay TRACE`)")
+        strategy = ReplayStrategy(tape)
+    else:
         raise UnknownStrategy(f"unknown strategy {config.strategy!r} (available: {', '.join(STRATEGIES)})")
-    return FreeScheduler(
-        derive_seed(config.seed, 0),
-        config.yield_probability,
-        config.switch_interval,
-        config.wait_timeout,
-    )
+    return ControlledScheduler(strategy, max_steps=config.max_steps)
 
 
 def reproduce_command(config: Config, overrides: dict[str, int] | None = None) -> str:
@@ -80,7 +103,7 @@ class RunResult:
     config: Config
     violations: list[Violation]
     stats: dict[str, Any]
-    #: the decision trace; filled by controlled strategies (not in this version)
+    #: the ``testbed.trace/1`` document of a controlled run (None in free mode)
     trace: dict[str, Any] | None = None
 
     @property
@@ -88,10 +111,13 @@ class RunResult:
         return not self.violations
 
 
-def run(config: Config) -> RunResult:
-    """Run ``config`` once, checked; never raises for a violation, only for bad config."""
+def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
+    """Run ``config`` once, checked; never raises for a violation, only for bad config.
+
+    ``tape`` is the decision tape for ``strategy="replay"``.
+    """
     validate_faults(config.faults)
-    scheduler = _scheduler_for(config)
+    scheduler = _scheduler_for(config, tape)
     checker = Checker(config)
     isolate = Isolate(config, SerialScavenger(), checker)
     started = time.perf_counter()
@@ -112,7 +138,29 @@ def run(config: Config) -> RunResult:
         wall_s=round(wall, 4),
         max_rss_mb=_max_rss_mb(),
     )
-    return RunResult(config, list(isolate.violations), stats)
+    result = RunResult(config, list(isolate.violations), stats)
+    if isinstance(scheduler, ControlledScheduler):
+        stats.update(decisions=len(scheduler.tape), preemptions=scheduler.preemptions)
+        result.trace = _trace(config, scheduler, result.violations)
+    return result
+
+
+def _trace(config: Config, scheduler: ControlledScheduler, violations: list[Violation]) -> dict[str, Any]:
+    first = violations[0] if violations else None
+    return {
+        "schema": TRACE_SCHEMA,
+        "testbed_version": __version__,
+        "config": config.to_json(),
+        "seed": config.seed,
+        "strategy": config.strategy,
+        "tape": list(scheduler.tape),
+        "preemptions": scheduler.preemptions,
+        "steps": scheduler.steps,
+        "events": scheduler.trace_events(),
+        "violation": None
+        if first is None
+        else {"invariant": first.invariant, "step": first.step, "thread": first.thread, "message": first.message},
+    }
 
 
 @dataclasses.dataclass

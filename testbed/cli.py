@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -22,11 +23,22 @@ from typing import Any, NoReturn, TextIO
 from loguru import logger
 
 from testbed._version import __version__
-from testbed.api import OVERRIDES, STRATEGIES, RunResult, StressResult, reproduce_command, run, stress
+from testbed.api import (
+    OVERRIDES,
+    STRATEGIES,
+    RunResult,
+    StressResult,
+    UnknownStrategy,
+    reproduce_command,
+    run,
+    stress,
+)
 from testbed.check import INVARIANTS
 from testbed.faults import FAULTS, UnknownFault, validate_faults
-from testbed.runtime import ConfigError
+from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
+from testbed.sched import TraceError, load_trace, write_trace
+from testbed.shrink import replay, shrink
 
 __all__ = ["main", "parse_duration"]
 
@@ -91,7 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("run", help="run one schedule")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario (default {DEFAULT_SCENARIO})")
+    p.add_argument("--trace-out", metavar="FILE", help="write the run's trace (controlled strategies only)")
     _add_model_options(p)
+
+    p = commands.add_parser("replay", help="re-run a trace and check it reproduces")
+    p.add_argument("trace", metavar="TRACE")
+    p.add_argument("--times", type=_count(1), default=1, help="replays (default 1)")
+    p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
+
+    p = commands.add_parser("shrink", help="shorten a trace's tape, keeping its violation")
+    p.add_argument("trace", metavar="TRACE")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the shrunk trace")
+    p.add_argument("--max-runs", type=_count(1), default=400, help="runs the search may use (default 400)")
 
     p = commands.add_parser("stress", help="run many schedules with derived seeds")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="scenario name or `all`")
@@ -200,16 +223,28 @@ def _result_json(
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
+    if args.strategy == "replay":
+        raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
+    if args.trace_out is not None:
+        if args.strategy == "free":
+            raise UsageError("--trace-out needs a controlled strategy (random, pct); free runs cannot be replayed")
+        _check_output_file(args.trace_out)
     overrides = _overrides(args)
     config = scenario_config(
         args.scenario, seed=args.seed, strategy=args.strategy, faults=frozenset(args.fault), **overrides
     )
     result: RunResult = run(config)
     command = reproduce_command(config, overrides)
+    trace_path = None
+    if args.trace_out is not None and result.trace is not None:
+        write_trace(args.trace_out, result.trace)
+        trace_path = args.trace_out
+        if result.violations:
+            command = f"testbed replay {shlex.quote(trace_path)}"
     violations = []
     for violation in result.violations:
         data = violation.to_json()
-        data.update(seed=config.seed, trace=None, reproduce=command)
+        data.update(seed=config.seed, trace=trace_path, reproduce=command)
         violations.append(data)
     stats = result.stats
     print(
@@ -369,6 +404,66 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if result.findings else 0
 
 
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    _check_output_file(args.json)
+    trace = load_trace(args.trace)
+    config = Config.from_json(trace["config"])
+    validate_faults(config.faults)
+    outcome = replay(trace, times=args.times)
+    expected = outcome.expected
+    wanted = "no violation" if expected is None else f"{expected[0]} at step {expected[1]}"
+    print(
+        f"testbed replay: {args.trace} (scenario {config.scenario}, seed {config.seed}, "
+        f"strategy {trace['strategy']}, {len(trace['tape'])} decisions); expecting {wanted}",
+        file=out,
+    )
+    print(f"  reproduced {outcome.matches}/{args.times}", file=out)
+    for i, result in enumerate(outcome.results):
+        got = result.violations[0] if result.violations else None
+        if (None if got is None else (got.invariant, got.step)) != expected:
+            seen = "no violation" if got is None else f"{got.invariant} at step {got.step}"
+            print(f"  replay {i + 1} diverged: {seen}", file=out)
+    violations = []
+    for result in outcome.results[:1]:
+        for violation in result.violations:
+            data = violation.to_json()
+            data.update(seed=config.seed, trace=args.trace, reproduce=f"testbed replay {shlex.quote(args.trace)}")
+            violations.append(data)
+    document = _result_json(
+        "replay",
+        config.scenario,
+        config.seed,
+        trace["strategy"],
+        sorted(config.faults),
+        args.times,
+        violations,
+        outcome.results[0].stats,
+    )
+    document["reproduced"] = outcome.matches
+    _write_json(args.json, document)
+    return 1 if expected is not None and outcome.matches else 0
+
+
+def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
+    _check_output_file(args.output)
+    trace = load_trace(args.trace)
+    validate_faults(Config.from_json(trace["config"]).faults)
+    if trace["violation"] is None:
+        raise UsageError(f"trace {args.trace!r} records no violation; nothing to shrink")
+    try:
+        result = shrink(trace, max_runs=args.max_runs)
+    except ValueError as error:
+        print(f"testbed shrink: {error}", file=out)
+        return 0
+    write_trace(args.output, result.trace)
+    before, after = result.before, result.after
+    print(f"testbed shrink: {result.invariant} still reproduces after {result.runs} runs", file=out)
+    for key in ("preemptions", "tape_length", "nonzero_decisions", "steps"):
+        print(f"  {key:18} {before[key]:>8} -> {after[key]:<8}", file=out)
+    print(f"  wrote {args.output}; reproduce: testbed replay {shlex.quote(args.output)}", file=out)
+    return 1
+
+
 def _table(rows: list[list[str]], header: list[str], out: TextIO) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -423,8 +518,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(args, out)
         if args.command == "stress":
             return cmd_stress(args, out)
+        if args.command == "replay":
+            return cmd_replay(args, out)
+        if args.command == "shrink":
+            return cmd_shrink(args, out)
         return cmd_catalogue(args, out)
-    except (UsageError, ConfigError, UnknownFault, UnknownScenario) as error:
+    except (UsageError, ConfigError, UnknownFault, UnknownScenario, UnknownStrategy, TraceError) as error:
         print(f"testbed: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

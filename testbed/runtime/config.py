@@ -84,6 +84,12 @@ class Config:
     scope_handles: int = 24
     globals_per_mutator: int = 4
     mix: Mix = Mix()
+    #: controlled ``random``: probability of a preemption at a scheduling point
+    switch_probability: float = 0.1
+    #: controlled ``pct``: the bug depth d (d - 1 priority change points)
+    pct_depth: int = 3
+    #: controlled mode: scheduling points before the run is a livelock
+    max_steps: int = 2_000_000
     #: free mode: probability of yielding the GIL at a scheduling point
     yield_probability: float = 0.05
     #: free mode: ``sys.setswitchinterval`` while the run is active (None: leave it)
@@ -113,6 +119,9 @@ class Config:
         if 1 + self.max_fields > self.lab_words:
             raise ConfigError(f"max_fields ({self.max_fields}) does not fit a LAB of {self.lab_words} words")
         _number("yield_probability", self.yield_probability, 0.0, 1.0)
+        _number("switch_probability", self.switch_probability, 0.0, 1.0)
+        _positive("pct_depth", self.pct_depth)
+        _positive("max_steps", self.max_steps)
         if self.switch_interval is not None:
             _number("switch_interval", self.switch_interval, 0.0, None, open_low=True)
         _number("wait_timeout", self.wait_timeout, 0.0, None, open_low=True)
@@ -131,3 +140,25 @@ class Config:
         data["faults"] = sorted(self.faults)
         data["program"] = None if self.program is None else getattr(self.program, "__qualname__", "custom")
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Config:
+        """The Config ``to_json`` wrote; a custom program cannot be restored."""
+        if not isinstance(data, dict):
+            raise ConfigError("config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field {unknown[0]!r}")
+        if data.get("program") is not None:
+            raise ConfigError(f"the run used a custom program ({data['program']}); replay it from Python")
+        values = dict(data)
+        values.pop("program", None)
+        try:
+            if "mix" in values:
+                values["mix"] = Mix(**values["mix"])
+            if "faults" in values:
+                values["faults"] = frozenset(values["faults"])
+            return cls(**values)
+        except TypeError as error:
+            raise ConfigError(f"bad config: {error}") from None

@@ -78,6 +78,7 @@ class Isolate:
                 for violation in violations:
                     logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
             self._aborted = True
+        active_scheduler().interrupt_waits()
 
     def violation(self, invariant: str, message: str, stacks: dict[str, list[str]] | None = None) -> Violation:
         return Violation(
@@ -155,6 +156,7 @@ class Isolate:
                     )
                 ]
             )
+            scheduler.abandon()
             for mutator in self.mutators:
                 assert mutator.thread is not None
                 mutator.thread.join(1.0)

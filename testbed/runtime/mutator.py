@@ -43,6 +43,10 @@ __all__ = ["HeapExhausted", "Mutator", "Value"]
 Value = Handle | int | None
 
 
+#: collections one allocation may wait through before giving up
+_ALLOCATION_ATTEMPTS = 64
+
+
 class HeapExhausted(RuntimeError):
     """New space stayed full even after collecting (live young data too large)."""
 
@@ -147,15 +151,18 @@ class Mutator:
         self.allocations += 1
         if self._gc_interval and self.allocations % self._gc_interval == 0:
             self.isolate.collect_garbage(self)
-        for _ in range(3):
+        for _ in range(_ALLOCATION_ATTEMPTS):
             self._observer.on_heap_op(self, "alloc")
             obj = self.allocator.allocate(kind, fields, old)
             if obj is not None:
                 self._observer.on_alloc(self, obj)
                 return self._new_handle(obj)
-            # Allocation slow path: new space is exhausted, so collect.
+            # Allocation slow path: new space is exhausted, so collect.  Other
+            # threads may use up the freed space before this one retries (a
+            # scheduler may starve it); survivors of two scavenges are promoted,
+            # so only starvation can make this loop run out.
             self.isolate.collect_garbage(self)
-        raise HeapExhausted(f"{self.name}: new space still full after collecting")
+        raise HeapExhausted(f"{self.name}: no room in new space after {_ALLOCATION_ATTEMPTS} collections")
 
     def store(self, host: Handle, index: int, value: Value) -> None:
         """``host.fields[index] = value`` through the write barrier."""

@@ -11,6 +11,7 @@ scheduler can perturb (free mode) or serialize (controlled mode) the threads
 without the model code knowing which.
 """
 
+from testbed.sched._controlled import ControlledScheduler, Deadlock, StepLimit
 from testbed.sched._points import (
     FreeScheduler,
     Scheduler,
@@ -20,11 +21,24 @@ from testbed.sched._points import (
 )
 from testbed.sched._primitives import Barrier, Condition, Event, Lock
 from testbed.sched._stacks import thread_stacks
+from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._trace import TRACE_SCHEMA, TraceError, load_trace, write_trace
 from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
+    "TRACE_SCHEMA",
+    "TraceError",
+    "load_trace",
+    "write_trace",
     "Barrier",
     "Condition",
+    "ControlledScheduler",
+    "Deadlock",
+    "PCTStrategy",
+    "RandomStrategy",
+    "ReplayStrategy",
+    "StepLimit",
+    "Strategy",
     "Event",
     "FreeScheduler",
     "Lock",

@@ -34,6 +34,8 @@ class Scheduler:
 
     #: seconds any blocking wait may last before it is reported
     wait_timeout: float = 10.0
+    #: True for a scheduler that serializes threads (blocking goes through it)
+    controlled: bool = False
 
     def __init__(self) -> None:
         # itertools.count's __next__ is atomic under the GIL, so the step
@@ -72,6 +74,22 @@ class Scheduler:
 
     def start(self) -> None:
         """Called when the scheduler becomes active."""
+
+    def interrupt_waits(self) -> None:
+        """Make every waiting thread re-check its condition soon (the run is aborting).
+
+        Free-mode waits re-check every few milliseconds anyway.
+        """
+
+    def abandon(self) -> None:
+        """Stop steering threads (the run timed out); free mode never steers."""
+
+    def current_task(self) -> object | None:
+        """The steered thread calling this, if any (only controlled schedulers steer)."""
+        return None
+
+    def wake(self, on: object) -> None:
+        """Threads blocked on ``on`` may run again (only controlled schedulers block them)."""
 
     def stop(self) -> None:
         """Called when the run ends; undo anything ``start`` changed."""

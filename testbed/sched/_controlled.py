@@ -1,0 +1,272 @@
+"""Controlled mode: real OS threads, one at a time, the strategy picks who runs.
+
+Each model thread (mutator, later GC worker or sweeper) is registered when
+it is spawned and owns a *baton*, a raw lock it blocks on while it does not
+hold the turn.  At every scheduling point the running thread asks the
+strategy; keeping the turn is a plain check with no lock touched, handing
+it over is "release the next thread's baton, then block on my own".  This
+is how Fray and Shuttle serialize real threads; the threads stay real, so
+the model code is exactly the code free mode runs.
+
+Blocking primitives (:mod:`testbed.sched._primitives`) call :meth:`block`
+and :meth:`wake` instead of sleeping: a thread that waits is simply not
+runnable until another thread wakes it.  No runnable thread while some are
+blocked is a deadlock: every blocked thread is woken with a pending
+:class:`Deadlock`, which the model reports as ``safepoint-liveness`` with
+each blocked thread's name, what it waits on and all stacks.  A step limit
+turns livelock into the same kind of report.
+
+Wall-clock timeouts play no part in a controlled run's decisions; only the
+outer run timeout (a pure-Python loop that never reaches a point) is
+measured in seconds, and it only ever ends a run, never steers it.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from testbed.sched._points import Scheduler
+from testbed.sched._strategies import Strategy
+from testbed.sched._violation import WaitTimeout
+
+__all__ = ["ControlledScheduler", "Deadlock", "StepLimit"]
+
+
+class Deadlock(WaitTimeout):
+    """No thread can run while some are blocked."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, 0.0)
+        self.args = (f"deadlock: {description}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StepLimit(WaitTimeout):
+    """The run passed its step limit (a livelock, or a run far too long)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the step limit of {limit}", 0.0)
+        self.args = (f"livelock: no end after {limit} scheduling points",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class _Task:
+    __slots__ = ("baton", "blocked_on", "finished", "ident", "index", "name", "pending", "waiting_for")
+
+    def __init__(self, index: int, name: str) -> None:
+        self.index = index
+        self.name = name
+        self.baton = _thread.allocate_lock()
+        self.baton.acquire()  # held: the thread may not run until handed the turn
+        self.ident: int | None = None
+        self.blocked_on: object | None = None
+        self.waiting_for = ""
+        self.finished = False
+        self.pending: BaseException | None = None
+
+
+class ControlledScheduler(Scheduler):
+    """Serializes registered threads; decisions come from ``strategy``."""
+
+    controlled = True
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        max_steps: int = 2_000_000,
+        pin_cpu: bool = True,
+        record_events: bool = True,
+    ) -> None:
+        super().__init__()
+        self.strategy = strategy
+        self.max_steps = max_steps
+        #: the decisions consumed, in order: the schedule
+        self.tape: list[int] = []
+        #: thread switches and blocking, as (step, event, thread, detail)
+        self.events: list[tuple[int, str, str, str]] = []
+        self._record = record_events
+        self._tasks: list[_Task] = []
+        self._by_ident: dict[int, _Task] = {}
+        self._current: _Task | None = None
+        self._step = 0
+        #: switches away from a thread that could have gone on
+        self.preemptions = 0
+        self._abandoned = False
+        self._pin = pin_cpu
+        self._saved_affinity: set[int] | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def steps(self) -> int:
+        return self._step
+
+    def start(self) -> None:
+        # One thread runs at a time, so one CPU costs nothing and makes the
+        # baton handoff several times faster (no cross-core wake-ups).
+        if self._pin and hasattr(os, "sched_setaffinity"):
+            try:
+                self._saved_affinity = os.sched_getaffinity(0)
+                os.sched_setaffinity(0, {min(self._saved_affinity)})
+            except OSError:
+                self._saved_affinity = None
+
+    def stop(self) -> None:
+        if self._saved_affinity is not None:
+            os.sched_setaffinity(0, self._saved_affinity)
+            self._saved_affinity = None
+
+    def spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        task = _Task(len(self._tasks), name)
+        self._tasks.append(task)
+        self.strategy.register(task.index)
+        thread = threading.Thread(target=self._task_body, args=(task, target, args), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def launch(self) -> None:
+        """Hand the first turn (itself a decision) to one of the spawned threads."""
+        runnable = [t for t in self._tasks if not t.finished]
+        if not runnable:
+            return
+        first = runnable[self._decide(runnable, None)]
+        self._current = first
+        first.baton.release()
+
+    def abandon(self) -> None:
+        """Give up control (the run timed out): let every thread run freely to its end."""
+        self._abandoned = True
+        for task in self._tasks:
+            if task.baton.locked():
+                task.baton.release()
+
+    def _task_body(self, task: _Task, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        task.ident = threading.get_ident()
+        self._by_ident[task.ident] = task
+        task.baton.acquire()  # wait for the first turn
+        try:
+            target(*args)
+        finally:
+            task.finished = True
+            self._event("end", task, "")
+            if not self._abandoned:
+                self._pass_turn(task, blocking=False)
+
+    # -- scheduling points ---------------------------------------------------
+
+    def point(self, kind: str, detail: object = None) -> None:
+        task = self._current
+        if task is None or task.ident != threading.get_ident() or self._abandoned:
+            return  # not a registered thread (the main thread), or control given up
+        self._step += 1
+        if self._step > self.max_steps:
+            raise StepLimit(self.max_steps)
+        runnable = self._runnable()
+        if len(runnable) < 2:
+            return
+        decision = self._decide(runnable, task)
+        here = runnable.index(task)
+        chosen = runnable[(here + decision) % len(runnable)]
+        if chosen is not task:
+            self.preemptions += 1
+            self._event("switch", task, f"{chosen.name} at {kind}")
+            self._hand_over(task, chosen)
+
+    def _runnable(self) -> list[_Task]:
+        return [t for t in self._tasks if not t.finished and t.blocked_on is None]
+
+    def _decide(self, runnable: Sequence[_Task], current: _Task | None) -> int:
+        if len(runnable) < 2:
+            return 0
+        indices = [t.index for t in runnable]
+        current_runnable = current is not None and current in runnable
+        decision = self.strategy.decide(
+            self._step, indices, current.index if current is not None else -1, current_runnable
+        )
+        decision %= len(runnable)
+        self.tape.append(decision)
+        return decision
+
+    def _hand_over(self, task: _Task, chosen: _Task) -> None:
+        self._current = chosen
+        chosen.baton.release()
+        task.baton.acquire()
+        if task.pending is not None:
+            error, task.pending = task.pending, None
+            raise error
+
+    def _pass_turn(self, task: _Task, blocking: bool) -> None:
+        """``task`` cannot go on (blocked or ended): give the turn to someone else."""
+        runnable = self._runnable()
+        if not runnable:
+            blocked = [t for t in self._tasks if not t.finished and t.blocked_on is not None]
+            if not blocked:
+                self._current = None
+                return  # everyone ended: the run is over
+            self._declare_deadlock(blocked)
+            runnable = self._runnable()
+        chosen = runnable[self._decide(runnable, None)]
+        if chosen is task:
+            return
+        self._event("switch", task, chosen.name)
+        if blocking:
+            self._hand_over(task, chosen)
+        else:
+            self._current = chosen
+            chosen.baton.release()
+
+    def _declare_deadlock(self, blocked: list[_Task]) -> None:
+        description = "; ".join(f"{t.name} waits for {t.waiting_for}" for t in blocked)
+        for t in blocked:
+            t.pending = Deadlock(description)
+            t.blocked_on = None
+        self._event("deadlock", blocked[0], description)
+
+    # -- blocking (called by the primitives) ---------------------------------
+
+    def current_task(self) -> _Task | None:
+        task = self._current
+        if task is None or task.ident != threading.get_ident() or self._abandoned:
+            return None
+        return task
+
+    def block(self, on: object, what: str) -> None:
+        """The running thread waits on ``on`` until :meth:`wake` (or a deadlock)."""
+        task = self.current_task()
+        if task is None:
+            raise RuntimeError("block() outside a controlled thread")
+        task.blocked_on = on
+        task.waiting_for = what
+        self._event("block", task, what)
+        self._pass_turn(task, blocking=True)
+        if task.pending is not None:
+            error, task.pending = task.pending, None
+            raise error
+
+    def wake(self, on: object) -> None:
+        """Every thread blocked on ``on`` becomes runnable (it re-checks its condition)."""
+        for task in self._tasks:
+            if task.blocked_on is on:
+                task.blocked_on = None
+                self._event("wake", task, task.waiting_for)
+
+    def interrupt_waits(self) -> None:
+        """Wake every blocked thread so it re-checks (the run is being aborted)."""
+        for task in self._tasks:
+            if task.blocked_on is not None:
+                task.blocked_on = None
+
+    def _event(self, event: str, task: _Task, detail: str) -> None:
+        if self._record:
+            self.events.append((self._step, event, task.name, detail))
+
+    def trace_events(self) -> list[list[Any]]:
+        return [list(e) for e in self.events]

@@ -1,0 +1,113 @@
+"""Strategies: who runs next at a scheduling point of a controlled run.
+
+A decision is a small integer, read relative to the thread that holds the
+turn: 0 means "keep running the current thread", k > 0 means "switch to
+the k-th other runnable thread" (counting from the current one, in
+registration order, wrapping around).  When the current thread cannot go
+on (it blocked or ended) the decision simply indexes the runnable threads.
+Decisions are taken modulo the number of choices, so any sequence of
+integers is a valid schedule: that is what lets Hypothesis shrink a tape
+freely, and why a shorter tape (the rest read as 0) removes preemptions.
+
+A decision is consumed only where there is a real choice (two or more
+runnable threads), so the tape is exactly the schedule's degrees of freedom.
+
+Strategies after the literature: ``random`` (a seeded random walk, as in
+Shuttle and Fray), ``pct`` (Burckhardt, Kothari, Musuvathi, Nagarakatte,
+"A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs",
+ASPLOS 2010: random thread priorities plus d-1 random priority change
+points), ``replay`` (a recorded tape).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+__all__ = ["PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
+
+
+class Strategy:
+    """Chooses among ``choices`` runnable threads (the current one first if runnable)."""
+
+    name = "strategy"
+
+    def register(self, index: int) -> None:
+        """A thread with registration index ``index`` joined the run."""
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        """The decision at ``step``; ``runnable`` lists runnable thread indices in order."""
+        raise NotImplementedError
+
+
+class ReplayStrategy(Strategy):
+    """Replays a tape; past its end every decision is 0."""
+
+    name = "replay"
+
+    def __init__(self, tape: Sequence[int]) -> None:
+        self.tape = list(tape)
+        self._next = 0
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        if self._next < len(self.tape):
+            decision = self.tape[self._next]
+            self._next += 1
+            return decision
+        return 0
+
+
+class RandomStrategy(Strategy):
+    """At each choice, switch with probability ``switch_probability`` to a uniform other thread."""
+
+    name = "random"
+
+    def __init__(self, seed: int, switch_probability: float = 0.1) -> None:
+        self._rng = random.Random(seed)
+        self._p = switch_probability
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        rng = self._rng
+        if not current_runnable:
+            return rng.randrange(len(runnable))
+        if rng.random() >= self._p:
+            return 0
+        return rng.randrange(1, len(runnable))
+
+
+class PCTStrategy(Strategy):
+    """Probabilistic concurrency testing with bug depth ``depth``.
+
+    Each thread gets a random initial priority above ``depth``; ``depth - 1``
+    change points are drawn uniformly from the first ``horizon`` steps; at
+    the i-th change point the running thread's priority drops to i.  The
+    highest-priority runnable thread always runs.
+    """
+
+    name = "pct"
+
+    def __init__(self, seed: int, depth: int = 3, horizon: int = 20_000) -> None:
+        if depth < 1:
+            raise ValueError(f"pct depth must be at least 1, got {depth}")
+        self._rng = random.Random(seed)
+        self._depth = depth
+        self._priority: dict[int, float] = {}
+        points = self._rng.sample(range(1, max(horizon, depth) + 1), depth - 1)
+        # change point step -> the low priority it assigns (1 .. depth-1)
+        self._changes = {step: float(i + 1) for i, step in enumerate(sorted(points))}
+
+    def register(self, index: int) -> None:
+        # Distinct random priorities above every change-point priority.
+        self._priority[index] = self._depth + self._rng.random()
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        low = self._changes.get(step)
+        if low is not None and current in self._priority:
+            self._priority[current] = low
+        best = max(runnable, key=lambda t: self._priority.get(t, 0.0))
+        position = runnable.index(best)
+        if not current_runnable:
+            return position
+        # Express the choice relative to the current thread (0 = keep running).
+        here = runnable.index(current)
+        return (position - here) % len(runnable)

@@ -1,0 +1,160 @@
+"""Replaying and shrinking traces of controlled runs.
+
+``replay`` re-runs a trace's configuration with its decision tape and says
+whether the same invariant broke at the same step.  ``shrink`` looks for a
+shorter, calmer tape that still breaks the same invariant: first the
+shortest prefix that does (past a tape's end every decision is "keep
+running", so cutting the tape removes every later preemption), then
+delta-debugging over the remaining preemptions (Zeller's ddmin, zeroing
+chunks of decisions and halving the chunk size when nothing can go).
+Every candidate is a real run, so the result reproduces by construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from testbed.api import RunResult, run
+from testbed.runtime import Config
+from testbed.sched import load_trace
+
+__all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
+
+
+def _config_of(trace: dict[str, Any]) -> Config:
+    return Config.from_json(trace["config"]).replace(strategy="replay")
+
+
+def _first(result: RunResult) -> tuple[str, int] | None:
+    if not result.violations:
+        return None
+    return result.violations[0].invariant, result.violations[0].step
+
+
+@dataclasses.dataclass
+class ReplayResult:
+    trace: dict[str, Any]
+    results: list[RunResult]
+
+    @property
+    def expected(self) -> tuple[str, int] | None:
+        violation = self.trace["violation"]
+        return None if violation is None else (violation["invariant"], violation["step"])
+
+    @property
+    def matches(self) -> int:
+        """Replays that reported the recorded invariant at the recorded step (or, none, nothing)."""
+        return sum(1 for r in self.results if _first(r) == self.expected)
+
+
+def replay(trace: dict[str, Any] | str | Path, times: int = 1) -> ReplayResult:
+    """Re-run a trace ``times`` times with its tape."""
+    if not isinstance(trace, dict):
+        trace = load_trace(trace)
+    config = _config_of(trace)
+    return ReplayResult(trace, [run(config, tape=trace["tape"]) for _ in range(times)])
+
+
+@dataclasses.dataclass
+class ShrinkResult:
+    invariant: str
+    before: dict[str, int]
+    after: dict[str, int]
+    runs: int
+    trace: dict[str, Any]
+
+
+def _trimmed(tape: list[int]) -> list[int]:
+    """The tape without trailing zeros (past its end every decision reads as 0)."""
+    end = len(tape)
+    while end and tape[end - 1] == 0:
+        end -= 1
+    return tape[:end]
+
+
+def _measure(result: RunResult) -> dict[str, int]:
+    assert result.trace is not None
+    return {
+        "tape_length": len(_trimmed(result.trace["tape"])),
+        "preemptions": result.trace["preemptions"],
+        "nonzero_decisions": sum(1 for d in result.trace["tape"] if d),
+        "steps": result.trace["steps"],
+    }
+
+
+def shrink(
+    trace: dict[str, Any] | str | Path,
+    max_runs: int = 400,
+    on_progress: Callable[[int, dict[str, int]], None] | None = None,
+) -> ShrinkResult:
+    """A shorter tape that still breaks the trace's invariant.
+
+    Raises ValueError when the trace does not reproduce its violation at all.
+    """
+    if not isinstance(trace, dict):
+        trace = load_trace(trace)
+    if trace["violation"] is None:
+        raise ValueError("the trace records no violation; there is nothing to shrink towards")
+    target = trace["violation"]["invariant"]
+    config = _config_of(trace)
+    runs = 0
+
+    def attempt(tape: list[int]) -> RunResult | None:
+        nonlocal runs
+        runs += 1
+        result = run(config, tape=tape)
+        found = _first(result)
+        return result if found is not None and found[0] == target else None
+
+    best = attempt(list(trace["tape"]))
+    if best is None:
+        raise ValueError(f"the trace does not reproduce {target}; cannot shrink it")
+    before = _measure(best)
+
+    def tape_of(result: RunResult) -> list[int]:
+        assert result.trace is not None
+        return _trimmed(result.trace["tape"])
+
+    current = tape_of(best)
+    # 1. The shortest prefix that still fails (bisection; not monotone, so a heuristic).
+    low, high = 0, len(current)
+    while low < high and runs < max_runs:
+        middle = (low + high) // 2
+        result = attempt(current[:middle])
+        if result is not None:
+            best, high = result, middle
+            current = tape_of(result)
+            high = min(high, len(current))
+        else:
+            low = middle + 1
+        if on_progress:
+            on_progress(runs, _measure(best))
+    # 2. ddmin over the preemptions that are left.
+    chunk = max(1, sum(1 for d in current if d) // 2)
+    while runs < max_runs:
+        positions = [i for i, d in enumerate(current) if d]
+        if not positions:
+            break
+        progressed = False
+        for start in range(0, len(positions), chunk):
+            if runs >= max_runs:
+                break
+            candidate = list(current)
+            for i in positions[start : start + chunk]:
+                candidate[i] = 0
+            result = attempt(candidate)
+            if result is not None:
+                best, current, progressed = result, tape_of(result), True
+                if on_progress:
+                    on_progress(runs, _measure(best))
+                break
+        if not progressed:
+            if chunk == 1:
+                break
+            chunk = max(1, chunk // 2)
+    assert best.trace is not None
+    shrunk = dict(best.trace, tape=tape_of(best))
+    return ShrinkResult(target, before, _measure(best), runs, shrunk)
