@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_output_file(path: str | None) -> None:
     if path is None or path == "-":
         return
+    if not path:
+        raise UsageError("output path is empty")
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
@@ -181,6 +183,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, int]:
 def _validate_model_args(args: argparse.Namespace) -> None:
     if args.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {args.strategy!r} (available: {', '.join(STRATEGIES)})")
+    if args.strategy == "replay":
+        raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
     validate_faults(args.fault)
     _check_output_file(args.json)
 
@@ -223,8 +227,6 @@ def _result_json(
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
-    if args.strategy == "replay":
-        raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
     if args.trace_out is not None:
         if args.strategy == "free":
             raise UsageError("--trace-out needs a controlled strategy (random, pct); free runs cannot be replayed")
@@ -320,10 +322,10 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
 
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
-    _check_output_dir(args.out)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     for name in scenarios:
         scenario_config(name)  # unknown names fail here, before anything runs
+    _check_output_dir(args.out)
     duration = args.duration if args.schedules is None and args.duration is not None else None
     if args.schedules is None and duration is None:
         duration = 20.0
@@ -501,10 +503,40 @@ def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+#: options whose value may look like an option ("-5s"); glued as --opt=value
+_VALUED = (
+    "--duration",
+    "--seed",
+    "--schedules",
+    "--mutators",
+    "--ops",
+    "--jobs",
+    "--times",
+    "--gc-interval",
+    "--store-buffer-capacity",
+    "--max-runs",
+)
+
+
+def _glue_values(argv: list[str]) -> list[str]:
+    """Let ``--duration -5s`` reach the type check instead of argparse's option lookup."""
+    glued: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUED and i + 1 < len(argv) and argv[i + 1].startswith("-") and not argv[i + 1].startswith("--"):
+            glued.append(f"{word}={argv[i + 1]}")
+            i += 2
+            continue
+        glued.append(word)
+        i += 1
+    return glued
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_glue_values(list(sys.argv[1:] if argv is None else argv)))
         out = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
         if getattr(args, "verbose", 0):
             logger.enable("testbed")

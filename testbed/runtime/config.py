@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["Config", "ConfigError", "Mix"]
 
 
+#: more OS threads than this only measure the interpreter, not the model
+MAX_MUTATORS = 256
+
+
 class ConfigError(ValueError):
     """A configuration value is out of range or of the wrong kind."""
 
@@ -105,6 +109,8 @@ class Config:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         _positive("mutators", self.mutators)
+        if self.mutators > MAX_MUTATORS:
+            raise ConfigError(f"mutators must be at most {MAX_MUTATORS}, got {self.mutators}")
         _positive("ops", self.ops, 0)
         _positive("new_space_pages", self.new_space_pages)
         _positive("page_words", self.page_words, 64)

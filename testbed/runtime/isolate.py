@@ -53,7 +53,11 @@ class Isolate:
         self.config = config
         self.collector = collector
         self.observer = observer or Observer()
-        self.heap = Heap(config.new_space_pages, config.page_words, config.lab_words, config.faults)
+        # New space must hold a few LABs per mutator, or the threads' LABs
+        # alone exhaust it and collections cannot make room.
+        lab_pages = -(-4 * config.mutators * config.lab_words // config.page_words)
+        new_space_pages = max(config.new_space_pages, lab_pages)
+        self.heap = Heap(new_space_pages, config.page_words, config.lab_words, config.faults)
         self.globals: list[Tagged] = [None] * (config.mutators * config.globals_per_mutator)
         self.stats = RunStats()
         self.violations: list[Violation] = []
@@ -141,6 +145,7 @@ class Isolate:
         for mutator in self.mutators:
             mutator.thread = scheduler.spawn(mutator.name, self._thread_main, mutator, program)
         scheduler.launch()
+        self.stats.peak_mutator_threads = sum(1 for m in self.mutators if m.thread is not None and m.thread.is_alive())
         deadline = time.monotonic() + self.config.run_timeout
         for mutator in self.mutators:
             assert mutator.thread is not None

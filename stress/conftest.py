@@ -1,0 +1,62 @@
+"""The long-running stress suites: ``pytest stress [--stress-budget SECONDS]``.
+
+Not collected by a plain ``pytest`` (``testpaths = ["tests"]``).  Every item
+under this directory gets the ``stress`` marker and a ``timeout`` marker of
+the budget plus a margin: the last schedule of a budget may start just
+before it runs out, and one schedule may take up to the run timeout of the
+model's Config before the model itself reports it as a liveness violation,
+which is a better report than pytest-timeout's stack dump.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+import testbed
+
+DEFAULT_BUDGET = 60.0
+#: the longest one schedule may run, plus slack for the checker and teardown
+MARGIN = testbed.Config().run_timeout + 60.0
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _budget(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return seconds
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stress-budget",
+        type=_budget,
+        default=DEFAULT_BUDGET,
+        metavar="SECONDS",
+        help=f"time budget of each stress case (default {DEFAULT_BUDGET:g})",
+    )
+
+
+def stress_timeout(budget: float) -> float:
+    return budget + MARGIN
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    timeout = stress_timeout(config.getoption("stress_budget"))
+    for item in items:
+        if _HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.stress)
+            item.add_marker(pytest.mark.timeout(timeout))
+
+
+@pytest.fixture
+def stress_budget(request: pytest.FixtureRequest) -> float:
+    """Seconds each stress case may spend running schedules."""
+    return request.config.getoption("stress_budget")
