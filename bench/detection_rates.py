@@ -29,17 +29,22 @@ def main() -> None:
     for fault in [None, *faults]:
         for scenario in testbed.SCENARIOS:
             started = time.monotonic()
-            result = testbed.stress([scenario], seed=args.seed, schedules=args.seeds,
-                                    faults=[fault.name] if fault else [], jobs=args.jobs)
+            result = testbed.stress(
+                [scenario], seed=args.seed, schedules=args.seeds, faults=[fault.name] if fault else [], jobs=args.jobs
+            )
             detected = result.failed_schedules
-            named_seeds = {f.seed for f in result.findings
-                           if fault and f.violation.invariant in fault.caught_by.split(" / ")}
+            named_seeds = {
+                f.seed for f in result.findings if fault and f.violation.invariant in fault.caught_by.split(" / ")
+            }
             named = len(named_seeds)
             missed = result.schedules - (named if fault else result.schedules - detected)
             bound = (3 / result.schedules) if missed == 0 else min(1.0, (missed + 2 * missed**0.5) / result.schedules)
             name = fault.name if fault else "(none: clean model)"
-            print(f"{name:28} {scenario:20} {detected:>4}/{result.schedules:<4} {named:>4}/{result.schedules:<4} "
-                  f"{bound if fault else 0:>8.4f} {time.monotonic() - started:>6.1f}", flush=True)
+            print(
+                f"{name:28} {scenario:20} {detected:>4}/{result.schedules:<4} {named:>4}/{result.schedules:<4} "
+                f"{bound if fault else 0:>8.4f} {time.monotonic() - started:>6.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
