@@ -49,8 +49,10 @@ __all__ = [
     "stress",
 ]
 
-#: strategies this version can run; all but ``free`` are controlled (exactly replayable)
-STRATEGIES = ("free", "random", "pct", "replay")
+#: strategies this version can run; all but ``free`` are controlled (exactly replayable).
+#: ``hypothesis`` exists only in ``stress``: Hypothesis draws each schedule's tape
+#: and shrinks the first failing one.
+STRATEGIES = ("free", "random", "pct", "replay", "hypothesis")
 
 #: knobs the CLI can override; reproduce commands repeat them
 OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity")
@@ -73,6 +75,8 @@ def _scheduler_for(config: Config, tape: Sequence[int] | None) -> Scheduler:
         # a few points per operation is what the standard program passes.
         horizon = max(1000, config.ops * config.mutators * 6)
         strategy = PCTStrategy(derive_seed(config.seed, 4), config.pct_depth, horizon)
+    elif config.strategy == "hypothesis":
+        raise UnknownStrategy("strategy 'hypothesis' searches many schedules: use it with `stress`")
     elif config.strategy == "replay":
         if tape is None:
             raise UnknownStrategy("strategy 'replay' needs a tape (use `testbed replay TRACE`)")
@@ -261,7 +265,11 @@ def stress(
             on_result(result, outcome)
 
     try:
-        if jobs == 1:
+        if strategy == "hypothesis":
+            if jobs != 1:
+                raise ConfigError("strategy 'hypothesis' runs in one process (use --jobs 1)")
+            _stress_with_hypothesis(configs, seed, schedules, duration, record)
+        elif jobs == 1:
             index = 0
             while budget_left(index):
                 record(run(schedule(index)))
@@ -272,6 +280,57 @@ def stress(
         result.interrupted = True
     result.wall_s = round(time.monotonic() - started, 3)
     return result
+
+
+def _stress_with_hypothesis(
+    configs: list[Config],
+    seed: int,
+    schedules: int | None,
+    duration: float | None,
+    record: Callable[[RunResult], None],
+) -> None:
+    """Let Hypothesis draw (scenario, workload seed, tape); shrink the first failure.
+
+    Passing schedules are recorded as they run; of the failing ones only the
+    minimal example Hypothesis ends on is recorded, so the finding is the
+    shrunk schedule.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as fix_seed
+    from hypothesis import strategies as st
+
+    from testbed.strategies import schedules as tapes
+
+    class _Failed(Exception):
+        pass
+
+    started = time.monotonic()
+    failing: list[RunResult] = []
+
+    @fix_seed(seed)
+    @settings(
+        max_examples=schedules if schedules is not None else 100_000,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+        report_multiple_bugs=False,
+    )
+    @given(index=st.integers(0, len(configs) - 1), workload=st.integers(0, 2**32 - 1), tape=tapes())
+    def probe(index: int, workload: int, tape: list[int]) -> None:
+        if duration is not None and not failing and time.monotonic() - started >= duration:
+            return  # budget spent: the remaining examples pass trivially
+        outcome = run(configs[index].replace(seed=workload, strategy="replay"), tape=tape)
+        if outcome.violations:
+            failing.append(outcome)
+            raise _Failed
+        if not failing:
+            record(outcome)
+
+    try:
+        probe()
+    except _Failed:
+        record(failing[-1])
 
 
 def _stress_in_processes(

@@ -185,6 +185,8 @@ def _validate_model_args(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown strategy {args.strategy!r} (available: {', '.join(STRATEGIES)})")
     if args.strategy == "replay":
         raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
+    if args.strategy == "hypothesis" and (args.command != "stress" or not args.out):
+        raise UsageError("strategy 'hypothesis' needs `stress --out DIR` (its schedules replay only from trace files)")
     validate_faults(args.fault)
     _check_output_file(args.json)
 
@@ -303,10 +305,17 @@ class _Status:
 
 
 def _write_finding_files(directory: str, result: StressResult, outcome: RunResult) -> None:
-    """One JSON file per failing schedule, named by scenario and seed."""
+    """One file per failing schedule: its trace (controlled) or its result (free)."""
     config = outcome.config
-    path = Path(directory) / f"violation-{config.scenario}-{config.seed}.json"
     new = result.findings[len(result.findings) - len(outcome.violations) :]
+    if outcome.trace is not None:
+        path = Path(directory) / f"trace-{config.scenario}-{config.seed}.json"
+        write_trace(path, outcome.trace)
+        for finding in new:
+            finding.trace_path = str(path)
+            finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
+        return
+    path = Path(directory) / f"violation-{config.scenario}-{config.seed}.json"
     for finding in new:
         finding.trace_path = str(path)
     data = {

@@ -82,9 +82,9 @@ class HeapVerifier:
 
     @staticmethod
     def _world_stopped(isolate: Isolate, found: _Findings) -> None:
-        me = threading.current_thread().name
+        initiator = isolate.safepoint.initiator
         for mutator in isolate.mutators:
-            if mutator.name != me and mutator.state is ThreadState.RUNNING:
+            if mutator is not initiator and mutator.state is ThreadState.RUNNING:
                 found.add("world-stopped", f"{mutator.name} is still running as the pause starts")
 
     @staticmethod

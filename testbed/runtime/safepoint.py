@@ -66,6 +66,8 @@ class Safepoint:
         self.in_progress = False
         #: completed stop-the-world pauses
         self.epoch = 0
+        #: the mutator running the current collection (None between GCs)
+        self.initiator: Mutator | None = None
         self._aborted = aborted
         self._skip_flush = "skip-flush" in faults
         self._early = "early-scavenge" in faults
@@ -138,11 +140,13 @@ class Safepoint:
                 others = [m for m in self.mutators if m is not initiator]
                 if not self.changed.wait_for(lambda: self._all_stopped(others), abandon=self._aborted):
                     raise RunAborted
+            self.initiator = initiator
             self.in_progress = True
             try:
                 collect()
             finally:
                 self.in_progress = False
+                self.initiator = None
         finally:
             with self.mutex:
                 self.requested = False
