@@ -22,7 +22,7 @@ from typing import Any
 from testbed._version import __version__
 from testbed.check import Checker
 from testbed.faults import validate_faults
-from testbed.gc import SerialScavenger
+from testbed.gc import ParallelScavenger, SerialScavenger
 from testbed.runtime import Config, ConfigError, Isolate, derive_seed
 from testbed.scenarios import scenario_config
 from testbed.sched import (
@@ -55,7 +55,7 @@ __all__ = [
 STRATEGIES = ("free", "random", "pct", "replay", "hypothesis")
 
 #: knobs the CLI can override; reproduce commands repeat them
-OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity")
+OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity", "scavenger_workers")
 
 
 class UnknownStrategy(ValueError):
@@ -123,7 +123,10 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
     validate_faults(config.faults)
     scheduler = _scheduler_for(config, tape)
     checker = Checker(config)
-    isolate = Isolate(config, SerialScavenger(), checker)
+    collector = (
+        ParallelScavenger(config.scavenger_workers, config.faults) if config.scavenger_workers else SerialScavenger()
+    )
+    isolate = Isolate(config, collector, checker)
     started = time.perf_counter()
     with running(scheduler):
         isolate.run()
@@ -205,6 +208,12 @@ class StressResult:
         for key, value in result.stats.items():
             if key in _MAXIMA:
                 self.stats[key] = max(self.stats.get(key, 0), value)
+            elif isinstance(value, dict):  # per_worker: {task: {counter: n}}
+                merged = self.stats.setdefault(key, {})
+                for task, counters in value.items():
+                    into = merged.setdefault(task, {})
+                    for counter, n in counters.items():
+                        into[counter] = into.get(counter, 0) + n
             else:
                 self.stats[key] = self.stats.get(key, 0) + value
         if result.violations:

@@ -93,6 +93,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", type=_count(1), help="operations per mutator")
     parser.add_argument("--gc-interval", type=_count(0), help="a scavenge every N allocations per mutator")
     parser.add_argument("--store-buffer-capacity", type=_count(1), help="store buffer entries per thread")
+    parser.add_argument("--scavenger-workers", type=_count(0), help="scavenger worker threads (0: serial)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
 
 
@@ -523,6 +524,7 @@ _VALUED = (
     "--times",
     "--gc-interval",
     "--store-buffer-capacity",
+    "--scavenger-workers",
     "--max-runs",
 )
 

@@ -33,10 +33,11 @@ class Checker(Observer):
 
     def on_heap_op(self, mutator: Mutator, op: str) -> None:
         # The world-stopped monitor: the collection really is running (the
-        # initiator set in_progress before collecting and clears it after),
-        # and this mutator is really executing a heap operation.
+        # initiator set in_progress before collecting and clears it after, and
+        # scavenger tasks count themselves in and out), and this mutator is
+        # really executing a heap operation.
         isolate = mutator.isolate
-        if isolate.safepoint.in_progress:
+        if isolate.safepoint.in_progress or isolate.collector.active_tasks:
             isolate.report(
                 [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
             )

@@ -68,6 +68,11 @@ class HeapVerifier:
 
     def after_scavenge(self, isolate: Isolate) -> list[Violation]:
         found = _Findings()
+        if isolate.collector.active_tasks:
+            found.add(
+                "world-stopped",
+                f"{isolate.collector.active_tasks} scavenger task(s) still running as the world resumes",
+            )
         self._remset_precise(isolate, found)
         self._walk(isolate, found, after_scavenge=True, compare_shadow=True)
         return found.violations(f"after scavenge {isolate.stats.scavenges}")
@@ -104,6 +109,8 @@ class HeapVerifier:
                 buffered.update((host.lid, index) for host, index in mutator.store_buffer.entries)
         remembered_set = isolate.heap.remembered_set
         for host in isolate.heap.old_objects():
+            if host.is_dead:
+                continue  # a copy given up after a lost forwarding race
             for index, value in enumerate(host.fields):
                 if (
                     is_old_to_young(host, value)

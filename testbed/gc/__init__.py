@@ -1,6 +1,9 @@
-"""Collector layer: the scavenger (and, in later issues, the parallel
-scavenger, the weak list of deoptimized code, mark-compact and the sweeper)."""
+"""Collector layer: the serial and parallel scavengers, their worklist and
+evacuation (and, in later issues, the weak list of deoptimized code,
+mark-compact and the sweeper)."""
 
-from testbed.gc.scavenger import SerialScavenger
+from testbed.gc.evacuator import Evacuator
+from testbed.gc.scavenger import ParallelScavenger, ScavengeJob, SerialScavenger
+from testbed.gc.worklist import ItemQueue, Worklist
 
-__all__ = ["SerialScavenger"]
+__all__ = ["Evacuator", "ItemQueue", "ParallelScavenger", "ScavengeJob", "SerialScavenger", "Worklist"]

@@ -1,136 +1,200 @@
-"""The scavenger: a semispace copying collection of new space.
+"""The scavenger: a semispace copying collection of new space, serial or parallel.
 
-Mirrors V8's ``ScavengerCollector::CollectGarbage`` (src/heap/scavenger.cc)
-run by a single task: flip the semispaces, evacuate everything the roots
-(global handles, every thread's handle scopes and frames) and the OLD_TO_NEW
-remembered set point at, then process copied objects Cheney-style until no
-grey object is left.  An object below the age mark has survived once and is
-promoted to old space (``ShouldBePromoted``); a promoted object whose fields
-still point into new space gets those slots recorded in the remembered set.
-Remembered slots are kept only while their target stays young
-(``RememberedSet::IterateAndTrackEmptyBuckets`` returning KEEP_SLOT or
-REMOVE_SLOT).  After the copy, from-space is zapped.
+Mirrors V8's ``ScavengerCollector::CollectGarbage`` (src/heap/scavenger.cc):
+flip the semispaces; split the roots (global handles, each thread's handle
+scopes and frames) and the OLD_TO_NEW remembered set's pages into items;
+run scavenger tasks that claim items, evacuate what they point at and then
+drain the worklist, stealing from each other, until termination; zap
+from-space and move the age mark.
 
-The parallel collector of a later issue replaces this single task with
-worker threads; the evacuation steps are the same.
+``SerialScavenger`` runs one task on the thread that stopped the world.
+``ParallelScavenger`` keeps a pool of real worker threads (V8's job workers
+on the platform's worker threads), idle between collections; the initiator
+hands them a job and waits until every task has finished before the world
+may resume.
+
+Fault ``resume-before-workers-done``: the initiator waits only for the first
+task to finish, so mutators resume while other tasks still scan.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, RememberedSet
-from testbed.sched import point
+from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
+from testbed.gc.worklist import ItemQueue, Worklist
+from testbed.heap import Map, Page, Tagged
+from testbed.sched import Condition, Lock, WaitTimeout, active_scheduler
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
 
-__all__ = ["SerialScavenger"]
+__all__ = ["ParallelScavenger", "ScavengeJob", "SerialScavenger"]
+
+Item = tuple[str, list[Tagged] | Page]
+
+
+class ScavengeJob:
+    """One collection's shared state: items, worklist, and the tasks' results."""
+
+    def __init__(self, isolate: Isolate, tasks: int) -> None:
+        self.isolate = isolate
+        heap = isolate.heap
+        heap.new_space.flip()
+        items: list[Item] = [("roots", area) for area in isolate.root_areas()]
+        items.extend(("page", page) for page in list(heap.old_space.pages))
+        self.items: ItemQueue[Item] = ItemQueue(items)
+        self.worklist = Worklist(tasks, isolate.is_aborted, isolate.config.faults)
+        self.evacuators: list[Evacuator] = []
+        self.finished = 0
+
+    def run_task(self, name: str) -> Evacuator:
+        """One scavenger task: claim items, then drain and steal until termination."""
+        evacuator = Evacuator(self.isolate.heap, self.isolate.config.faults, name)
+        while (item := self.items.claim()) is not None:
+            kind, target = item
+            if kind == "roots":
+                evacuator.visit_roots(target)  # type: ignore[arg-type]
+            else:
+                evacuator.visit_remembered_page(target)  # type: ignore[arg-type]
+            self._drain(evacuator)
+        while True:
+            self._drain(evacuator)
+            segment = self.worklist.steal()
+            if segment is not None:
+                evacuator.steals += 1
+                evacuator.grey.extend(segment)
+                continue
+            if not self.worklist.wait_for_work():
+                break
+        evacuator.give_up_labs()
+        return evacuator
+
+    def _drain(self, evacuator: Evacuator) -> None:
+        grey = evacuator.grey
+        while grey:
+            if len(grey) > SEGMENT_SIZE and self.worklist.tasks > 1:
+                half = len(grey) // 2
+                self.worklist.publish(grey[:half])
+                del grey[:half]
+            evacuator.scan(grey.pop())
+
+    def finish(self) -> None:
+        """Zap from-space, move the age mark, add the tasks' counters to the run's."""
+        heap = self.isolate.heap
+        for page in heap.new_space.from_space.pages:
+            for obj in page.objects():
+                obj.map_word = Map.ZAPPED
+        heap.new_space.set_age_mark()
+        stats = self.isolate.stats
+        for evacuator in self.evacuators:
+            stats.copied += evacuator.copied
+            stats.promoted += evacuator.promoted
+            stats.forwarding_races_lost += evacuator.races_lost
+            stats.steals += evacuator.steals
+            stats.remset_slots_kept += evacuator.slots_kept
+            stats.remset_slots_dropped += evacuator.slots_dropped
+            per_worker = stats.per_worker.setdefault(evacuator.name, {"copied": 0, "promoted": 0})
+            per_worker["copied"] += evacuator.copied
+            per_worker["promoted"] += evacuator.promoted
 
 
 class SerialScavenger:
-    """One Cheney scavenge at a time, on the thread that stopped the world."""
+    """One scavenger task, on the thread that stopped the world."""
+
+    workers = 0
+    active_tasks = 0
+
+    def start(self, isolate: Isolate) -> None:
+        """Nothing to start: the initiator does the work."""
+
+    def shutdown(self) -> None:
+        """Nothing to stop."""
 
     def scavenge(self, isolate: Isolate) -> None:
-        _Scavenge(isolate).run()
+        job = ScavengeJob(isolate, tasks=1)
+        job.evacuators.append(job.run_task("initiator"))
+        job.finish()
 
 
-class _Scavenge:
-    """State of one collection."""
+class ParallelScavenger:
+    """A persistent pool of ``workers`` scavenger threads."""
 
-    def __init__(self, isolate: Isolate) -> None:
-        self.isolate = isolate
-        self.heap: Heap = isolate.heap
-        self.grey: deque[HeapObject] = deque()
-        self.to_lab: LinearAllocationBuffer | None = None
-        self.old_lab: LinearAllocationBuffer | None = None
-        self.copied = 0
-        self.promoted = 0
+    def __init__(self, workers: int, faults: frozenset[str] = frozenset()) -> None:
+        if workers < 1:
+            raise ValueError(f"a parallel scavenger needs at least one worker, got {workers}")
+        self.workers = workers
+        self.lock = Lock("scavenger-pool")
+        self.changed = Condition(self.lock, "scavenger-pool")
+        #: tasks running right now; nonzero means the GC is still touching the heap
+        self.active_tasks = 0
+        self._job: ScavengeJob | None = None
+        self._epoch = 0
+        self._shutdown = False
+        self._resume_early = "resume-before-workers-done" in faults
+        self._isolate: Isolate | None = None
 
-    def run(self) -> None:
-        heap = self.heap
-        new_space = heap.new_space
-        new_space.flip()
-        for area in self.isolate.root_areas():
-            for index, value in enumerate(area):
-                if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
-                    area[index] = self.evacuate(value)
-        kept, dropped = self.scan_remembered_set()
-        self.process_grey()
-        for page in new_space.from_space.pages:
-            for obj in page.objects():
-                obj.map_word = Map.ZAPPED
-        new_space.set_age_mark()
-        stats = self.isolate.stats
-        stats.copied += self.copied
-        stats.promoted += self.promoted
-        stats.remset_slots_kept += kept
-        stats.remset_slots_dropped += dropped
+    def start(self, isolate: Isolate) -> None:
+        """Spawn the workers (before the mutators, so they idle from the start)."""
+        self._isolate = isolate
+        scheduler = active_scheduler()
+        for index in range(self.workers):
+            scheduler.spawn(f"scavenger-{index}", self._worker_main, index)
 
-    def scan_remembered_set(self) -> tuple[int, int]:
-        """Evacuate remembered targets; keep a slot only if it still points into new space."""
-        kept = dropped = 0
-        for page in list(self.heap.old_space.pages):
-            slot_set = page.slot_set
-            for host, index in RememberedSet.slots_of(page):
-                point("remset-scan", host.lid)
-                value = host.fields[index]
-                if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
-                    value = host.fields[index] = self.evacuate(value)
-                if isinstance(value, HeapObject) and value.page.young:
-                    kept += 1
-                else:
-                    slot_set.remove(host.slot_address(index))
-                    dropped += 1
-            slot_set.release_empty_buckets()
-        return kept, dropped
+    def shutdown(self) -> None:
+        """Tell idle workers to exit (the isolate is being torn down)."""
+        with self.lock:
+            self._shutdown = True
+            self.changed.notify_all()
 
-    def process_grey(self) -> None:
-        remembered_set = self.heap.remembered_set
-        while self.grey:
-            obj = self.grey.popleft()
-            old_host = not obj.page.young
-            fields = obj.fields
-            for index, value in enumerate(fields):
-                if not isinstance(value, HeapObject):
-                    continue
-                if value.page.owner == NEW_FROM:
-                    value = fields[index] = self.evacuate(value)
-                if old_host and value.page.young:
-                    remembered_set.record(obj, index)
+    def scavenge(self, isolate: Isolate) -> None:
+        job = ScavengeJob(isolate, tasks=self.workers)
+        with self.lock:
+            self._job = job
+            self._epoch += 1
+            self.changed.notify_all()
+            needed = 1 if self._resume_early else self.workers
+            self.changed.wait_for(lambda: job.finished >= needed, abandon=isolate.is_aborted)
+        job.finish()
 
-    def evacuate(self, obj: HeapObject) -> HeapObject:
-        """The object's new location: its existing forwardee, or a fresh copy."""
-        forwardee = obj.forwardee
-        if forwardee is not None:
-            return forwardee
-        heap = self.heap
-        promote = heap.new_space.below_age_mark(obj.page, obj.offset)
-        copy = None if promote else self._place(obj, old=False)
-        if copy is None:
-            copy = self._place(obj, old=True)
-            self.promoted += 1
-        else:
-            self.copied += 1
-        point("forwarding-install", obj.lid)
-        obj.map_word = copy
-        self.grey.append(copy)
-        return copy
+    def _worker_main(self, index: int) -> None:
+        isolate = self._isolate
+        assert isolate is not None
+        name = f"scavenger-{index}"
+        seen = 0
+        while True:
+            with self.lock:
+                if not self._idle_until_job(seen, isolate.is_aborted):
+                    return
+                seen = self._epoch
+                job = self._job
+                assert job is not None
+                self.active_tasks += 1
+            evacuator: Evacuator | None = None
+            try:
+                evacuator = job.run_task(name)
+            except WaitTimeout as timeout:
+                isolate.report([isolate.violation("safepoint-liveness", f"{name} {timeout}", timeout.stacks)])
+            except Exception as error:
+                isolate.report([isolate.violation("model-error", f"{name} raised {type(error).__name__}: {error}")])
+            finally:
+                with self.lock:
+                    if evacuator is not None:
+                        job.evacuators.append(evacuator)
+                    self.active_tasks -= 1
+                    job.finished += 1
+                    self.changed.notify_all()
 
-    def _place(self, obj: HeapObject, old: bool) -> HeapObject | None:
-        heap = self.heap
-        size = obj.size
-        for _ in range(2):
-            lab = self.old_lab if old else self.to_lab
-            if lab is not None:
-                copy = heap.place(lab, obj.kind, list(obj.fields), obj.lid)
-                if copy is not None:
-                    return copy
-            if old:
-                self.old_lab = heap.old_space.allocate_lab(max(heap.lab_words, size), size)
-            else:
-                self.to_lab = heap.new_space.allocate_lab(max(heap.lab_words, size), size)
-                if self.to_lab is None:
-                    return None  # to-space full: the caller promotes instead
-        raise AssertionError("a fresh LAB could not hold the object")
+    def _idle_until_job(self, seen: int, aborted: Callable[[], bool]) -> bool:
+        """Lock held: wait for a new job (True) or shutdown (False).
+
+        Idle time between collections is unbounded, so a timed-out wait here
+        is not a liveness failure; only shutdown or abort ends it.
+        """
+        while True:
+            try:
+                woken = self.changed.wait_for(lambda: self._epoch != seen or self._shutdown, abandon=aborted)
+                return woken and not self._shutdown
+            except WaitTimeout:
+                continue

@@ -17,6 +17,7 @@ from testbed.heap.lab import LinearAllocationBuffer
 from testbed.heap.objects import HeapObject, Kind, Tagged
 from testbed.heap.remembered_set import RememberedSet
 from testbed.heap.spaces import NewSpace, OldSpace
+from testbed.sched import Lock
 
 __all__ = ["Heap", "ThreadAllocator"]
 
@@ -37,6 +38,8 @@ class Heap:
         self.old_space = OldSpace(page_words)
         self.remembered_set = RememberedSet(faults)
         self.lab_words = lab_words
+        #: serializes the emulated compare-and-swap of map words (forwarding)
+        self.forwarding_lock = Lock("forwarding-cas")
         # next() on itertools.count is atomic under the GIL; ids are unique and,
         # in a controlled run, deterministic.
         self._lids = itertools.count(1)

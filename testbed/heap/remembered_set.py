@@ -55,6 +55,15 @@ class RememberedSet:
         point("remset-record", host.lid)
         self.insert_batch(((host, index),))
 
+    def remove(self, host: HeapObject, index: int) -> None:
+        """Drop one slot (the scavenger filtering slots whose target left new space)."""
+        with self.lock:
+            host.page.slot_set.remove(host.slot_address(index))
+
+    def release_empty_buckets(self, page: Page) -> None:
+        with self.lock:
+            page.slot_set.release_empty_buckets()
+
     def contains(self, host: HeapObject, index: int) -> bool:
         return host.page.slot_set.contains(host.slot_address(index))
 

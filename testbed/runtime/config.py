@@ -75,6 +75,8 @@ class Config:
     faults: frozenset[str] = frozenset()
     #: mutator OS threads
     mutators: int = 4
+    #: scavenger worker threads; 0 scavenges serially on the initiating mutator
+    scavenger_workers: int = 2
     #: operations each mutator's standard program performs
     ops: int = 1500
     new_space_pages: int = 4
@@ -112,6 +114,9 @@ class Config:
         if self.mutators > MAX_MUTATORS:
             raise ConfigError(f"mutators must be at most {MAX_MUTATORS}, got {self.mutators}")
         _positive("ops", self.ops, 0)
+        _positive("scavenger_workers", self.scavenger_workers, 0)
+        if self.scavenger_workers > 16:
+            raise ConfigError(f"scavenger_workers must be at most 16, got {self.scavenger_workers}")
         _positive("new_space_pages", self.new_space_pages)
         _positive("page_words", self.page_words, 64)
         _positive("lab_words", self.lab_words, 8)

@@ -63,6 +63,7 @@ class Isolate:
         self.violations: list[Violation] = []
         self._aborted = False
         self._report_lock = Lock("violations")
+        self._finished = 0  # mutators whose program ended
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
@@ -142,6 +143,7 @@ class Isolate:
         """Run every mutator's program on its own thread; return when all ended."""
         program = self.config.program or standard_program
         scheduler = active_scheduler()
+        self.collector.start(self)
         for mutator in self.mutators:
             mutator.thread = scheduler.spawn(mutator.name, self._thread_main, mutator, program)
         scheduler.launch()
@@ -199,3 +201,8 @@ class Isolate:
         except WaitTimeout as timeout:
             self.report([self.violation("safepoint-liveness", f"{mutator.name} {timeout}", timeout.stacks)])
         mutator.state = ThreadState.PARKED
+        with self._report_lock:
+            self._finished += 1
+            last = self._finished == len(self.mutators)
+        if last:
+            self.collector.shutdown()

@@ -23,9 +23,19 @@ __all__ = ["Collector", "Observer"]
 
 
 class Collector(Protocol):
-    """Runs one young-generation collection with the world stopped."""
+    """Runs young-generation collections with the world stopped."""
 
-    def scavenge(self, isolate: Isolate) -> None: ...
+    #: scavenger tasks running right now (0 whenever the world may run)
+    active_tasks: int
+
+    def start(self, isolate: Isolate) -> None:
+        """Before the mutators start: spawn worker threads, if any."""
+
+    def scavenge(self, isolate: Isolate) -> None:
+        """One collection, called by the initiator with the world stopped."""
+
+    def shutdown(self) -> None:
+        """After the last mutator ended: let worker threads exit."""
 
 
 class Observer:

@@ -19,6 +19,10 @@ class RunStats:
     remset_slots_kept: int = 0
     remset_slots_dropped: int = 0
     pause_s: float = 0.0
+    forwarding_races_lost: int = 0
+    steals: int = 0
+    #: copied/promoted counts per scavenger task name
+    per_worker: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     peak_mutator_threads: int = 0
     peak_os_threads: int = 0
 

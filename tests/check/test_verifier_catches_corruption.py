@@ -48,7 +48,7 @@ def graph_program(m: Mutator) -> None:
     m.store(host, 1, late)  # an old-to-young slot still remembered at the end
 
 
-class Corrupting:
+class Corrupting(SerialScavenger):
     """SerialScavenger, then ``corrupt`` on the ``at``-th scavenge (1-based)."""
 
     def __init__(self, at: int = 1) -> None:

@@ -38,7 +38,7 @@ def blocked_in(thread: threading.Thread | None, function: str, filename: str, de
     return False
 
 
-class GatedScavenger:
+class GatedScavenger(SerialScavenger):
     """A serial scavenger that starts copying only once mutator 0 is blocked in ``unpark``."""
 
     def __init__(self) -> None:
@@ -223,7 +223,7 @@ def test_a_workload_raising_while_others_wait_for_a_gc_is_reported() -> None:
     assert "RuntimeError: crash during a pause request" in result.violations[0].message
 
 
-class RequestTwice:
+class RequestTwice(SerialScavenger):
     """A serial scavenger that, on its second run, first gives mutator-1 a chance to run.
 
     mutator-1 sets ``resumed`` once a poll of its returned after a pause.  If

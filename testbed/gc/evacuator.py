@@ -1,0 +1,144 @@
+"""One scavenger task's copying machinery: its LABs, the forwarding CAS, its counters.
+
+Mirrors ``Scavenger::ScavengeObject`` / ``EvacuateObjectDefault`` and
+``MigrateObject`` (src/heap/scavenger-inl.h): allocate the copy (in to-space,
+or in old space when the object is below the age mark or to-space is full),
+then install the forwarding address in the original's map word with a
+release compare-and-swap.  A task that loses the race finds the winner's
+address in the map word, gives its own copy up and uses the winner's
+(V8 frees the allocation or leaves a filler; here the copy is marked freed).
+
+Fields of a promoted object that still point into new space are recorded in
+the remembered set; a remembered slot is kept only while its target stays
+young.
+
+Faults: ``racy-forwarding`` installs forwarding by check-then-set, so two
+tasks can both "win" and the object ends up with two copies;
+``promote-without-remset`` forgets to record promoted objects' young fields.
+"""
+
+from __future__ import annotations
+
+from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged
+from testbed.sched import point
+
+__all__ = ["Evacuator"]
+
+#: objects a task keeps locally before publishing the older half
+SEGMENT_SIZE = 8
+
+
+class Evacuator:
+    """Per-task state of one scavenge."""
+
+    def __init__(self, heap: Heap, faults: frozenset[str], name: str) -> None:
+        self.heap = heap
+        self.name = name
+        #: this task's local worklist segment (LIFO)
+        self.grey: list[HeapObject] = []
+        self.to_lab: LinearAllocationBuffer | None = None
+        self.old_lab: LinearAllocationBuffer | None = None
+        self.copied = 0
+        self.promoted = 0
+        self.races_lost = 0
+        self.steals = 0
+        self.slots_kept = 0
+        self.slots_dropped = 0
+        self._racy = "racy-forwarding" in faults
+        self._record_promoted = "promote-without-remset" not in faults
+
+    # -- evacuation ------------------------------------------------------------
+
+    def evacuate(self, obj: HeapObject) -> HeapObject:
+        """The object's new location: its forwardee, or a fresh copy we installed."""
+        forwardee = obj.forwardee
+        if forwardee is not None:
+            return forwardee
+        promote = self.heap.new_space.below_age_mark(obj.page, obj.offset)
+        copy = None if promote else self._place(obj, old=False)
+        promoted = copy is None
+        if copy is None:
+            copy = self._place(obj, old=True)
+        winner = self._install_racy(obj, copy) if self._racy else self._install(obj, copy)
+        if winner is not copy:
+            copy.map_word = Map.FREED  # the loser gives its copy up
+            self.races_lost += 1
+            return winner
+        if promoted:
+            self.promoted += 1
+        else:
+            self.copied += 1
+        self.grey.append(copy)
+        return copy
+
+    def _install(self, obj: HeapObject, copy: HeapObject) -> HeapObject:
+        """Compare-and-swap the map word from the map to ``copy``; the winner's copy."""
+        with self.heap.forwarding_lock:
+            point("forwarding-cas", obj.lid)
+            current = obj.map_word
+            if isinstance(current, HeapObject):
+                return current
+            obj.map_word = copy
+            return copy
+
+    def _install_racy(self, obj: HeapObject, copy: HeapObject) -> HeapObject:
+        # The bug: the "is it forwarded yet?" check at the top of evacuate()
+        # and this store are separate steps, so two tasks can both store.
+        point("forwarding-store", obj.lid)
+        obj.map_word = copy
+        return copy
+
+    def _place(self, obj: HeapObject, old: bool) -> HeapObject | None:
+        heap = self.heap
+        size = obj.size
+        for _ in range(2):
+            lab = self.old_lab if old else self.to_lab
+            if lab is not None:
+                copy = heap.place(lab, obj.kind, list(obj.fields), obj.lid)
+                if copy is not None:
+                    return copy
+            if old:
+                self.old_lab = heap.old_space.allocate_lab(max(heap.lab_words, size), size)
+            else:
+                self.to_lab = heap.new_space.allocate_lab(max(heap.lab_words, size), size)
+                if self.to_lab is None:
+                    return None  # to-space full: the caller promotes instead
+        raise AssertionError("a fresh LAB could not hold the object")
+
+    # -- visiting --------------------------------------------------------------
+
+    def visit_roots(self, area: list[Tagged]) -> None:
+        for index, value in enumerate(area):
+            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
+                area[index] = self.evacuate(value)
+
+    def visit_remembered_page(self, page: Page) -> None:
+        """Evacuate the targets of ``page``'s remembered slots; keep a slot only if still young."""
+        remembered_set = self.heap.remembered_set
+        for host, index in RememberedSet.slots_of(page):
+            point("remset-scan", host.lid)
+            value = host.fields[index]
+            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
+                value = host.fields[index] = self.evacuate(value)
+            if isinstance(value, HeapObject) and value.page.young:
+                self.slots_kept += 1
+            else:
+                remembered_set.remove(host, index)
+                self.slots_dropped += 1
+        remembered_set.release_empty_buckets(page)
+
+    def scan(self, obj: HeapObject) -> None:
+        """Update ``obj``'s fields; record a promoted object's young fields."""
+        old_host = not obj.page.young
+        fields = obj.fields
+        for index, value in enumerate(fields):
+            if not isinstance(value, HeapObject):
+                continue
+            if value.page.owner == NEW_FROM:
+                value = fields[index] = self.evacuate(value)
+            if old_host and value.page.young and self._record_promoted:
+                self.heap.remembered_set.record(obj, index)
+
+    def give_up_labs(self) -> None:
+        self.to_lab = None
+        self.old_lab = None
