@@ -149,7 +149,7 @@ class HeapVerifier:
                 found.add("reachability-preserved", f"{where} is {logical(value)!r}, the program wrote {expected!r}")
             if not isinstance(value, HeapObject):
                 return
-            if value.map_word is Map.ZAPPED:
+            if value.is_zapped:
                 invariant = "no-from-space-refs" if after_scavenge else "no-dangling"
                 found.add(invariant, f"{where} -> #{value.lid}, a zapped from-space object")
                 return

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
-from testbed.heap import Map, Page, Tagged
+from testbed.heap import Page, Tagged
 from testbed.sched import Condition, Lock, WaitTimeout, active_scheduler
 
 if TYPE_CHECKING:
@@ -84,8 +84,7 @@ class ScavengeJob:
         """Zap from-space, move the age mark, add the tasks' counters to the run's."""
         heap = self.isolate.heap
         for page in heap.new_space.from_space.pages:
-            for obj in page.objects():
-                obj.map_word = Map.ZAPPED
+            page.release()
         heap.new_space.set_age_mark()
         stats = self.isolate.stats
         for evacuator in self.evacuators:

@@ -38,8 +38,9 @@ class Kind(enum.Enum):
 class Map(enum.Enum):
     """Map-word values.  The live ones name a kind; the others are poison.
 
-    ``ZAPPED`` is written over every from-space object after the semispace
-    flip (V8's ``kZapValue`` under ``--zap-from-space``); ``FREED`` over every
+    ``ZAPPED`` marks a from-space object left behind after a scavenge (the
+    scavenger zaps whole pages at once by moving their epoch on, see
+    :attr:`HeapObject.is_zapped`) (V8's ``kZapValue`` under ``--zap-from-space``); ``FREED`` over every
     object the sweeper frees.  A reachable reference to either is a dangling
     reference the verifier reports.
     """
@@ -69,7 +70,7 @@ class HeapObject:
     place: evacuation makes a new ``HeapObject`` with the same ``lid``.
     """
 
-    __slots__ = ("fields", "lid", "map_word", "offset", "page")
+    __slots__ = ("epoch", "fields", "lid", "map_word", "offset", "page")
 
     def __init__(self, lid: int, kind: Kind, fields: list[Tagged], page: Page, offset: int) -> None:
         self.lid = lid
@@ -77,6 +78,8 @@ class HeapObject:
         self.fields = fields
         self.page = page
         self.offset = offset
+        #: the page's epoch when the object was placed; a released page moves on
+        self.epoch = page.epoch
 
     @property
     def size(self) -> int:
@@ -90,12 +93,19 @@ class HeapObject:
         return word if isinstance(word, HeapObject) else None
 
     @property
+    def is_zapped(self) -> bool:
+        """Left behind in from-space: its page was released after a scavenge."""
+        return self.map_word is Map.ZAPPED or self.epoch != self.page.epoch
+
+    @property
     def is_dead(self) -> bool:
         """Zapped (left from-space) or freed (swept): must not be reachable."""
-        return self.map_word is Map.ZAPPED or self.map_word is Map.FREED
+        return self.map_word is Map.FREED or self.is_zapped
 
     @property
     def kind(self) -> Kind:
+        if self.is_zapped:
+            raise ValueError(f"object #{self.lid} is zapped")
         word = self.map_word
         while isinstance(word, HeapObject):
             word = word.map_word

@@ -23,7 +23,7 @@ __all__ = ["Page"]
 class Page:
     """``capacity`` words owned by space ``owner``; ``index`` orders pages in it."""
 
-    __slots__ = ("capacity", "index", "name", "owner", "slot_set", "words", "young")
+    __slots__ = ("capacity", "epoch", "index", "name", "owner", "slot_set", "words", "young")
 
     def __init__(self, owner: str, index: int, capacity: int, young: bool = False) -> None:
         self.owner = owner
@@ -34,6 +34,8 @@ class Page:
         self.name = f"{owner}:{index}"
         self.words: list[HeapObject | None] = [None] * capacity
         self.slot_set = SlotSet(capacity)
+        #: bumped when the page is released: every object placed before is zapped
+        self.epoch = 0
 
     def place(self, obj: HeapObject) -> None:
         """Record that ``obj`` now covers its words."""
@@ -56,6 +58,10 @@ class Page:
                 continue
             yield obj
             address += obj.size
+
+    def release(self) -> None:
+        """Zap every object on the page at once (V8's ``--zap-from-space``, in O(1))."""
+        self.epoch += 1
 
     def reset(self) -> None:
         """Forget every object (the page is reused from empty)."""

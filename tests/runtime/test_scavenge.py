@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import testbed
-from testbed.heap import NEW_TO, OLD, Heap, HeapObject, Map, RememberedSet, is_old_to_young
+from testbed.heap import NEW_TO, OLD, Heap, HeapObject, RememberedSet, is_old_to_young
 from testbed.runtime import Config, Isolate, Mutator
 
 RunIsolate = Callable[..., Isolate]
@@ -83,8 +83,8 @@ def test_scavenge_copies_zaps_promotes_and_remembers_exactly_the_old_to_young_sl
             "host_unmoved": raw1["host"] is raw0["host"],
             "moved": all(raw1[name] is not raw0[name] for name in ("a", "b")),
             "owners": {name: obj.page.owner for name, obj in raw1.items()},
-            "zapped": all(raw0[name].map_word is Map.ZAPPED for name in ("a", "b")),
-            "garbage_zapped": garbage_raw.map_word is Map.ZAPPED,
+            "zapped": all(raw0[name].is_zapped for name in ("a", "b")),
+            "garbage_zapped": garbage_raw.is_zapped,
             "garbage_copied": any(obj.lid == garbage_raw.lid for obj in heap.young_objects()),
             "edges": (raw1["host"].fields[0] is raw1["a"], raw1["a"].fields[0] is raw1["b"], raw1["a"].fields[1]),
             "global": m.get_global(0).get() is raw1["b"],  # type: ignore[union-attr]
@@ -106,7 +106,7 @@ def test_scavenge_copies_zaps_promotes_and_remembers_exactly_the_old_to_young_sl
         seen["after2"] = {
             "owners": {name: obj.page.owner for name, obj in raw2.items()},
             "young": {name: obj.page.young for name, obj in raw2.items()},
-            "zapped": all(raw1[name].map_word is Map.ZAPPED for name in ("a", "b")) and raw_d.map_word is Map.ZAPPED,
+            "zapped": all(raw1[name].is_zapped for name in ("a", "b")) and raw_d.is_zapped,
             "edges": (raw2["host"].fields[0] is raw2["a"], raw2["a"].fields[0] is raw2["b"], raw2["a"].fields[1]),
             "copied": stats.copied,
             "promoted": stats.promoted,
