@@ -228,6 +228,18 @@ def _result_json(
     }
 
 
+def _stats_line(stats: dict[str, Any]) -> str:
+    """What the run(s) exercised, in one line."""
+    return (
+        f"{stats.get('safepoints', 0)} safepoints, {stats.get('scavenges', 0)} scavenges "
+        f"({stats.get('pause_s', 0.0) * 1e3:.0f} ms paused), {stats.get('copied', 0)} copied, "
+        f"{stats.get('promoted', 0)} promoted, {stats.get('steals', 0)} steals, "
+        f"{stats.get('forwarding_races_lost', 0)} forwarding races lost, "
+        f"{stats.get('store_buffer_flushes', 0)} store-buffer flushes, {stats.get('points', 0)} points, "
+        f"peak {stats.get('peak_mutator_threads', 0)} mutator / {stats.get('peak_os_threads', 0)} OS threads"
+    )
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
     if args.trace_out is not None:
@@ -257,12 +269,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         f"faults {', '.join(sorted(config.faults)) or 'none'}",
         file=out,
     )
-    print(
-        f"  {stats['scavenges']} scavenges, {stats['promoted']} promoted, {stats['safepoints']} safepoints, "
-        f"{stats['store_buffer_flushes']} store-buffer flushes, {stats['points']} points, "
-        f"{stats['wall_s']:.2f}s",
-        file=out,
-    )
+    print(f"  {_stats_line(stats)}; {stats['wall_s']:.2f}s", file=out)
     if violations:
         print(f"VIOLATION ({len(violations)}):", file=out)
         for data in violations:
@@ -375,9 +382,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(
         f"  {result.schedules} schedules in {result.wall_s:.1f}s, {result.failed_schedules} failing; "
-        f"{stats.get('scavenges', 0)} scavenges, {stats.get('promoted', 0)} promoted, "
-        f"{stats.get('safepoints', 0)} safepoints, {stats.get('store_buffer_flushes', 0)} store-buffer "
-        f"flushes, peak {stats.get('peak_mutator_threads', 0)} mutator threads",
+        + _stats_line(stats),
         file=out,
     )
     by_invariant: dict[str, int] = {}
