@@ -26,6 +26,7 @@ from __future__ import annotations
 import _thread
 import os
 import threading
+from _thread import get_ident
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,7 +60,7 @@ class StepLimit(WaitTimeout):
 
 
 class _Task:
-    __slots__ = ("baton", "blocked_on", "finished", "ident", "index", "name", "pending", "waiting_for")
+    __slots__ = ("baton", "blocked_on", "finished", "ident", "index", "name", "pending", "position", "waiting_for")
 
     def __init__(self, index: int, name: str) -> None:
         self.index = index
@@ -71,6 +72,8 @@ class _Task:
         self.waiting_for = ""
         self.finished = False
         self.pending: BaseException | None = None
+        #: place in the scheduler's cached runnable list (valid while that cache is)
+        self.position = -1
 
 
 class ControlledScheduler(Scheduler):
@@ -96,6 +99,11 @@ class ControlledScheduler(Scheduler):
         self._tasks: list[_Task] = []
         self._by_ident: dict[int, _Task] = {}
         self._current: _Task | None = None
+        # The runnable threads and their indices, rebuilt only when a thread is
+        # spawned, ends, blocks or wakes (None = stale): a point that does not
+        # switch builds no list.
+        self._runnable_cache: list[_Task] | None = None
+        self._runnable_indices: tuple[int, ...] = ()
         self._step = 0
         #: switches away from a thread that could have gone on
         self.preemptions = 0
@@ -127,6 +135,7 @@ class ControlledScheduler(Scheduler):
     def spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
         task = _Task(len(self._tasks), name)
         self._tasks.append(task)
+        self._runnable_cache = None
         self.strategy.register(task.index)
         thread = threading.Thread(target=self._task_body, args=(task, target, args), name=name, daemon=True)
         thread.start()
@@ -156,6 +165,7 @@ class ControlledScheduler(Scheduler):
             target(*args)
         finally:
             task.finished = True
+            self._runnable_cache = None
             self._event("end", task, "")
             if not self._abandoned:
                 self._pass_turn(task, blocking=False)
@@ -164,24 +174,34 @@ class ControlledScheduler(Scheduler):
 
     def point(self, kind: str, detail: object = None) -> None:
         task = self._current
-        if task is None or task.ident != threading.get_ident() or self._abandoned:
+        if task is None or task.ident != get_ident() or self._abandoned:
             return  # not a registered thread (the main thread), or control given up
-        self._step += 1
-        if self._step > self.max_steps:
+        step = self._step = self._step + 1
+        if step > self.max_steps:
             raise StepLimit(self.max_steps)
-        runnable = self._runnable()
-        if len(runnable) < 2:
+        runnable = self._runnable_cache or self._runnable()
+        choices = len(runnable)
+        if choices < 2:
             return
-        decision = self._decide(runnable, task)
-        here = runnable.index(task)
-        chosen = runnable[(here + decision) % len(runnable)]
-        if chosen is not task:
+        # The thread at a point is always runnable (it neither ended nor blocked).
+        decision = self.strategy.decide(step, self._runnable_indices, task.index, True) % choices
+        self.tape.append(decision)
+        if decision:
+            chosen = runnable[(task.position + decision) % choices]
             self.preemptions += 1
-            self._event("switch", task, f"{chosen.name} at {kind}")
+            if self._record:
+                self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
             self._hand_over(task, chosen)
 
     def _runnable(self) -> list[_Task]:
-        return [t for t in self._tasks if not t.finished and t.blocked_on is None]
+        runnable = self._runnable_cache
+        if runnable is None:
+            runnable = [t for t in self._tasks if not t.finished and t.blocked_on is None]
+            for position, t in enumerate(runnable):
+                t.position = position
+            self._runnable_indices = tuple(t.index for t in runnable)
+            self._runnable_cache = runnable
+        return runnable
 
     def _decide(self, runnable: Sequence[_Task], current: _Task | None) -> int:
         if len(runnable) < 2:
@@ -228,13 +248,14 @@ class ControlledScheduler(Scheduler):
         for t in blocked:
             t.pending = Deadlock(description)
             t.blocked_on = None
+        self._runnable_cache = None
         self._event("deadlock", blocked[0], description)
 
     # -- blocking (called by the primitives) ---------------------------------
 
     def current_task(self) -> _Task | None:
         task = self._current
-        if task is None or task.ident != threading.get_ident() or self._abandoned:
+        if task is None or task.ident != get_ident() or self._abandoned:
             return None
         return task
 
@@ -245,6 +266,7 @@ class ControlledScheduler(Scheduler):
             raise RuntimeError("block() outside a controlled thread")
         task.blocked_on = on
         task.waiting_for = what
+        self._runnable_cache = None
         self._event("block", task, what)
         self._pass_turn(task, blocking=True)
         if task.pending is not None:
@@ -256,6 +278,7 @@ class ControlledScheduler(Scheduler):
         for task in self._tasks:
             if task.blocked_on is on:
                 task.blocked_on = None
+                self._runnable_cache = None
                 self._event("wake", task, task.waiting_for)
 
     def interrupt_waits(self) -> None:
@@ -263,6 +286,7 @@ class ControlledScheduler(Scheduler):
         for task in self._tasks:
             if task.blocked_on is not None:
                 task.blocked_on = None
+                self._runnable_cache = None
 
     def _event(self, event: str, task: _Task, detail: str) -> None:
         if self._record:
