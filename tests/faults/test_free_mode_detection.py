@@ -9,7 +9,15 @@ races are too rare for that wait for the controlled scheduler.
     skip-flush                  mixed               196        0.040       5       1.0e-7
     unlocked-remset-insert      store-buffer-storm  200        0.015       4       5.1e-8
     store-buffer-overflow-drop  store-buffer-storm  200        0.015       4       5.1e-8
-    early-scavenge              mixed               198        0.024       5       8.0e-9
+    early-scavenge              mixed               188        0.095       5       7.7e-6
+    promote-without-remset      mixed               200        0.015       4       5.1e-8
+    racy-forwarding             mixed               183        0.126       6       4.0e-6
+    resume-before-workers-done  store-buffer-storm  168        0.217       8       4.9e-6
+
+unlocked-steal loses a segment only when a publish lands inside a steal's
+two-step window: 23/200 schedules in free mode broke an invariant (8 of them
+the catalogued one), far too rare for a budget, so its deterministic test is
+in controlled mode (tests/gc).
 """
 
 from __future__ import annotations
@@ -24,7 +32,13 @@ CASES = [
     ("unlocked-remset-insert", "store-buffer-storm", 4),
     ("store-buffer-overflow-drop", "store-buffer-storm", 4),
     ("early-scavenge", "mixed", 5),
+    ("promote-without-remset", "mixed", 4),
+    ("racy-forwarding", "mixed", 6),
+    ("resume-before-workers-done", "store-buffer-storm", 8),
 ]
+
+#: faults whose free-mode detection rate is too low for a non-flaky budget
+CONTROLLED_ONLY = {"unlocked-steal"}
 
 
 def _caught_by(name: str) -> list[str]:
@@ -49,4 +63,4 @@ def test_same_schedules_without_the_fault_are_clean(fault: str, scenario: str, b
 
 
 def test_every_available_fault_has_a_detection_case() -> None:
-    assert {f.name for f in FAULTS if f.available} == {case[0] for case in CASES}
+    assert {f.name for f in FAULTS if f.available} == {case[0] for case in CASES} | CONTROLLED_ONLY
