@@ -21,9 +21,10 @@ from typing import Any
 
 from testbed._version import __version__
 from testbed.check import Checker
+from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
-from testbed.gc import ParallelScavenger, SerialScavenger
-from testbed.runtime import Config, ConfigError, Isolate, derive_seed
+from testbed.gc import MarkCompact, ParallelScavenger, SerialScavenger
+from testbed.runtime import Config, ConfigError, Event, Isolate, derive_seed
 from testbed.scenarios import scenario_config
 from testbed.sched import (
     TRACE_SCHEMA,
@@ -109,6 +110,8 @@ class RunResult:
     stats: dict[str, Any]
     #: the ``testbed.trace/1`` document of a controlled run (None in free mode)
     trace: dict[str, Any] | None = None
+    #: the isolate's event log (pauses, scavenge tasks, deopts, weak-list links), for ``--explain``
+    events: list[Event] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -126,16 +129,24 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
     collector = (
         ParallelScavenger(config.scavenger_workers, config.faults) if config.scavenger_workers else SerialScavenger()
     )
-    isolate = Isolate(config, collector, checker)
+    full_collector = MarkCompact(config.concurrent_sweeping, config.faults) if config.mark_compact_every else None
+    isolate = Isolate(config, collector, checker, full_collector)
+    deoptimizer = isolate.deoptimizer = TieringDeoptimizer(isolate)
     started = time.perf_counter()
     with running(scheduler):
         isolate.run()
     wall = time.perf_counter() - started
     mutators = isolate.mutators
     stats = isolate.stats.to_json()
+    weak_list = isolate.heap.weak_code_list
     stats.update(
-        mark_compacts=0,
-        deopts=0,
+        deopts=deoptimizer.eager + deoptimizer.lazy,
+        eager_deopts=deoptimizer.eager,
+        lazy_deopts=deoptimizer.lazy,
+        optimizations=sum(f.optimizations for f in deoptimizer.functions),
+        weak_list_links=weak_list.links,
+        weak_list_unlinks=weak_list.unlinks,
+        freed=full_collector.freed if full_collector else 0,
         store_buffer_flushes=sum(m.store_buffer.flushes for m in mutators),
         store_buffer_overflows=sum(m.store_buffer.overflows for m in mutators),
         remset_inserts=isolate.heap.remembered_set.inserts,
@@ -145,7 +156,7 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
         wall_s=round(wall, 4),
         max_rss_mb=_max_rss_mb(),
     )
-    result = RunResult(config, list(isolate.violations), stats)
+    result = RunResult(config, list(isolate.violations), stats, events=isolate.events.events)
     if isinstance(scheduler, ControlledScheduler):
         stats.update(decisions=len(scheduler.tape), preemptions=scheduler.preemptions)
         result.trace = _trace(config, scheduler, result.violations)

@@ -60,6 +60,93 @@ def _store_buffer_storm() -> Config:
     )
 
 
+def _waltz() -> Config:
+    # Hot functions on every mutator, guards failing while scavenges are
+    # pending, a mark-compact every third scavenge with concurrent sweeping.
+    return Config(
+        scenario="waltz",
+        store_buffer_capacity=16,
+        gc_interval=60,
+        mark_compact_every=3,
+        concurrent_sweeping=True,
+        mix=Mix(
+            alloc=24,
+            alloc_old=4,
+            store=16,
+            barrier_store=4,
+            store_smi=3,
+            load=10,
+            open_scope=3,
+            close_scope=3,
+            frame=2,
+            set_global=2,
+            park=1,
+            call=12,
+            ret=9,
+            fail_guard=4,
+        ),
+    )
+
+
+def _deopt_storm() -> Config:
+    # Few functions, optimized after one call, a forced deopt every second
+    # optimized call: eager and lazy deopts of the same code on all threads.
+    return Config(
+        scenario="deopt-storm",
+        functions=2,
+        optimize_after=1,
+        deopt_every_n_times=2,
+        gc_interval=50,
+        mark_compact_every=2,
+        mix=Mix(
+            alloc=16,
+            alloc_old=2,
+            store=8,
+            barrier_store=2,
+            store_smi=1,
+            load=6,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=1,
+            call=20,
+            ret=14,
+            fail_guard=10,
+        ),
+    )
+
+
+def _weak_list_churn() -> Config:
+    # Many functions deoptimized and re-optimized, a mark-compact after every
+    # scavenge, sweeping (and weak-list unlinking) concurrent with mutators
+    # that keep appending deoptimized code.
+    return Config(
+        scenario="weak-list-churn",
+        functions=8,
+        optimize_after=1,
+        gc_interval=40,
+        mark_compact_every=1,
+        concurrent_sweeping=True,
+        mix=Mix(
+            alloc=14,
+            alloc_old=2,
+            store=6,
+            barrier_store=2,
+            store_smi=1,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=1,
+            call=22,
+            ret=18,
+            fail_guard=12,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -74,6 +161,27 @@ SCENARIOS: dict[str, Scenario] = {
             "old-to-young stores dominate; store buffers of 4 entries overflow and flush constantly",
             "store buffers, remembered-set locking",
             _store_buffer_storm,
+        ),
+        Scenario(
+            "waltz",
+            "the whole sequence: hot functions, guards failing against pending scavenges, materialization, "
+            "weak-list links, mark-compacts with concurrent sweeping",
+            "deopt meets scavenge, end to end",
+            _waltz,
+        ),
+        Scenario(
+            "deopt-storm",
+            "two functions optimized after one call and deoptimized every second call on every thread; "
+            "eager and lazy deopts",
+            "deoptimizer, materialization barrier",
+            _deopt_storm,
+        ),
+        Scenario(
+            "weak-list-churn",
+            "eight functions churned through optimize/deopt, a mark-compact after every scavenge, "
+            "unlinking on the concurrent sweeper",
+            "weak list locking and clearing",
+            _weak_list_churn,
         ),
     )
 }

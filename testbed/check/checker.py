@@ -70,6 +70,10 @@ class Checker(Observer):
         self.checks += 1
         isolate.report(self.verifier.after_scavenge(isolate))
 
+    def on_mark_compact_end(self, isolate: Isolate) -> None:
+        self.checks += 1
+        isolate.report(self.verifier.after_mark_compact(isolate, isolate.config.concurrent_sweeping))
+
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
         isolate.report(self.verifier.at_run_end(isolate))

@@ -1,9 +1,8 @@
 """The invariant catalogue (stable names, DESIGN.md section 4).
 
 ``checked`` says whether this version of the model has a checker for the
-invariant; the others belong to parts of the model (parallel scavenger,
-deoptimizer, weak list) that are not built yet and are listed so users see
-the whole plan.
+invariant (an unchecked one would belong to a part of the model not built
+yet; it would be listed so users see the whole plan).
 """
 
 from __future__ import annotations
@@ -62,23 +61,26 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "weak-list-wellformed",
         "the weak list is acyclic, holds only code marked for deopt, each at most once, nothing freed",
-        "not yet modelled",
-        False,
+        "every pause, after each scavenge and mark-compact, run end",
+        True,
     ),
     Invariant(
-        "weak-list-complete", "every deoptimized code object still alive is on the list", "not yet modelled", False
+        "weak-list-complete",
+        "every deoptimized code object still alive is on the list",
+        "every pause, after each scavenge and mark-compact, run end",
+        True,
     ),
     Invariant(
         "weak-list-cleared",
         "after a mark-compact no unmarked entry remains and no live entry was freed",
-        "not yet modelled",
-        False,
+        "after each mark-compact (in-pause sweep) or the next pause (concurrent sweep)",
+        True,
     ),
     Invariant(
         "frames-consistent",
         "a deoptimized activation runs interpreter code; no frame refers to freed code",
-        "not yet modelled",
-        False,
+        "every pause, after each scavenge and mark-compact",
+        True,
     ),
     Invariant(
         "safepoint-liveness",

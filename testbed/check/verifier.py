@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from testbed.check.shadow import Logical, ShadowGraph, logical
-from testbed.heap import NEW_FROM, HeapObject, Map, Tagged, is_old_to_young
+from testbed.heap import NEW_FROM, Code, HeapObject, Map, Tagged, is_old_to_young
 from testbed.runtime import ThreadState
 from testbed.sched import Violation, active_scheduler
 
@@ -57,10 +57,17 @@ class HeapVerifier:
 
     def __init__(self, shadow: ShadowGraph) -> None:
         self.shadow = shadow
+        # weak-list entries the verifier found unreachable at the last
+        # mark-compact, which a (concurrent) sweep must have unlinked by the
+        # next pause
+        self._condemned: list[Code] = []
 
     def at_pause_start(self, isolate: Isolate) -> list[Violation]:
         found = _Findings()
         self._world_stopped(isolate, found)
+        self._weak_list(isolate, found)
+        self._frames_consistent(isolate, found)
+        self._condemned_unlinked(isolate, found)
         self._remset_complete(isolate, found)
         self._store_buffers_flushed(isolate, found)
         self._walk(isolate, found, after_scavenge=False, compare_shadow=False)
@@ -75,15 +82,91 @@ class HeapVerifier:
             )
         self._remset_precise(isolate, found)
         self._walk(isolate, found, after_scavenge=True, compare_shadow=True)
+        self._weak_list(isolate, found)
+        self._frames_consistent(isolate, found)
         return found.violations(f"after scavenge {isolate.stats.scavenges}")
+
+    def after_mark_compact(self, isolate: Isolate, concurrent_sweeping: bool) -> list[Violation]:
+        found = _Findings()
+        self._weak_list(isolate, found)
+        self._frames_consistent(isolate, found)
+        live = self._live_code(isolate)
+        condemned = [code for code in isolate.heap.weak_code_list.entries() if code.lid not in live]
+        if concurrent_sweeping:
+            self._condemned = condemned  # the sweeper has until the next pause
+        else:
+            for code in condemned:
+                found.add("weak-list-cleared", f"unmarked code #{code.lid} is still on the weak list")
+        for code in isolate.heap.code_objects():
+            if code.lid in live and code.map_word is Map.FREED:
+                found.add("weak-list-cleared", f"code #{code.lid} was freed while still in use")
+        self._walk(isolate, found, after_scavenge=False, compare_shadow=True)
+        return found.violations(f"after mark-compact {isolate.stats.mark_compacts + 1}")
 
     def at_run_end(self, isolate: Isolate) -> list[Violation]:
         found = _Findings()
+        self._weak_list(isolate, found)
         self._remset_complete(isolate, found, include_buffers=True)
         self._walk(isolate, found, after_scavenge=False, compare_shadow=True)
         return found.violations("at run end")
 
     # -- individual checks -----------------------------------------------------
+
+    @staticmethod
+    def _live_code(isolate: Isolate) -> set[int]:
+        """Code some activation runs or some function holds: the verifier's own marking."""
+        live: set[int] = set()
+        for mutator in isolate.mutators:
+            for frame in mutator.frames:
+                if frame.code is not None:
+                    live.add(frame.code.lid)
+        for function in isolate.deoptimizer.functions if isolate.deoptimizer else ():
+            live.add(function.interpreter_code.lid)
+            if function.optimized_code is not None:
+                live.add(function.optimized_code.lid)
+        return live
+
+    @staticmethod
+    def _weak_list(isolate: Isolate, found: _Findings) -> None:
+        heap = isolate.heap
+        limit = 10_000
+        seen: set[int] = set()
+        for code in heap.weak_code_list.entries(limit):
+            if code.lid in seen:
+                found.add(
+                    "weak-list-wellformed", f"code #{code.lid} is on the weak list twice (or the list has a cycle)"
+                )
+                break
+            seen.add(code.lid)
+            if not isinstance(code, Code) or not code.optimized or not code.marked_for_deoptimization:
+                found.add("weak-list-wellformed", f"#{code.lid} on the weak list is not deoptimized code")
+            if code.map_word is Map.FREED:
+                found.add("weak-list-wellformed", f"code #{code.lid} on the weak list was freed")
+        for code in heap.code_objects():
+            if code.marked_for_deoptimization and code.map_word is not Map.FREED and code.lid not in seen:
+                found.add("weak-list-complete", f"deoptimized code #{code.lid} is alive but not on the weak list")
+
+    @staticmethod
+    def _frames_consistent(isolate: Isolate, found: _Findings) -> None:
+        for mutator in isolate.mutators:
+            for frame in mutator.frames:
+                code = frame.code
+                if code is None:
+                    continue
+                if code.map_word is Map.FREED:
+                    found.add("frames-consistent", f"{mutator.name} frame {frame.depth} runs freed code #{code.lid}")
+                elif frame.deoptimized and isinstance(code, Code) and code.optimized:
+                    found.add(
+                        "frames-consistent",
+                        f"{mutator.name} frame {frame.depth} was deoptimized but still runs optimized code #{code.lid}",
+                    )
+
+    def _condemned_unlinked(self, isolate: Isolate, found: _Findings) -> None:
+        on_list = {code.lid for code in isolate.heap.weak_code_list.entries()}
+        for code in self._condemned:
+            if code.lid in on_list:
+                found.add("weak-list-cleared", f"unmarked code #{code.lid} is still on the weak list after sweeping")
+        self._condemned = []
 
     @staticmethod
     def _world_stopped(isolate: Isolate, found: _Findings) -> None:

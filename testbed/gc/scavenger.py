@@ -69,6 +69,11 @@ class ScavengeJob:
             if not self.worklist.wait_for_work():
                 break
         evacuator.give_up_labs()
+        self.isolate.events.record(
+            "scavenge-task",
+            f"{name}: {evacuator.copied} copied, {evacuator.promoted} promoted, {evacuator.steals} steals, "
+            f"{evacuator.races_lost} forwarding races lost",
+        )
         return evacuator
 
     def _drain(self, evacuator: Evacuator) -> None:

@@ -6,6 +6,7 @@ collector: allocation, the write barrier, buffering and remembering slots.
 The collectors live in :mod:`testbed.gc`; the threads in :mod:`testbed.runtime`.
 """
 
+from testbed.heap.code import Code, WeakCodeList
 from testbed.heap.handles import Handle, HandleScope, StaleHandleError
 from testbed.heap.heap import Heap, ThreadAllocator
 from testbed.heap.lab import LinearAllocationBuffer
@@ -13,11 +14,14 @@ from testbed.heap.objects import HEADER_WORDS, HeapObject, Kind, Map, Tagged
 from testbed.heap.pages import Page
 from testbed.heap.remembered_set import RememberedSet
 from testbed.heap.slot_set import SlotSet
-from testbed.heap.spaces import NEW_FROM, NEW_TO, OLD, NewSpace, OldSpace, SemiSpace
+from testbed.heap.spaces import CODE, NEW_FROM, NEW_TO, OLD, NewSpace, OldSpace, SemiSpace
 from testbed.heap.store_buffer import StoreBuffer
 from testbed.heap.write_barrier import is_old_to_young, write_field
 
 __all__ = [
+    "CODE",
+    "Code",
+    "WeakCodeList",
     "HEADER_WORDS",
     "NEW_FROM",
     "NEW_TO",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
+from testbed.heap.code import Code, WeakCodeList
 from testbed.heap.lab import LinearAllocationBuffer
 from testbed.heap.objects import HeapObject, Kind, Tagged
 from testbed.heap.remembered_set import RememberedSet
-from testbed.heap.spaces import NewSpace, OldSpace
+from testbed.heap.spaces import CODE, NewSpace, OldSpace
 from testbed.sched import Lock
 
 __all__ = ["Heap", "ThreadAllocator"]
@@ -36,6 +37,8 @@ class Heap:
             raise ValueError("heap needs >=1 new-space page, >=64 words a page, >=8 words a LAB")
         self.new_space = NewSpace(new_space_pages, page_words)
         self.old_space = OldSpace(page_words)
+        self.code_space = OldSpace(page_words, CODE)
+        self.weak_code_list = WeakCodeList(faults)
         self.remembered_set = RememberedSet(faults)
         self.lab_words = lab_words
         #: serializes the emulated compare-and-swap of map words (forwarding)
@@ -56,6 +59,21 @@ class Heap:
         obj = HeapObject(lid, kind, fields, lab.page, offset)
         lab.page.place(obj)
         return obj
+
+    def allocate_code(self, optimized: bool, function: object, deopt_data: object) -> Code:
+        """A code object in code space (compilation; any thread, under the space's lock)."""
+        lab = self.code_space.allocate_lab(3, 3)
+        offset = lab.bump(3)
+        assert offset is not None
+        code = Code(self.next_lid(), lab.page, offset, optimized, function, deopt_data)
+        lab.page.place(code)
+        return code
+
+    def code_objects(self) -> Iterator[Code]:
+        for page in list(self.code_space.pages):
+            for obj in page.objects():
+                assert isinstance(obj, Code)
+                yield obj
 
     def old_objects(self) -> Iterator[HeapObject]:
         for page in list(self.old_space.pages):

@@ -15,11 +15,12 @@ from testbed.heap.lab import LinearAllocationBuffer
 from testbed.heap.pages import Page
 from testbed.sched import Lock, point
 
-__all__ = ["NEW_FROM", "NEW_TO", "OLD", "OldSpace", "SemiSpace", "NewSpace"]
+__all__ = ["CODE", "NEW_FROM", "NEW_TO", "OLD", "NewSpace", "OldSpace", "SemiSpace"]
 
 NEW_TO = "new-to"
 NEW_FROM = "new-from"
 OLD = "old"
+CODE = "code"
 
 
 class _PagedSpace:
@@ -113,17 +114,17 @@ class NewSpace:
 
 
 class OldSpace(_PagedSpace):
-    """Pages added on demand; never fails to allocate in this model."""
+    """Pages added on demand; never fails to allocate in this model (old and code space)."""
 
-    def __init__(self, page_words: int) -> None:
-        super().__init__(OLD, page_words)
+    def __init__(self, page_words: int, name: str = OLD) -> None:
+        super().__init__(name, page_words)
 
     def allocate_lab(self, words: int, minimum: int) -> LinearAllocationBuffer:
         point("old-space-lab", words)
         with self.lock:
             lab = self._carve(words, minimum)
             if lab is None:
-                self.pages.append(Page(OLD, len(self.pages), self.page_words))
+                self.pages.append(Page(self.name, len(self.pages), self.page_words))
                 lab = self._carve(words, minimum)
             assert lab is not None, "object larger than a page"
             return lab

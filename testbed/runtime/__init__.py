@@ -2,10 +2,11 @@
 protocol and the standard workload program."""
 
 from testbed.runtime.config import Config, ConfigError, Mix
+from testbed.runtime.events import Event, EventLog
 from testbed.runtime.frames import Frame
 from testbed.runtime.isolate import Isolate, derive_seed
 from testbed.runtime.mutator import HeapExhausted, Mutator, Value
-from testbed.runtime.observer import Collector, Observer
+from testbed.runtime.observer import Collector, Deoptimizer, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
@@ -13,6 +14,10 @@ from testbed.runtime.workload import standard_program
 __all__ = [
     "Collector",
     "Config",
+    "Deoptimizer",
+    "Event",
+    "EventLog",
+    "FullCollector",
     "ConfigError",
     "Frame",
     "HeapExhausted",

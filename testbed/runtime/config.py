@@ -44,6 +44,12 @@ class Mix:
     frame: int = 4
     set_global: int = 3
     park: int = 1
+    #: call a function (an activation of interpreter or optimized code)
+    call: int = 0
+    #: return from the innermost call (lazy deopt first if its code was marked)
+    ret: int = 0
+    #: a speculative guard in the innermost optimized activation fails
+    fail_guard: int = 0
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]
@@ -77,6 +83,16 @@ class Config:
     mutators: int = 4
     #: scavenger worker threads; 0 scavenges serially on the initiating mutator
     scavenger_workers: int = 2
+    #: functions the standard program calls (shared by all mutators)
+    functions: int = 4
+    #: calls before a function gets optimized code
+    optimize_after: int = 3
+    #: force an eager deopt every N calls of optimized code; 0 disables (``--deopt-every-n-times``)
+    deopt_every_n_times: int = 0
+    #: a mark-compact after every N scavenges; 0 disables
+    mark_compact_every: int = 0
+    #: sweep after a mark-compact on a background thread while mutators run
+    concurrent_sweeping: bool = False
     #: operations each mutator's standard program performs
     ops: int = 1500
     new_space_pages: int = 4
@@ -115,6 +131,12 @@ class Config:
             raise ConfigError(f"mutators must be at most {MAX_MUTATORS}, got {self.mutators}")
         _positive("ops", self.ops, 0)
         _positive("scavenger_workers", self.scavenger_workers, 0)
+        _positive("functions", self.functions)
+        _positive("optimize_after", self.optimize_after)
+        _positive("deopt_every_n_times", self.deopt_every_n_times, 0)
+        _positive("mark_compact_every", self.mark_compact_every, 0)
+        if not isinstance(self.concurrent_sweeping, bool):
+            raise ConfigError(f"concurrent_sweeping must be true or false, got {self.concurrent_sweeping!r}")
         if self.scavenger_workers > 16:
             raise ConfigError(f"scavenger_workers must be at most 16, got {self.scavenger_workers}")
         _positive("new_space_pages", self.new_space_pages)

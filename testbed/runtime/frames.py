@@ -7,19 +7,30 @@ thread's stack (``Isolate::Iterate`` -> ``StackFrameIterator``).
 
 from __future__ import annotations
 
-from testbed.heap import Tagged
+from testbed.heap import HeapObject, Tagged
 
 __all__ = ["Frame"]
 
 
 class Frame:
-    """``size`` tagged slots of one activation."""
+    """``size`` tagged slots of one activation, and the code it runs.
 
-    __slots__ = ("depth", "slots")
+    ``code`` is None for a plain frame (a builtin's, as far as the GC cares),
+    else the interpreter or optimized code object of the activation: the GC
+    marks it through the frame, as V8 visits a frame's code.  An optimized
+    frame's slot 0 holds its context; ``deopt_point`` names the deopt point
+    the activation is stopped at, ``deoptimized`` says the deoptimizer rebuilt
+    it as an interpreter frame.
+    """
 
-    def __init__(self, depth: int, size: int) -> None:
+    __slots__ = ("code", "deopt_point", "deoptimized", "depth", "slots")
+
+    def __init__(self, depth: int, size: int, code: HeapObject | None = None) -> None:
         self.depth = depth
         self.slots: list[Tagged] = [None] * size
+        self.code = code
+        self.deopt_point = 0
+        self.deoptimized = False
 
     def __repr__(self) -> str:
-        return f"<Frame {self.depth} x{len(self.slots)}>"
+        return f"<Frame {self.depth} x{len(self.slots)}{' ' + repr(self.code) if self.code else ''}>"

@@ -17,14 +17,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 from loguru import logger
 
 from testbed.heap import Heap, Tagged
 from testbed.runtime.config import Config
+from testbed.runtime.events import EventLog
 from testbed.runtime.mutator import Mutator
-from testbed.runtime.observer import Collector, Observer
+from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
@@ -49,10 +51,20 @@ def derive_seed(seed: int, *path: int) -> int:
 class Isolate:
     """One run of the model."""
 
-    def __init__(self, config: Config, collector: Collector, observer: Observer | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        collector: Collector,
+        observer: Observer | None = None,
+        full_collector: FullCollector | None = None,
+    ) -> None:
         self.config = config
         self.collector = collector
+        self.full_collector = full_collector
         self.observer = observer or Observer()
+        #: calls, guards and deopts (testbed.deopt); set by whoever builds the run
+        self.deoptimizer: Any = None
+        self.events = EventLog()
         # New space must hold a few LABs per mutator, or the threads' LABs
         # alone exhaust it and collections cannot make room.
         lab_pages = -(-4 * config.mutators * config.lab_words // config.page_words)
@@ -115,6 +127,9 @@ class Isolate:
         logger.debug("pause {}: world stopped by {}", stats.safepoints, threading.current_thread().name)
         for mutator in self.mutators:
             mutator.allocator.give_up_labs()
+        if self.full_collector is not None:
+            self.full_collector.ensure_sweeping_completed(self)
+        self.events.record("pause-start", f"pause {stats.safepoints}: every mutator stopped, buffers flushed")
         self.observer.on_pause_start(self)
         if self._aborted:
             return
@@ -122,7 +137,16 @@ class Isolate:
         self.collector.scavenge(self)
         stats.scavenges += 1
         stats.pause_s += time.perf_counter() - started
+        self.events.record(
+            "scavenge-end", f"scavenge {stats.scavenges}: {stats.copied} copied, {stats.promoted} promoted so far"
+        )
         self.observer.on_scavenge_end(self)
+        every = self.config.mark_compact_every
+        if self.full_collector is not None and every and stats.scavenges % every == 0 and not self._aborted:
+            self.full_collector.collect(self)
+            stats.mark_compacts += 1
+            self.observer.on_mark_compact_end(self)
+            self.full_collector.start_sweeping()
         logger.debug("scavenge {} done: {} copied, {} promoted so far", stats.scavenges, stats.copied, stats.promoted)
 
     def root_areas(self) -> list[list[Tagged]]:
@@ -144,15 +168,20 @@ class Isolate:
         program = self.config.program or standard_program
         scheduler = active_scheduler()
         self.collector.start(self)
+        if self.full_collector is not None:
+            self.full_collector.start(self)
         for mutator in self.mutators:
             mutator.thread = scheduler.spawn(mutator.name, self._thread_main, mutator, program)
         scheduler.launch()
         self.stats.peak_mutator_threads = sum(1 for m in self.mutators if m.thread is not None and m.thread.is_alive())
+        # Every model thread, collector threads included: the run ends when
+        # the last mutator has shut the worker pool and the sweeper down and
+        # they have finished what they were doing.
+        threads = list(scheduler.threads)
         deadline = time.monotonic() + self.config.run_timeout
-        for mutator in self.mutators:
-            assert mutator.thread is not None
-            mutator.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [m.name for m in self.mutators if m.thread is not None and m.thread.is_alive()]
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in threads if t.is_alive()]
         if stuck:
             self.report(
                 [
@@ -164,9 +193,8 @@ class Isolate:
                 ]
             )
             scheduler.abandon()
-            for mutator in self.mutators:
-                assert mutator.thread is not None
-                mutator.thread.join(1.0)
+            for thread in threads:
+                thread.join(1.0)
         if not self._aborted:
             self.observer.on_run_end(self)
 
@@ -206,3 +234,5 @@ class Isolate:
             last = self._finished == len(self.mutators)
         if last:
             self.collector.shutdown()
+            if self.full_collector is not None:
+                self.full_collector.shutdown()

@@ -112,8 +112,8 @@ class Mutator:
             if self.scopes and self.scopes[-1] is scope:
                 self.close_scope()
 
-    def enter_frame(self, size: int) -> Frame:
-        frame = Frame(len(self.frames), size)
+    def enter_frame(self, size: int, code: HeapObject | None = None) -> Frame:
+        frame = Frame(len(self.frames), size, code)
         self.frames.append(frame)
         self._observer.on_root_push(self, "frame", size)
         return frame
@@ -164,18 +164,34 @@ class Mutator:
             self.isolate.collect_garbage(self)
         raise HeapExhausted(f"{self.name}: no room in new space after {_ALLOCATION_ATTEMPTS} collections")
 
-    def store(self, host: Handle, index: int, value: Value) -> None:
-        """``host.fields[index] = value`` through the write barrier."""
+    def store(self, host: Handle, index: int, value: Value, barrier: bool = True) -> None:
+        """``host.fields[index] = value`` through the write barrier (``barrier=False``: only a bug)."""
         raw = self._raw(value)
         self._observer.on_heap_op(self, "store")
         obj = host.get()
-        write_field(obj, index, raw, self.store_buffer)
+        write_field(obj, index, raw, self.store_buffer if barrier else None)
         self._observer.on_field_write(self, obj, index, raw)
 
     def load(self, host: Handle, index: int) -> Value:
         """``host.fields[index]``, with a new handle for an object value."""
         self._observer.on_heap_op(self, "load")
         return self._wrap(host.get().fields[index])
+
+    # -- optimized code -------------------------------------------------------
+
+    def call_optimized(self, function: int) -> Frame:
+        """Call function ``function``: a new activation, running optimized code if it is hot."""
+        self.isolate.deoptimizer.call(self, function)
+        return self.frames[-1]
+
+    def fail_guard(self) -> bool:
+        """A speculative guard of the innermost activation fails: eager deopt (True if it was optimized)."""
+        return self.isolate.deoptimizer.fail_guard(self)
+
+    def return_from_call(self) -> None:
+        """Return from the innermost activation, deoptimizing it lazily first if its code was marked."""
+        self.isolate.deoptimizer.check_lazy(self)
+        self.leave_frame()
 
     # -- helpers -------------------------------------------------------------
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from testbed.runtime.isolate import Isolate
     from testbed.runtime.mutator import Mutator
 
-__all__ = ["Collector", "Observer"]
+__all__ = ["Collector", "Deoptimizer", "FullCollector", "Observer"]
 
 
 class Collector(Protocol):
@@ -36,6 +36,36 @@ class Collector(Protocol):
 
     def shutdown(self) -> None:
         """After the last mutator ended: let worker threads exit."""
+
+
+class FullCollector(Protocol):
+    """A mark-compact of old and code space, with an optional concurrent sweeper."""
+
+    def start(self, isolate: Isolate) -> None: ...
+
+    def collect(self, isolate: Isolate) -> None:
+        """Mark (and maybe sweep) with the world stopped."""
+
+    def start_sweeping(self) -> None:
+        """After the mark-compact's checks: a concurrent sweeper may start."""
+
+    def ensure_sweeping_completed(self, isolate: Isolate) -> None:
+        """At a pause start: wait for a concurrent sweep to finish."""
+
+    def shutdown(self) -> None: ...
+
+
+class Deoptimizer(Protocol):
+    """Calls into optimized code and deoptimizes activations (testbed.deopt)."""
+
+    def call(self, mutator: Mutator, function: int) -> None:
+        """Push an activation of function ``function`` (optimized code if it has some)."""
+
+    def fail_guard(self, mutator: Mutator) -> bool:
+        """A speculative guard of the innermost activation fails: eager deopt (True if one ran)."""
+
+    def check_lazy(self, mutator: Mutator) -> bool:
+        """Deoptimize the innermost activation if its code was marked (True if one ran)."""
 
 
 class Observer:
@@ -68,6 +98,9 @@ class Observer:
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         """The scavenge finished; mutators have not resumed."""
+
+    def on_mark_compact_end(self, isolate: Isolate) -> None:
+        """A mark-compact finished its pause (a concurrent sweep may follow)."""
 
     def on_run_end(self, isolate: Isolate) -> None:
         """Every mutator finished its program."""

@@ -84,7 +84,9 @@ class Safepoint:
 
     def wait_in_safepoint(self, mutator: Mutator) -> None:
         if not self._skip_flush:
+            entries = len(mutator.store_buffer)
             mutator.store_buffer.flush()
+            mutator.isolate.events.record("safepoint-arrive", f"flushed {entries} store-buffer entries")
         with self.mutex:
             if not self.requested:
                 mutator.interrupt = False

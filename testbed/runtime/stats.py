@@ -14,6 +14,7 @@ class RunStats:
 
     safepoints: int = 0
     scavenges: int = 0
+    mark_compacts: int = 0
     copied: int = 0
     promoted: int = 0
     remset_slots_kept: int = 0

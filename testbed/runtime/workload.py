@@ -35,6 +35,7 @@ def standard_program(m: Mutator) -> None:
     cumulative = list(itertools.accumulate(weights))
     # handles[d] are the handles made in the scope at depth d
     handles: list[list[Handle]] = [[]]
+    optimized_calls = 0
 
     def pick() -> Handle | None:
         live = [h for scope in handles for h in scope]
@@ -84,6 +85,8 @@ def standard_program(m: Mutator) -> None:
                 m.close_scope()
                 handles.pop()
         elif op == "frame":
+            if m.frames and m.frames[-1].code is not None:
+                continue  # a call's activation ends by returning (op "ret")
             if m.frames and (len(m.frames) >= MAX_FRAME_DEPTH or rng.random() < 0.5):
                 m.leave_frame()
             else:
@@ -97,3 +100,15 @@ def standard_program(m: Mutator) -> None:
         elif op == "park":
             with m.parked():
                 pass
+        elif op == "call":
+            if len(m.frames) < MAX_FRAME_DEPTH + 2:
+                frame = m.call_optimized(rng.randrange(config.functions))
+                if frame.code is not None and getattr(frame.code, "optimized", False):
+                    optimized_calls += 1
+                    if config.deopt_every_n_times and optimized_calls % config.deopt_every_n_times == 0:
+                        m.fail_guard()
+        elif op == "ret":
+            if m.frames and m.frames[-1].code is not None:
+                m.return_from_call()
+        elif op == "fail_guard":
+            m.fail_guard()

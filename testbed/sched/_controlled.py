@@ -138,6 +138,7 @@ class ControlledScheduler(Scheduler):
         self._runnable_cache = None
         self.strategy.register(task.index)
         thread = threading.Thread(target=self._task_body, args=(task, target, args), name=name, daemon=True)
+        self.threads.append(thread)
         thread.start()
         return thread
 

@@ -45,6 +45,8 @@ class Scheduler:
         # The start line: spawned threads wait here until launch(), so they
         # all begin together instead of in creation order.
         self._start_line = threading.Event()
+        #: every thread spawned in this run, in creation order
+        self.threads: list[threading.Thread] = []
 
     def spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
         """Start a model thread (a mutator, later a GC worker) that waits for ``launch``.
@@ -53,6 +55,7 @@ class Scheduler:
         can register it before it runs a single point.
         """
         thread = threading.Thread(target=self._thread_body, args=(target, args), name=name, daemon=True)
+        self.threads.append(thread)
         thread.start()
         return thread
 

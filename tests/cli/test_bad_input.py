@@ -44,8 +44,6 @@ CASES = [
     ("json-without-a-value", ["run", "--json"], ["--json"]),
     ("out-is-an-existing-file", ["stress", "--schedules", "1", "--out", "{file}"], ["--out", "{file}"]),
     ("out-parent-missing", ["stress", "--schedules", "1", "--out", "/nonexistent/dir/found"], ["--out"]),
-    ("fault-not-available-yet", ["run", "--fault", "no-poll-in-deopt"], ["no-poll-in-deopt"]),
-    ("fault-not-available-yet-stress", ["stress", "--fault", "stale-frame-code", "--schedules", "1"], ["stale-frame"]),
     ("one-bad-fault-among-good", ["run", "--fault", "skip-flush", "--fault", "no-such-fault"], ["no-such-fault"]),
     ("no-subcommand", [], ["command"]),
     ("unknown-subcommand", ["frobnicate"], ["frobnicate"]),

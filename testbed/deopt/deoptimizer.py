@@ -1,0 +1,139 @@
+"""The deoptimizer: from a failed guard in optimized code back to the interpreter.
+
+Mirrors V8's deoptimization path (src/deoptimizer/, the
+``DeoptimizationEntry`` builtins and ``TranslatedState``):
+
+1. a speculative guard fails (eager) or a thread returns into code another
+   thread marked (lazy); the check that notices it is a runtime call, during
+   which the thread is parked;
+2. the deopt entry leaves the runtime through the safepoint (unpark): if a
+   GC is pending the thread waits it out before touching anything;
+3. the translation of the deopt point says which frame slots hold unboxed
+   parts of captured objects; each is materialized as a young object, put
+   back in its slot and stored into the activation's old context through
+   the write barrier (an old-to-young store: a store-buffer entry);
+4. the frame is rebuilt as an interpreter frame (its code becomes the
+   function's interpreter code), the optimized code is marked for
+   deoptimization, dropped from the function and linked onto the weak list
+   of deoptimized code (once, however many threads deopt it).
+
+Faults: ``no-poll-in-deopt`` leaves the runtime without the safepoint
+check, so materialization can run while a GC is in progress;
+``missing-barrier-in-materialize`` stores the materialized objects into the
+context without the barrier; ``stale-frame-code`` leaves the rebuilt frame
+pointing at the optimized code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testbed.deopt.function import Function
+from testbed.deopt.translation import DeoptimizationData
+from testbed.heap import Code, Kind
+from testbed.runtime import ThreadState, derive_seed
+from testbed.sched import point
+
+if TYPE_CHECKING:
+    from testbed.runtime import Frame, Isolate, Mutator
+
+__all__ = ["TieringDeoptimizer"]
+
+
+class TieringDeoptimizer:
+    """The isolate's functions, their tiering, and eager and lazy deopts."""
+
+    def __init__(self, isolate: Isolate) -> None:
+        config = isolate.config
+        self.isolate = isolate
+        self.functions = [
+            Function(i, isolate.heap, derive_seed(config.seed, 5, i), config.optimize_after)
+            for i in range(config.functions)
+        ]
+        faults = config.faults
+        self._skip_poll = "no-poll-in-deopt" in faults
+        self._no_barrier = "missing-barrier-in-materialize" in faults
+        self._stale_code = "stale-frame-code" in faults
+        self.eager = 0
+        self.lazy = 0
+
+    # -- calls -----------------------------------------------------------------
+
+    def call(self, mutator: Mutator, function: int) -> None:
+        target = self.functions[function % len(self.functions)]
+        code = target.code_for_call()
+        frame = mutator.enter_frame(target.frame_size, code=code)
+        with mutator.scope():
+            context = mutator.alloc(target.context_fields, old=True, kind=Kind.CONTEXT)
+            mutator.frame_store(0, context)
+        for slot in range(1, target.frame_size):
+            mutator.frame_store(slot, mutator.rng.randint(-1000, 1000))  # unboxed values
+        if code.optimized:
+            assert isinstance(code.deopt_data, DeoptimizationData)
+            frame.deopt_point = mutator.rng.randrange(len(code.deopt_data.points))
+
+    # -- deopts ----------------------------------------------------------------
+
+    def fail_guard(self, mutator: Mutator) -> bool:
+        frame = mutator.frames[-1] if mutator.frames else None
+        if frame is None or not _is_optimized(frame.code):
+            return False
+        self._deoptimize(mutator, frame, lazy=False)
+        return True
+
+    def check_lazy(self, mutator: Mutator) -> bool:
+        frame = mutator.frames[-1] if mutator.frames else None
+        if frame is None or not _is_optimized(frame.code):
+            return False
+        assert isinstance(frame.code, Code)
+        point("deopt-check-mark", frame.code.lid)
+        if not frame.code.marked_for_deoptimization:
+            return False
+        self._deoptimize(mutator, frame, lazy=True)
+        return True
+
+    def _deoptimize(self, mutator: Mutator, frame: Frame, lazy: bool) -> None:
+        code = frame.code
+        assert isinstance(code, Code) and isinstance(code.deopt_data, DeoptimizationData)
+        function = code.function
+        assert isinstance(function, Function)
+        isolate = self.isolate
+        # 1-2. The runtime call that noticed the failure runs parked; the deopt
+        # entry leaves it through the safepoint before touching the heap.
+        isolate.safepoint.park(mutator)
+        point("deopt-runtime-call", "lazy" if lazy else "eager")
+        if self._skip_poll:
+            mutator.state = ThreadState.RUNNING  # the bug: no wait for a pending GC
+        else:
+            isolate.safepoint.unpark(mutator)
+        isolate.events.record("deopt-entry", f"{'lazy' if lazy else 'eager'} deopt of {function.name} code #{code.lid}")
+        # 3. Materialize the captured objects of this deopt point.
+        translation = code.deopt_data.points[frame.deopt_point % len(code.deopt_data.points)]
+        with mutator.scope():
+            context = mutator.frame_load(0)
+            for captured in translation.captured:
+                unboxed = frame.slots[captured.slot]
+                obj = mutator.alloc(captured.fields, kind=captured.kind)
+                mutator.store(obj, 0, unboxed if isinstance(unboxed, int) else 0)
+                if captured.kind is Kind.CLOSURE and captured.fields > 1:
+                    mutator.store(obj, 1, context)
+                mutator.frame_store(captured.slot, obj)
+                mutator.store(context, captured.context_field, obj, barrier=not self._no_barrier)
+            isolate.events.record("materialize", f"{len(translation.captured)} object(s) into #{code.lid}'s frame")
+        # 4. Rebuild the frame as an interpreter frame; retire the optimized code.
+        if not self._stale_code:
+            frame.code = function.interpreter_code
+        frame.deoptimized = True
+        point("deopt-mark-code", code.lid)
+        code.marked_for_deoptimization = True
+        function.drop_optimized(code)
+        if isolate.heap.weak_code_list.link_once(code):
+            isolate.events.record("weak-list-link", f"code #{code.lid} of {function.name}")
+        if lazy:
+            self.lazy += 1
+        else:
+            self.eager += 1
+
+
+def _is_optimized(code: object) -> bool:
+    return isinstance(code, Code) and code.optimized

@@ -1,0 +1,57 @@
+"""Functions shared by all mutators: interpreter code, and optimized code once hot.
+
+Mirrors a ``JSFunction``/``SharedFunctionInfo`` pair with its tiering: a
+function runs interpreter code until it has been called ``optimize_after``
+times, then gets optimized code with deoptimization data (as TurboFan would
+produce).  A deopt marks that code and drops it from the function, which
+goes back to the interpreter until it is hot again; activations already
+running the old optimized code keep it alive until they return or are
+deoptimized lazily.
+"""
+
+from __future__ import annotations
+
+import random
+
+from testbed.deopt.translation import DeoptimizationData
+from testbed.heap import Code, Heap
+from testbed.sched import Lock, point
+
+__all__ = ["Function"]
+
+
+class Function:
+    """Function ``index`` of the isolate; its code pointer is guarded by a lock."""
+
+    def __init__(self, index: int, heap: Heap, seed: int, optimize_after: int) -> None:
+        self.index = index
+        self.name = f"f{index}"
+        self.heap = heap
+        self.lock = Lock(f"function-{index}")
+        self.optimize_after = optimize_after
+        self._rng = random.Random(seed)
+        self.frame_size = self._rng.randint(3, 5)
+        self.context_fields = self._rng.randint(2, 3)
+        self.interpreter_code = heap.allocate_code(False, self, None)
+        self.optimized_code: Code | None = None
+        self.calls = 0
+        self.optimizations = 0
+
+    def code_for_call(self) -> Code:
+        """The code a new activation runs; tiers up when the function is hot."""
+        with self.lock:
+            point("function-code-read", self.name)
+            self.calls += 1
+            if self.optimized_code is None and self.calls >= self.optimize_after:
+                data = DeoptimizationData.generate(self._rng, self.frame_size, self.context_fields, points=3)
+                self.optimized_code = self.heap.allocate_code(True, self, data)
+                self.optimizations += 1
+                self.calls = 0
+            return self.optimized_code or self.interpreter_code
+
+    def drop_optimized(self, code: Code) -> None:
+        """After a deopt: new calls go back to the interpreter."""
+        with self.lock:
+            point("function-code-write", self.name)
+            if self.optimized_code is code:
+                self.optimized_code = None

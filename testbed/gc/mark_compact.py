@@ -1,0 +1,167 @@
+"""Mark-compact: mark from the roots, retire dead code from the weak list, sweep.
+
+Mirrors the parts of V8's ``MarkCompactCollector`` (src/heap/mark-compact.cc)
+the waltz depends on, in its historic shape:
+
+* marking starts at the strong roots (global handles, every thread's handle
+  scopes and frame slots, the code every frame runs, every function's
+  interpreter and optimized code) and traces fields; the weak list of
+  deoptimized code is *not* traced (``VisitWeakList`` runs after marking);
+* after marking, every weak-list entry that is not marked is unlinked, and
+  every unmarked old-space and code-space object is freed (its map word set
+  to ``FREED``, its remembered slots dropped);
+* with ``concurrent_sweeping`` those last two steps run on a sweeper thread
+  after the mutators resume, as V8's sweeper continues after the pause; the
+  next pause waits for it to finish (``EnsureSweepingCompleted``).
+
+No objects move ("compact" is kept for the name V8 gives the collector).
+
+Faults: ``unlink-before-marking-done`` processes the weak list after the
+handle and global roots are marked but before the stack (frames and the code
+they run) is, so code still running in an activation is unlinked and freed.
+The sweeper's unlink with ``unlocked-weak-unlink`` is in
+:class:`testbed.heap.WeakCodeList`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from testbed.heap import Code, HeapObject, Map
+from testbed.sched import Condition, Lock, WaitTimeout, active_scheduler, point
+
+if TYPE_CHECKING:
+    from testbed.runtime import Isolate
+
+__all__ = ["MarkCompact"]
+
+
+class MarkCompact:
+    """Stop-the-world marking; sweeping in the pause or on a sweeper thread."""
+
+    def __init__(self, concurrent_sweeping: bool, faults: frozenset[str] = frozenset()) -> None:
+        self.concurrent = concurrent_sweeping
+        self.lock = Lock("sweeper")
+        self.changed = Condition(self.lock, "sweeper")
+        self._pending: tuple[set[int], int] | None = None
+        self._sweeping = False
+        self._released = False
+        self._shutdown = False
+        self._early_unlink = "unlink-before-marking-done" in faults
+        self.collections = 0
+        self.freed = 0
+
+    # -- lifecycle (the sweeper thread) ---------------------------------------------
+
+    def start(self, isolate: Isolate) -> None:
+        if self.concurrent:
+            active_scheduler().spawn("sweeper", self._sweeper_main, isolate)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            self._shutdown = True
+            self.changed.notify_all()
+
+    def start_sweeping(self) -> None:
+        """The pause's checks are done: the sweeper may run (concurrently with mutators)."""
+        with self.lock:
+            self._released = self._pending is not None
+            self.changed.notify_all()
+
+    def ensure_sweeping_completed(self, isolate: Isolate) -> None:
+        """At a pause start: wait until the last mark-compact's sweep is done."""
+        if not self.concurrent:
+            return
+        with self.lock:
+            self.changed.wait_for(lambda: self._pending is None and not self._sweeping, abandon=isolate.is_aborted)
+
+    def _sweeper_main(self, isolate: Isolate) -> None:
+        while True:
+            with self.lock:
+                try:
+                    self.changed.wait_for(lambda: self._released or self._shutdown, abandon=isolate.is_aborted)
+                except WaitTimeout:
+                    continue  # idle between mark-compacts is not a liveness failure
+                if self._pending is None or not self._released:
+                    return  # shutdown or abort
+                marked, watermark = self._pending
+                self._pending = None
+                self._released = False
+                self._sweeping = True
+            try:
+                isolate.events.record("sweeper-start", "concurrent sweep after mark-compact")
+                self._sweep(isolate, marked, watermark)
+                isolate.events.record("sweeper-done", f"{self.freed} objects freed so far")
+            except Exception as error:
+                isolate.report([isolate.violation("model-error", f"sweeper raised {type(error).__name__}: {error}")])
+            finally:
+                with self.lock:
+                    self._sweeping = False
+                    self.changed.notify_all()
+
+    # -- the collection --------------------------------------------------------
+
+    def collect(self, isolate: Isolate) -> None:
+        """With the world stopped: mark, then sweep now or hand the sweep over."""
+        self.collections += 1
+        marked: set[int] = set()
+        grey: list[HeapObject] = []
+
+        def mark(value: object) -> None:
+            if isinstance(value, HeapObject) and value.lid not in marked:
+                marked.add(value.lid)
+                grey.append(value)
+
+        def trace() -> None:
+            while grey:
+                obj = grey.pop()
+                point("mark-object", obj.lid)
+                for value in obj.fields:
+                    mark(value)
+
+        for area in isolate.root_areas():
+            for value in area:
+                mark(value)
+        for function in isolate.deoptimizer.functions if isolate.deoptimizer else ():
+            mark(function.interpreter_code)
+            mark(function.optimized_code)
+        trace()
+        if self._early_unlink:
+            self._retire_dead_code(isolate, marked, isolate.heap.next_lid())
+        for mutator in isolate.mutators:
+            for frame in mutator.frames:
+                mark(frame.code)
+        trace()
+        isolate.events.record("mark-compact", f"marking done: {len(marked)} objects live")
+        # Objects allocated after marking (higher logical ids) are live however
+        # the sweep is late: V8 allocates black during and after marking.
+        watermark = isolate.heap.next_lid()
+        if self.concurrent:
+            with self.lock:
+                self._pending = (marked, watermark)  # started by start_sweeping()
+        else:
+            self._sweep(isolate, marked, watermark)
+
+    def _retire_dead_code(self, isolate: Isolate, marked: set[int], watermark: int) -> list[Code]:
+        # Code newer than the marking (optimized, then deoptimized, while a
+        # concurrent sweep was pending) was never judged: it is not dead.
+        removed = isolate.heap.weak_code_list.unlink_if(lambda code: code.lid not in marked and code.lid < watermark)
+        for code in removed:
+            isolate.events.record("weak-list-unlink", f"code #{code.lid} (no activation left)")
+        return removed
+
+    def _sweep(self, isolate: Isolate, marked: set[int], watermark: int) -> None:
+        """Unlink dead weak-list entries, free dead old and code objects older than ``watermark``."""
+        self._retire_dead_code(isolate, marked, watermark)
+        heap = isolate.heap
+        for space in (heap.old_space, heap.code_space):
+            for page in list(space.pages):
+                for obj in list(page.objects()):
+                    if obj.lid in marked or obj.lid >= watermark or obj.is_dead:
+                        continue
+                    point("sweep-free", obj.lid)
+                    for index in range(len(obj.fields)):
+                        if heap.remembered_set.contains(obj, index):
+                            heap.remembered_set.remove(obj, index)
+                    obj.map_word = Map.FREED
+                    self.freed += 1
