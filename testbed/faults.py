@@ -82,7 +82,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "unlocked-steal",
         "a worker steals from the global pool without the lock",
-        "no-from-space-refs / reachability-preserved",
+        "remset-complete / remset-precise / no-from-space-refs",
         "testbed/gc/worklist.py",
         True,
     ),
@@ -110,7 +110,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "unlink-before-marking-done",
         "weak-list entries unlinked before marking finished",
-        "weak-list-cleared / no-dangling",
+        "weak-list-complete / weak-list-cleared / no-dangling",
         "testbed/gc/mark_compact.py",
         True,
     ),

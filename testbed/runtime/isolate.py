@@ -174,6 +174,7 @@ class Isolate:
             mutator.thread = scheduler.spawn(mutator.name, self._thread_main, mutator, program)
         scheduler.launch()
         self.stats.peak_mutator_threads = sum(1 for m in self.mutators if m.thread is not None and m.thread.is_alive())
+        self.stats.peak_os_threads = self._process.num_threads()
         # Every model thread, collector threads included: the run ends when
         # the last mutator has shut the worker pool and the sweeper down and
         # they have finished what they were doing.
