@@ -34,6 +34,7 @@ from testbed.api import (
     stress,
 )
 from testbed.check import INVARIANTS
+from testbed.explain import explain
 from testbed.faults import FAULTS, UnknownFault, validate_faults
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("run", help="run one schedule")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario (default {DEFAULT_SCENARIO})")
     p.add_argument("--trace-out", metavar="FILE", help="write the run's trace (controlled strategies only)")
+    p.add_argument("--explain", action="store_true", help="tell the story of one deopt that met a scavenge")
     _add_model_options(p)
 
     p = commands.add_parser("replay", help="re-run a trace and check it reproduces")
@@ -270,6 +272,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     print(f"  {_stats_line(stats)}; {stats['wall_s']:.2f}s", file=out)
+    if args.explain:
+        print("\n".join(explain(result.events)), file=out)
     if violations:
         print(f"VIOLATION ({len(violations)}):", file=out)
         for data in violations:

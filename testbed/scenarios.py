@@ -186,7 +186,7 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
-DEFAULT_SCENARIO = "mixed"
+DEFAULT_SCENARIO = "waltz"
 
 
 def scenario_config(name: str, **changes: object) -> Config:

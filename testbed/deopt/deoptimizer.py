@@ -98,6 +98,10 @@ class TieringDeoptimizer:
         function = code.function
         assert isinstance(function, Function)
         isolate = self.isolate
+        isolate.events.record(
+            "lazy-deopt" if lazy else "guard-failed",
+            f"{function.name} code #{code.lid} frame {frame.depth}: into the runtime (parked)",
+        )
         # 1-2. The runtime call that noticed the failure runs parked; the deopt
         # entry leaves it through the safepoint before touching the heap.
         isolate.safepoint.park(mutator)
@@ -106,7 +110,9 @@ class TieringDeoptimizer:
             mutator.state = ThreadState.RUNNING  # the bug: no wait for a pending GC
         else:
             isolate.safepoint.unpark(mutator)
-        isolate.events.record("deopt-entry", f"{'lazy' if lazy else 'eager'} deopt of {function.name} code #{code.lid}")
+        isolate.events.record(
+            "deopt-entry", f"{'lazy' if lazy else 'eager'} deopt of {function.name} code #{code.lid}: left the runtime"
+        )
         # 3. Materialize the captured objects of this deopt point.
         translation = code.deopt_data.points[frame.deopt_point % len(code.deopt_data.points)]
         with mutator.scope():
@@ -119,16 +125,28 @@ class TieringDeoptimizer:
                     mutator.store(obj, 1, context)
                 mutator.frame_store(captured.slot, obj)
                 mutator.store(context, captured.context_field, obj, barrier=not self._no_barrier)
-            isolate.events.record("materialize", f"{len(translation.captured)} object(s) into #{code.lid}'s frame")
+            isolate.events.record(
+                "materialize",
+                f"code #{code.lid}: {len(translation.captured)} captured object(s) allocated young, stored into the "
+                "frame and through the write barrier into the old context",
+            )
         # 4. Rebuild the frame as an interpreter frame; retire the optimized code.
         if not self._stale_code:
             frame.code = function.interpreter_code
         frame.deoptimized = True
+        isolate.events.record(
+            "frame-rebuilt",
+            f"code #{code.lid}: frame {frame.depth} now runs interpreter code #"
+            f"{frame.code.lid if frame.code is not None else '?'}",
+        )
         point("deopt-mark-code", code.lid)
         code.marked_for_deoptimization = True
         function.drop_optimized(code)
-        if isolate.heap.weak_code_list.link_once(code):
-            isolate.events.record("weak-list-link", f"code #{code.lid} of {function.name}")
+        linked = isolate.heap.weak_code_list.link_once(code)
+        isolate.events.record(
+            "weak-list-link",
+            f"code #{code.lid} of {function.name}" + ("" if linked else ": already linked by an earlier deopt"),
+        )
         if lazy:
             self.lazy += 1
         else:
