@@ -108,6 +108,7 @@ class ControlledScheduler(Scheduler):
         #: switches away from a thread that could have gone on
         self.preemptions = 0
         self._abandoned = False
+        self._limit_reported = False
         self._pin = pin_cpu
         self._saved_affinity: set[int] | None = None
 
@@ -123,7 +124,10 @@ class ControlledScheduler(Scheduler):
         if self._pin and hasattr(os, "sched_setaffinity"):
             try:
                 self._saved_affinity = os.sched_getaffinity(0)
-                os.sched_setaffinity(0, {min(self._saved_affinity)})
+                # Processes running side by side (stress --jobs) spread over the
+                # allowed CPUs; which one only affects speed, never a decision.
+                cpus = sorted(self._saved_affinity)
+                os.sched_setaffinity(0, {cpus[os.getpid() % len(cpus)]})
             except OSError:
                 self._saved_affinity = None
 
@@ -178,7 +182,10 @@ class ControlledScheduler(Scheduler):
         if task is None or task.ident != get_ident() or self._abandoned:
             return  # not a registered thread (the main thread), or control given up
         step = self._step = self._step + 1
-        if step > self.max_steps:
+        if step > self.max_steps and not self._limit_reported:
+            # Raised once, in the thread that crossed the limit; later points
+            # pass, so the report and every thread's unwinding can proceed.
+            self._limit_reported = True
             raise StepLimit(self.max_steps)
         runnable = self._runnable_cache or self._runnable()
         choices = len(runnable)

@@ -1,0 +1,141 @@
+"""Every available fault is found by a fixed random schedule and replays exactly.
+
+Each case is one seed of the ``random`` strategy, found by searching seeds
+and hardcoded here with the step at which the fault's catalogued invariant
+(``caught_by``) reported the first violation.  A controlled run is a
+function of its config and the model's code, so the same seed finds the
+same violation at the same step on every machine, and its trace replays it
+every time.  A change to the model that adds or removes scheduling points
+moves the steps: only the ``recorded_step`` test pins them, re-pin it there.
+
+The mixed scenario only collects when new space is exhausted; a short run
+needs ``--gc-interval`` to reach a pause at all, so its cases set one.  Every
+case is found at a pause by a mutator, not at run end: the run-end check
+races with the scavenger workers' exit (see test_determinism.py), so a
+run-end step does not replay exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import testbed
+from testbed.faults import FAULTS
+from testbed.sched import load_trace, write_trace
+from testbed.shrink import replay
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    fault: str
+    scenario: str
+    seed: int
+    overrides: tuple[tuple[str, int], ...]
+    #: the scheduling step of the first violation of this seed's schedule
+    step: int
+    #: the first violation's invariant, one of the fault's catalogued ``caught_by``
+    invariant: str
+
+    @property
+    def caught_by(self) -> list[str]:
+        return next(f.caught_by for f in FAULTS if f.name == self.fault).split(" / ")
+
+    def config(self, **changes: object) -> testbed.Config:
+        values = {"seed": self.seed, "strategy": "random", "faults": frozenset({self.fault}), **dict(self.overrides)}
+        return testbed.scenario_config(self.scenario, **(values | changes))
+
+    def cli_args(self) -> list[str]:
+        words = ["--scenario", self.scenario, "--strategy", "random", "--seed", str(self.seed), "--fault", self.fault]
+        for name, value in self.overrides:
+            words += [f"--{name.replace('_', '-')}", str(value)]
+        return words
+
+
+SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
+SHORT_STORM = (("ops", 300),)
+
+CASES = [
+    Case("skip-flush", "mixed", 7, SHORT_MIXED, step=506, invariant="remset-complete"),
+    Case("unlocked-remset-insert", "store-buffer-storm", 7, SHORT_STORM, step=3992, invariant="remset-complete"),
+    Case("store-buffer-overflow-drop", "store-buffer-storm", 7, SHORT_STORM, step=2597, invariant="remset-complete"),
+    Case("early-scavenge", "mixed", 7, SHORT_MIXED, step=516, invariant="world-stopped"),
+    Case("resume-before-workers-done", "mixed", 7, SHORT_MIXED, step=745, invariant="world-stopped"),
+    Case("racy-forwarding", "mixed", 7, SHORT_MIXED, step=998, invariant="forwarding-unique"),
+    Case("unlocked-steal", "mixed", 21, SHORT_MIXED, step=1817, invariant="no-from-space-refs"),
+    Case("promote-without-remset", "mixed", 7, SHORT_MIXED, step=1424, invariant="remset-complete"),
+    Case("no-poll-in-deopt", "waltz", 13, (), step=1126, invariant="world-stopped"),
+    Case("missing-barrier-in-materialize", "deopt-storm", 1, (), step=896, invariant="remset-complete"),
+    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=21943, invariant="weak-list-complete"),
+    Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2567, invariant="weak-list-complete"),
+    Case("stale-frame-code", "deopt-storm", 1, (), step=1702, invariant="frames-consistent"),
+]
+IDS = [case.fault for case in CASES]
+PINNED = CASES
+
+REPLAYS = 20
+
+
+def test_every_available_fault_has_a_controlled_case() -> None:
+    assert {f.name for f in FAULTS if f.available} == {case.fault for case in CASES}
+
+
+@pytest.mark.parametrize("case", PINNED, ids=IDS)
+def test_fault_is_first_reported_by_its_caught_by_invariant_at_the_recorded_step(case: Case) -> None:
+    result = testbed.run(case.config())
+    assert result.violations, f"{case.fault}: seed {case.seed} found nothing"
+    first = result.violations[0]
+    assert case.invariant in case.caught_by
+    assert (first.invariant, first.step) == (case.invariant, case.step), first
+    assert result.trace is not None
+    assert result.trace["violation"]["invariant"] == case.invariant
+    assert result.trace["violation"]["step"] == case.step
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_same_schedule_without_the_fault_is_clean(case: Case) -> None:
+    result = testbed.run(case.config(faults=frozenset()))
+    assert result.ok, [v.to_json() for v in result.violations]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_fault_trace_replays_to_the_same_invariant_and_step_every_time(case: Case, tmp_path: Path) -> None:
+    result = testbed.run(case.config())
+    path = tmp_path / f"{case.fault}.json"
+    write_trace(path, result.trace)
+    outcome = replay(path, times=REPLAYS)
+    first = result.violations[0]
+    assert first.thread.startswith("mutator-"), "found at a pause, not at run end"
+    assert outcome.expected == (first.invariant, first.step)
+    assert outcome.matches == REPLAYS
+    assert all(r.trace["tape"] == result.trace["tape"] for r in outcome.results)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_cli_replay_of_a_fault_trace_reproduces_every_time(case: Case, cli, tmp_path: Path) -> None:
+    result = testbed.run(case.config())
+    path = tmp_path / f"{case.fault}.json"
+    write_trace(path, result.trace)
+    first = result.violations[0]
+    replayed = cli("replay", str(path), "--times", str(REPLAYS))
+    assert replayed.code == 1, replayed
+    assert f"reproduced {REPLAYS}/{REPLAYS}" in replayed.out
+    assert f"expecting {first.invariant} at step {first.step}" in replayed.out
+    assert "diverged" not in replayed.out
+
+
+def test_cli_run_writes_a_fault_trace_whose_reproduce_command_is_the_replay(cli, tmp_path: Path) -> None:
+    case = CASES[0]
+    path = tmp_path / f"{case.fault}.json"
+    ran = cli("run", *case.cli_args(), "--trace-out", str(path))
+    assert ran.code == 1, ran
+    assert case.invariant in ran.out
+    assert f"reproduce: testbed replay {path}" in ran.out
+    trace = load_trace(path)
+    assert (trace["violation"]["invariant"], trace["violation"]["step"]) == (case.invariant, case.step)
+    assert trace["tape"] == testbed.run(case.config()).trace["tape"], "the CLI runs the API's schedule"
+    replayed = cli("replay", str(path), "--times", "2")
+    assert replayed.code == 1, replayed
+    assert "reproduced 2/2" in replayed.out

@@ -1,0 +1,56 @@
+"""A livelock in a controlled run: the step limit ends it and it is reported.
+
+DESIGN.md section 4: safepoint-liveness holds when every safepoint completes
+and nothing deadlocks; the controlled scheduler's step limit "turns livelock
+into the same kind of report" as a deadlock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import testbed
+from testbed.runtime import Mutator
+
+#: once past the limit every scheduling point raises StepLimit again, including
+#: the lock-acquire point inside Isolate.report, so the report is never recorded
+#: and the mutator threads die with uncaught StepLimit exceptions instead (with the
+#: parallel scavenger the last mutator's _finish dies too, so collector.shutdown() is
+#: never called and an idle scavenger worker is left blocked after run() returns)
+
+
+def spin_forever(m: Mutator) -> None:
+    """Busy-waits for something that never happens, polling at each turn."""
+    while True:
+        m.poll()
+
+
+def spinning_config(**changes: object) -> testbed.Config:
+    values = {"program": spin_forever, "mutators": 2, "strategy": "random", "seed": 0, "max_steps": 1000}
+    return testbed.Config(**(values | changes))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_livelocked_run_ends_promptly_at_the_step_limit() -> None:
+    started = time.monotonic()
+    result = testbed.run(spinning_config())
+    assert time.monotonic() - started < 5.0
+    assert 1000 < result.stats["points"] < 1100
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_livelocked_custom_workload_is_reported_as_safepoint_liveness() -> None:
+    result = testbed.run(spinning_config())
+    assert [v.invariant for v in result.violations] == ["safepoint-liveness"]
+    assert "livelock: no end after 1000 scheduling points" in result.violations[0].message
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("strategy", ["random", "pct"])
+def test_standard_run_past_its_step_limit_is_not_reported_clean(strategy: str) -> None:
+    result = testbed.run(testbed.scenario_config("mixed", seed=1, strategy=strategy, max_steps=500))
+    assert not result.ok, "a run cut short by the step limit must not look clean"
+    assert result.violations[0].invariant == "safepoint-liveness"
+    assert "livelock" in result.violations[0].message

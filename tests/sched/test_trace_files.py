@@ -1,0 +1,150 @@
+"""Trace files (``testbed.trace/1``): strict reading, one-line reasons.
+
+A replay that silently diverged would be worse than none, so a file that is
+not a trace of this schema and this testbed version is refused with a
+TraceError naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testbed._version import __version__
+from testbed.sched import TRACE_SCHEMA, TraceError, load_trace, write_trace
+
+
+def valid_trace() -> dict[str, Any]:
+    return {
+        "schema": TRACE_SCHEMA,
+        "testbed_version": __version__,
+        "config": {"scenario": "mixed", "seed": 3, "strategy": "random"},
+        "seed": 3,
+        "strategy": "random",
+        "tape": [0, 2, 1, 0, 5],
+        "events": [[4, "switch", "mutator-0", "mutator-1 at flag-test"]],
+        "violation": {"invariant": "remset-complete", "step": 17, "thread": "mutator-1", "message": "m"},
+    }
+
+
+def write(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def rejected(path: Path, *needles: str) -> str:
+    with pytest.raises(TraceError) as info:
+        load_trace(path)
+    message = str(info.value)
+    assert "\n" not in message, "the reason is one line"
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+    return message
+
+
+def test_schema_name_is_testbed_trace_1() -> None:
+    assert TRACE_SCHEMA == "testbed.trace/1"
+
+
+def test_written_trace_loads_back_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    write_trace(path, valid_trace())
+    assert load_trace(path) == valid_trace()
+    assert load_trace(str(path)) == valid_trace()
+
+
+def test_trace_without_violation_loads(tmp_path: Path) -> None:
+    assert load_trace(write(tmp_path, valid_trace() | {"violation": None}))["violation"] is None
+
+
+def test_trace_error_is_a_value_error() -> None:
+    assert issubclass(TraceError, ValueError)
+
+
+def test_missing_file_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path / "absent.json", "cannot read", "absent.json", "No such file")
+
+
+def test_directory_is_rejected(tmp_path: Path) -> None:
+    rejected(tmp_path, "cannot read", str(tmp_path))
+
+
+def test_non_json_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"schema": "testbed.trace/1", tape: [}')
+    rejected(path, "not JSON", "t.json", "line 1")
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text("")
+    rejected(path, "not JSON")
+
+
+@pytest.mark.parametrize(
+    ("schema", "shown"),
+    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/2", "'testbed.trace/2'"), (None, "None")],
+)
+def test_wrong_schema_is_rejected(tmp_path: Path, schema: object, shown: str) -> None:
+    document = valid_trace() | {"schema": schema}
+    rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace", f"schema: {shown}")
+
+
+def test_missing_schema_is_rejected(tmp_path: Path) -> None:
+    document = valid_trace()
+    del document["schema"]
+    rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
+
+
+@pytest.mark.parametrize("document", [[1, 2, 3], "testbed.trace/1", 7, None])
+def test_json_that_is_not_an_object_is_rejected(tmp_path: Path, document: object) -> None:
+    rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
+
+
+@pytest.mark.parametrize("key", ["testbed_version", "config", "seed", "strategy", "tape", "events", "violation"])
+def test_trace_lacking_a_field_is_rejected(tmp_path: Path, key: str) -> None:
+    document = valid_trace()
+    del document[key]
+    rejected(write(tmp_path, document), "lacks", key)
+
+
+def test_trace_of_another_testbed_version_is_rejected(tmp_path: Path) -> None:
+    other = "0.0.1-other"
+    assert other != __version__
+    message = rejected(write(tmp_path, valid_trace() | {"testbed_version": other}), other, __version__)
+    assert "version" in message
+
+
+@pytest.mark.parametrize(
+    "tape",
+    [[0, -1, 2], [-5], [0, 1.5], [1.0], ["1"], [None], [True, 0], [[0]], "0120", {"0": 1}, None, 3],
+    ids=[
+        "negative",
+        "only-negative",
+        "float",
+        "integral-float",
+        "string-entry",
+        "null-entry",
+        "bool-entry",
+        "nested",
+        "string",
+        "object",
+        "null",
+        "int",
+    ],
+)
+def test_tape_that_is_not_a_list_of_non_negative_ints_is_rejected(tmp_path: Path, tape: object) -> None:
+    rejected(write(tmp_path, valid_trace() | {"tape": tape}), "tape", "non-negative integers")
+
+
+def test_empty_tape_is_valid(tmp_path: Path) -> None:
+    assert load_trace(write(tmp_path, valid_trace() | {"tape": []}))["tape"] == []
+
+
+@pytest.mark.parametrize("violation", [{"invariant": "remset-complete"}, {"step": 3}, "remset-complete", [1]], ids=str)
+def test_malformed_violation_record_is_rejected(tmp_path: Path, violation: object) -> None:
+    rejected(write(tmp_path, valid_trace() | {"violation": violation}), "violation")
