@@ -23,11 +23,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--faults", nargs="*", help="only these faults (default: all available)")
+    parser.add_argument("--scenarios", nargs="*", help="only these scenarios (default: all)")
+    parser.add_argument("--no-clean", action="store_true", help="skip the clean-model rows")
     args = parser.parse_args()
-    faults = [f for f in testbed.FAULTS if f.available]
+    faults = [f for f in testbed.FAULTS if f.available and (not args.faults or f.name in args.faults)]
+    scenarios = args.scenarios or list(testbed.SCENARIOS)
     print(f"{'fault':28} {'scenario':20} {'detected':>9} {'named':>9} {'miss<=':>8} {'s':>6}")
-    for fault in [None, *faults]:
-        for scenario in testbed.SCENARIOS:
+    for fault in ([] if args.no_clean else [None]) + faults:
+        for scenario in scenarios:
             started = time.monotonic()
             result = testbed.stress(
                 [scenario], seed=args.seed, schedules=args.seeds, faults=[fault.name] if fault else [], jobs=args.jobs
