@@ -1,6 +1,7 @@
 """Detection rate of each available fault, per scenario, in free mode.
 
-    python bench/detection_rates.py [--seeds 200] [--seed 1] [--jobs 2]
+    python bench/detection_rates.py [--seeds 200] [--seed 1] [--jobs 2] [--strategy random]
+        [--faults F ...] [--scenarios S ...] [--scenario-of] [--no-clean]
 
 For every available fault and every scenario, runs ``--seeds`` schedules
 (seeds derived from ``--seed`` exactly as ``testbed stress`` derives them)
@@ -18,6 +19,24 @@ import time
 import testbed
 
 
+#: the scenario built to provoke each fault (``--scenario-of``)
+AIMED_AT = {
+    "skip-flush": "mixed",
+    "unlocked-remset-insert": "store-buffer-storm",
+    "store-buffer-overflow-drop": "store-buffer-storm",
+    "early-scavenge": "mixed",
+    "resume-before-workers-done": "store-buffer-storm",
+    "racy-forwarding": "mixed",
+    "unlocked-steal": "mixed",
+    "promote-without-remset": "mixed",
+    "no-poll-in-deopt": "waltz",
+    "missing-barrier-in-materialize": "deopt-storm",
+    "unlocked-weak-unlink": "weak-list-churn",
+    "unlink-before-marking-done": "deopt-storm",
+    "stale-frame-code": "deopt-storm",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=200)
@@ -26,6 +45,8 @@ def main() -> None:
     parser.add_argument("--faults", nargs="*", help="only these faults (default: all available)")
     parser.add_argument("--scenarios", nargs="*", help="only these scenarios (default: all)")
     parser.add_argument("--no-clean", action="store_true", help="skip the clean-model rows")
+    parser.add_argument("--strategy", default="free", help="free (default), random or pct")
+    parser.add_argument("--scenario-of", action="store_true", help="each fault only on the scenario aimed at it")
     args = parser.parse_args()
     faults = [f for f in testbed.FAULTS if f.available and (not args.faults or f.name in args.faults)]
     scenarios = args.scenarios or list(testbed.SCENARIOS)
@@ -33,8 +54,15 @@ def main() -> None:
     for fault in ([] if args.no_clean else [None]) + faults:
         for scenario in scenarios:
             started = time.monotonic()
+            if args.scenario_of and fault is not None and scenario != AIMED_AT.get(fault.name, scenario):
+                continue
             result = testbed.stress(
-                [scenario], seed=args.seed, schedules=args.seeds, faults=[fault.name] if fault else [], jobs=args.jobs
+                [scenario],
+                seed=args.seed,
+                schedules=args.seeds,
+                faults=[fault.name] if fault else [],
+                jobs=args.jobs,
+                strategy=args.strategy,
             )
             detected = result.failed_schedules
             named_seeds = {
