@@ -18,7 +18,6 @@ import time
 
 import testbed
 
-
 #: the scenario built to provoke each fault (``--scenario-of``)
 AIMED_AT = {
     "skip-flush": "mixed",
