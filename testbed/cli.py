@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-runs", type=_count(1), default=400, help="runs the search may use (default 400)")
 
     p = commands.add_parser("stress", help="run many schedules with derived seeds")
-    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help="scenario name, comma-separated names (round robin), or `all`")
+    p.add_argument(
+        "--scenario", default=DEFAULT_SCENARIO, help="scenario name, comma-separated names (round robin), or `all`"
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
     budget.add_argument("--schedules", type=_count(1), help="number of schedules")

@@ -89,7 +89,7 @@ def _waltz() -> Config:
 
 
 def _deopt_storm() -> Config:
-    # Few functions, optimized after one call, a forced deopt every second
+    # Few functions, optimized on their first call, a forced deopt every second
     # optimized call: eager and lazy deopts of the same code on all threads.
     return Config(
         scenario="deopt-storm",
@@ -171,7 +171,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "deopt-storm",
-            "two functions optimized after one call and deoptimized every second call on every thread; "
+            "two functions optimized on their first call and deoptimized every second call on every thread; "
             "eager and lazy deopts",
             "deoptimizer, materialization barrier",
             _deopt_storm,

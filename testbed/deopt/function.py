@@ -21,7 +21,11 @@ __all__ = ["Function"]
 
 
 class Function:
-    """Function ``index`` of the isolate; its code pointer is guarded by a lock."""
+    """Function ``index`` of the isolate; its code pointer is guarded by a lock.
+
+    The ``optimize_after``-th call since the function last (de)optimized is
+    the first to run optimized code.
+    """
 
     def __init__(self, index: int, heap: Heap, seed: int, optimize_after: int) -> None:
         self.index = index
@@ -55,3 +59,4 @@ class Function:
             point("function-code-write", self.name)
             if self.optimized_code is code:
                 self.optimized_code = None
+                self.calls = 0  # the tiering budget starts over: hot again before re-optimizing

@@ -85,7 +85,7 @@ class Config:
     scavenger_workers: int = 2
     #: functions the standard program calls (shared by all mutators)
     functions: int = 4
-    #: calls before a function gets optimized code
+    #: the call that first runs optimized code (counted again from 0 after a deopt)
     optimize_after: int = 3
     #: force an eager deopt every N calls of optimized code; 0 disables (``--deopt-every-n-times``)
     deopt_every_n_times: int = 0

@@ -7,6 +7,8 @@ import shlex
 
 import pytest
 
+import testbed
+
 
 def _reproduce_lines(text: str) -> list[str]:
     return [m.group(1) for m in re.finditer(r"^\s*reproduce: (testbed run .*)$", text, re.MULTILINE)]
@@ -19,7 +21,7 @@ def test_run_on_the_correct_model_exits_0(cli) -> None:
     assert outcome.err == ""
 
 
-@pytest.mark.parametrize("scenario", ["mixed", "store-buffer-storm", "all"])
+@pytest.mark.parametrize("scenario", [*sorted(testbed.SCENARIOS), "all"])
 def test_stress_on_the_correct_model_exits_0(cli, scenario: str) -> None:
     outcome = cli("stress", "--scenario", scenario, "--schedules", "3", "--ops", "200", "--quiet")
     assert outcome.code == 0, outcome

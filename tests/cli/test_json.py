@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+import testbed
+
 DOCUMENT_KEYS = {"schema", "command", "scenario", "seed", "strategy", "faults", "schedules", "violations", "stats"}
 VIOLATION_KEYS = {"invariant", "message", "step", "seed", "trace", "reproduce"}
 STATS_KEYS = {"scavenges", "mark_compacts", "deopts", "safepoints", "points", "wall_s", "max_rss_mb"}
@@ -53,7 +55,7 @@ def test_json_to_stdout_is_pure_json_on_the_correct_model(cli, command: str, arg
     assert outcome.code == 0, outcome
     doc = json.loads(outcome.out)  # nothing but the document on stdout
     _check_document(doc, command)
-    assert doc["scenario"] == "mixed"
+    assert doc["scenario"] == testbed.DEFAULT_SCENARIO
     assert doc["seed"] == 0
     assert doc["faults"] == []
     assert doc["violations"] == []

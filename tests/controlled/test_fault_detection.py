@@ -66,7 +66,7 @@ CASES = [
     Case("racy-forwarding", "mixed", 7, SHORT_MIXED, step=998, invariant="forwarding-unique"),
     Case("unlocked-steal", "mixed", 21, SHORT_MIXED, step=1817, invariant="no-from-space-refs"),
     Case("promote-without-remset", "mixed", 7, SHORT_MIXED, step=1424, invariant="remset-complete"),
-    Case("no-poll-in-deopt", "waltz", 13, (), step=1126, invariant="world-stopped"),
+    Case("no-poll-in-deopt", "waltz", 7, (), step=6207, invariant="world-stopped"),
     Case("missing-barrier-in-materialize", "deopt-storm", 1, (), step=896, invariant="remset-complete"),
     Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=21943, invariant="weak-list-complete"),
     Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2567, invariant="weak-list-complete"),

@@ -13,11 +13,16 @@ races are too rare for that wait for the controlled scheduler.
     promote-without-remset      mixed               200        0.015       4       5.1e-8
     racy-forwarding             mixed               183        0.126       6       4.0e-6
     resume-before-workers-done  store-buffer-storm  168        0.217       8       4.9e-6
+    missing-barrier-in-materialize deopt-storm      200        0.015       4       5.1e-8
+    unlink-before-marking-done  deopt-storm         200        0.015       4       5.1e-8
+    stale-frame-code            deopt-storm         200        0.015       4       5.1e-8
+    unlocked-weak-unlink        weak-list-churn     152        0.309       9       2.6e-5
 
 unlocked-steal loses a segment only when a publish lands inside a steal's
-two-step window: 23/200 schedules in free mode broke an invariant (8 of them
-the catalogued one), far too rare for a budget, so its deterministic test is
-in controlled mode (tests/gc).
+two-step window (23/200 schedules in free mode), and no-poll-in-deopt only
+when a deopt leaves the runtime while a GC is pending (65/200 in waltz):
+too rare for a budget, so their deterministic tests are in controlled mode
+(tests/gc, tests/deopt).
 """
 
 from __future__ import annotations
@@ -35,10 +40,14 @@ CASES = [
     ("promote-without-remset", "mixed", 4),
     ("racy-forwarding", "mixed", 6),
     ("resume-before-workers-done", "store-buffer-storm", 8),
+    ("missing-barrier-in-materialize", "deopt-storm", 4),
+    ("unlink-before-marking-done", "deopt-storm", 4),
+    ("stale-frame-code", "deopt-storm", 4),
+    ("unlocked-weak-unlink", "weak-list-churn", 9),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
-CONTROLLED_ONLY = {"unlocked-steal"}
+CONTROLLED_ONLY = {"unlocked-steal", "no-poll-in-deopt"}
 
 
 def _caught_by(name: str) -> list[str]:
