@@ -1,16 +1,32 @@
-"""Shared fixtures for the fast test suite."""
+"""Shared fixtures for the fast test suite.
+
+``cli(*argv)`` calls :func:`testbed.cli.main` in-process and returns its exit
+status with what it wrote to stdout and stderr; ``run_isolate`` runs an
+isolate with a chosen collector and observer; ``small_config`` is a quick run.
+
+``run_threads(scheduler, {name: fn}, expect_errors=False)`` makes ``scheduler``
+the active one, spawns one model thread per entry (in dict order, which is
+the registration order a controlled scheduler counts in), launches them and
+joins each with a timeout.  A thread still alive after the timeout fails the
+test (after the scheduler is told to abandon control, so nothing is left
+blocked).  Whatever a thread raised is returned by thread name; unless
+``expect_errors`` it fails the test.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
 
 import pytest
 
 import testbed
 from testbed.check import Checker
+from testbed.cli import main
 from testbed.gc import SerialScavenger
 from testbed.runtime import Collector, Config, Isolate, Observer
-from testbed.sched import FreeScheduler, running
+from testbed.sched import FreeScheduler, Scheduler, running
 
 
 @pytest.fixture
@@ -47,3 +63,64 @@ def run_isolate_with(
 @pytest.fixture
 def run_isolate() -> RunIsolate:
     return run_isolate_with
+
+
+@dataclasses.dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Outcome]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    def invoke(*argv: str) -> Outcome:
+        capsys.readouterr()
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return invoke
+
+
+#: seconds a test thread may take; the runs here take milliseconds
+JOIN_TIMEOUT = 10.0
+
+Body = Callable[[], None]
+RunThreads = Callable[..., dict[str, BaseException]]
+
+
+def _run_threads(
+    scheduler: Scheduler, bodies: dict[str, Body], expect_errors: bool = False
+) -> dict[str, BaseException]:
+    errors: dict[str, BaseException] = {}
+
+    def guarded(name: str, body: Body) -> None:
+        try:
+            body()
+        except BaseException as error:  # recorded for the test to inspect
+            errors[name] = error
+
+    with running(scheduler):
+        threads: list[threading.Thread] = [scheduler.spawn(name, guarded, name, body) for name, body in bodies.items()]
+        scheduler.launch()
+        for thread in threads:
+            thread.join(JOIN_TIMEOUT)
+        stuck = [t.name for t in threads if t.is_alive()]
+        if stuck:
+            scheduler.abandon()
+            scheduler.interrupt_waits()
+            for thread in threads:
+                thread.join(1.0)
+            pytest.fail(f"threads still running after {JOIN_TIMEOUT:g}s: {stuck}")
+    if not expect_errors and errors:
+        pytest.fail(f"threads raised: {errors!r}")
+    return errors
+
+
+@pytest.fixture
+def run_threads() -> RunThreads:
+    return _run_threads

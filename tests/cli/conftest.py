@@ -1,8 +1,7 @@
 """Helpers for the CLI contract tests (DESIGN.md section 7).
 
 Fixtures (test modules cannot import this file under ``--import-mode=importlib``):
-``cli(*argv)`` calls :func:`testbed.cli.main` in-process and returns its exit
-status with what it wrote to stdout and stderr; ``usage_error(outcome,
+``cli`` comes from tests/conftest.py; ``usage_error(outcome,
 *needles)`` checks the bad-input rule: exit 2, exactly one line on stderr
 starting ``testbed: error:``, nothing on stdout, no traceback; ``caught``
 describes a fault run that fails in every schedule.
@@ -15,11 +14,11 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import testbed
-from testbed.cli import main
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,28 +36,7 @@ class Caught:
         return ("--scenario", self.scenario, "--fault", self.fault, "--schedules", str(self.schedules), "--ops", "300")
 
 
-@dataclasses.dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Outcome]
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    def invoke(*argv: str) -> Outcome:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    return invoke
-
-
-def _assert_usage_error(outcome: Outcome, *needles: str) -> str:
+def _assert_usage_error(outcome: Any, *needles: str) -> str:  # a tests/conftest.py Outcome
     """The bad-input rule; returns the error line.  Each needle must occur in it."""
     assert outcome.code == 2, outcome
     assert "Traceback" not in outcome.err, outcome.err

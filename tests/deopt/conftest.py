@@ -13,17 +13,12 @@ inspect code objects, frames and the weak list after the run.
 does (checker, mark-compact, tiering deoptimizer) but runs nothing: the
 verifier tests arrange its heap by hand and call the verifier directly.
 
-``run_threads(scheduler, {name: fn})`` makes ``scheduler`` the active one,
-spawns one model thread per entry (in dict order: the registration order a
-controlled scheduler counts in), launches them and joins each with a
-timeout; a thread still alive fails the test.  Whatever a thread raised is
-re-raised in the test.
+``run_threads`` comes from tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +29,6 @@ from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.gc import MarkCompact, SerialScavenger
 from testbed.runtime import Config, Isolate, Mutator
-from testbed.sched import Scheduler, running
-
-#: seconds a test thread may take (runs here take milliseconds)
-JOIN_TIMEOUT = 20.0
 
 #: what every custom-program run here starts from
 BASE = {
@@ -98,36 +89,3 @@ def _bare_isolate(**config: Any) -> Isolate:
 @pytest.fixture
 def bare_isolate() -> BareIsolate:
     return _bare_isolate
-
-
-Body = Callable[[], None]
-RunThreads = Callable[[Scheduler, dict[str, Body]], None]
-
-
-def _run_threads(scheduler: Scheduler, bodies: dict[str, Body]) -> None:
-    errors: dict[str, BaseException] = {}
-
-    def guarded(name: str, body: Body) -> None:
-        try:
-            body()
-        except BaseException as error:  # re-raised in the test below
-            errors[name] = error
-
-    with running(scheduler):
-        threads: list[threading.Thread] = [scheduler.spawn(name, guarded, name, body) for name, body in bodies.items()]
-        scheduler.launch()
-        for thread in threads:
-            thread.join(JOIN_TIMEOUT)
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            scheduler.abandon()
-            for thread in threads:
-                thread.join(1.0)
-            pytest.fail(f"threads still running after {JOIN_TIMEOUT}s: {stuck}")
-    for name, error in errors.items():
-        raise AssertionError(f"thread {name} raised {type(error).__name__}: {error}") from error
-
-
-@pytest.fixture
-def run_threads() -> RunThreads:
-    return _run_threads

@@ -2,12 +2,7 @@
 
 Fixtures (test modules cannot import this file under ``--import-mode=importlib``):
 
-``run_threads(scheduler, {name: fn})`` makes ``scheduler`` the active one,
-spawns one model thread per entry (in dict order: the registration order a
-controlled scheduler counts in), launches them and joins each with a
-timeout.  A thread still alive after the timeout fails the test (after the
-scheduler is told to abandon control).  Returns what each thread raised, by
-name.
+``run_threads`` comes from tests/conftest.py.
 
 ``young_heap()`` makes a small heap and returns ``(heap, allocator)``.
 
@@ -25,43 +20,6 @@ from collections.abc import Callable
 import pytest
 
 from testbed.heap import Heap, ThreadAllocator
-from testbed.sched import Scheduler, running
-
-#: seconds a test thread may take; the runs here take milliseconds
-JOIN_TIMEOUT = 10.0
-
-Body = Callable[[], None]
-RunThreads = Callable[[Scheduler, dict[str, Body]], dict[str, BaseException]]
-
-
-def _run_threads(scheduler: Scheduler, bodies: dict[str, Body]) -> dict[str, BaseException]:
-    errors: dict[str, BaseException] = {}
-
-    def guarded(name: str, body: Body) -> None:
-        try:
-            body()
-        except BaseException as error:  # recorded for the test to inspect
-            errors[name] = error
-
-    with running(scheduler):
-        threads = [scheduler.spawn(name, guarded, name, body) for name, body in bodies.items()]
-        scheduler.launch()
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
-            scheduler.abandon()
-            scheduler.interrupt_waits()
-            for thread in threads:
-                thread.join(1.0)
-            pytest.fail(f"threads still running after {JOIN_TIMEOUT:g}s: {stuck}")
-    return errors
-
-
-@pytest.fixture
-def run_threads() -> RunThreads:
-    return _run_threads
 
 
 def _young_heap() -> tuple[Heap, ThreadAllocator]:
