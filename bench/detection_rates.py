@@ -18,23 +18,6 @@ import time
 
 import testbed
 
-#: the scenario built to provoke each fault (``--scenario-of``)
-AIMED_AT = {
-    "skip-flush": "mixed",
-    "unlocked-remset-insert": "store-buffer-storm",
-    "store-buffer-overflow-drop": "store-buffer-storm",
-    "early-scavenge": "mixed",
-    "resume-before-workers-done": "store-buffer-storm",
-    "racy-forwarding": "mixed",
-    "unlocked-steal": "mixed",
-    "promote-without-remset": "mixed",
-    "no-poll-in-deopt": "waltz",
-    "missing-barrier-in-materialize": "deopt-storm",
-    "unlocked-weak-unlink": "weak-list-churn",
-    "unlink-before-marking-done": "deopt-storm",
-    "stale-frame-code": "deopt-storm",
-}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -53,7 +36,7 @@ def main() -> None:
     for fault in ([] if args.no_clean else [None]) + faults:
         for scenario in scenarios:
             started = time.monotonic()
-            if args.scenario_of and fault is not None and scenario != AIMED_AT.get(fault.name, scenario):
+            if args.scenario_of and fault is not None and scenario != fault.scenario:
                 continue
             result = testbed.stress(
                 [scenario],

@@ -12,14 +12,6 @@ import pytest
 import testbed
 from testbed.faults import Fault
 
-#: the scenario that aims at each fault's race
-TARGET_SCENARIO = {
-    "skip-flush": "mixed",
-    "early-scavenge": "mixed",
-    "unlocked-remset-insert": "store-buffer-storm",
-    "store-buffer-overflow-drop": "store-buffer-storm",
-}
-
 STRESS_SEED = 7
 
 AVAILABLE = [fault for fault in testbed.FAULTS if fault.available]
@@ -31,9 +23,7 @@ class _Caught(Exception):
 
 @pytest.mark.parametrize("fault", AVAILABLE, ids=[fault.name for fault in AVAILABLE])
 def test_fault_is_caught_by_its_invariant(fault: Fault, stress_budget: float) -> None:
-    scenario = TARGET_SCENARIO.get(fault.name)
-    if scenario is None:
-        pytest.fail(f"fault {fault.name!r} is available but has no target scenario in TARGET_SCENARIO")
+    scenario = fault.scenario
     caught_by = set(fault.caught_by.split(" / "))
     progress: list[testbed.StressResult] = []
 

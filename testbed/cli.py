@@ -503,12 +503,19 @@ def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
         _table([[d["name"], d["aims_at"], d["description"]] for d in data], ["scenario", "aims at", "what"], out)
     elif args.command == "faults":
         data = [
-            {"name": f.name, "bug": f.bug, "caught_by": f.caught_by, "available": f.available, "where": f.where}
+            {
+                "name": f.name,
+                "bug": f.bug,
+                "caught_by": f.caught_by,
+                "scenario": f.scenario,
+                "available": f.available,
+                "where": f.where,
+            }
             for f in FAULTS
         ]
         _table(
-            [[d["name"], "yes" if d["available"] else "no", d["caught_by"], d["bug"]] for d in data],
-            ["fault", "available", "caught by", "bug"],
+            [[d["name"], d["scenario"], d["caught_by"], d["bug"]] for d in data],
+            ["fault", "provoked by", "caught by", "bug"],
             out,
         )
     else:

@@ -28,6 +28,28 @@ class Fault:
     where: str
     available: bool
 
+    @property
+    def scenario(self) -> str:
+        """The scenario built to provoke this fault's race."""
+        return _AIMED_AT[self.name]
+
+
+_AIMED_AT = {
+    "skip-flush": "mixed",
+    "unlocked-remset-insert": "store-buffer-storm",
+    "store-buffer-overflow-drop": "store-buffer-storm",
+    "early-scavenge": "mixed",
+    "resume-before-workers-done": "store-buffer-storm",
+    "racy-forwarding": "mixed",
+    "unlocked-steal": "mixed",
+    "promote-without-remset": "mixed",
+    "no-poll-in-deopt": "waltz",
+    "missing-barrier-in-materialize": "deopt-storm",
+    "unlocked-weak-unlink": "weak-list-churn",
+    "unlink-before-marking-done": "deopt-storm",
+    "stale-frame-code": "deopt-storm",
+}
+
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
