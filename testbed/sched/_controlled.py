@@ -97,7 +97,6 @@ class ControlledScheduler(Scheduler):
         self.events: list[tuple[int, str, str, str]] = []
         self._record = record_events
         self._tasks: list[_Task] = []
-        self._by_ident: dict[int, _Task] = {}
         self._current: _Task | None = None
         # The runnable threads and their indices, rebuilt only when a thread is
         # spawned, ends, blocks or wakes (None = stale): a point that does not
@@ -151,7 +150,7 @@ class ControlledScheduler(Scheduler):
         runnable = [t for t in self._tasks if not t.finished]
         if not runnable:
             return
-        first = runnable[self._decide(runnable, None)]
+        first = self._choose_next(runnable)
         self._current = first
         first.baton.release()
 
@@ -164,7 +163,6 @@ class ControlledScheduler(Scheduler):
 
     def _task_body(self, task: _Task, target: Callable[..., None], args: tuple[object, ...]) -> None:
         task.ident = threading.get_ident()
-        self._by_ident[task.ident] = task
         task.baton.acquire()  # wait for the first turn
         try:
             target(*args)
@@ -211,17 +209,13 @@ class ControlledScheduler(Scheduler):
             self._runnable_cache = runnable
         return runnable
 
-    def _decide(self, runnable: Sequence[_Task], current: _Task | None) -> int:
+    def _choose_next(self, runnable: Sequence[_Task]) -> _Task:
+        """The thread to run when none holds the turn (first turn, or the holder blocked or ended)."""
         if len(runnable) < 2:
-            return 0
-        indices = [t.index for t in runnable]
-        current_runnable = current is not None and current in runnable
-        decision = self.strategy.decide(
-            self._step, indices, current.index if current is not None else -1, current_runnable
-        )
-        decision %= len(runnable)
+            return runnable[0]
+        decision = self.strategy.decide(self._step, [t.index for t in runnable], -1, False) % len(runnable)
         self.tape.append(decision)
-        return decision
+        return runnable[decision]
 
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
         self._current = chosen
@@ -241,7 +235,7 @@ class ControlledScheduler(Scheduler):
                 return  # everyone ended: the run is over
             self._declare_deadlock(blocked)
             runnable = self._runnable()
-        chosen = runnable[self._decide(runnable, None)]
+        chosen = self._choose_next(runnable)
         if chosen is task:
             return
         self._event("switch", task, chosen.name)
