@@ -159,11 +159,13 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
     result = RunResult(config, list(isolate.violations), stats, events=isolate.events.events)
     if isinstance(scheduler, ControlledScheduler):
         stats.update(decisions=len(scheduler.tape), preemptions=scheduler.preemptions)
-        result.trace = _trace(config, scheduler, result.violations)
+        result.trace = _trace(config, scheduler, result.violations, isolate.events.events)
     return result
 
 
-def _trace(config: Config, scheduler: ControlledScheduler, violations: list[Violation]) -> dict[str, Any]:
+def _trace(
+    config: Config, scheduler: ControlledScheduler, violations: list[Violation], model_events: list[Event]
+) -> dict[str, Any]:
     first = violations[0] if violations else None
     return {
         "schema": TRACE_SCHEMA,
@@ -175,6 +177,8 @@ def _trace(config: Config, scheduler: ControlledScheduler, violations: list[Viol
         "preemptions": scheduler.preemptions,
         "steps": scheduler.steps,
         "events": scheduler.trace_events(),
+        #: what the model did (pauses, scavenge tasks, deopts, weak-list links), for timelines
+        "model_events": [[e.step, e.thread, e.kind, e.detail] for e in model_events],
         "violation": None
         if first is None
         else {"invariant": first.invariant, "step": first.step, "thread": first.thread, "message": first.message},

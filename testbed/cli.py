@@ -40,6 +40,7 @@ from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
 from testbed.sched import TraceError, load_trace, write_trace
 from testbed.shrink import replay, shrink
+from testbed.timeline import write_timeline
 
 __all__ = ["main", "parse_duration"]
 
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("--times", type=_count(1), default=1, help="replays (default 1)")
     p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
+
+    p = commands.add_parser("timeline", help="a trace as Chrome trace-event JSON (Perfetto)")
+    p.add_argument("trace", metavar="TRACE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the timeline")
 
     p = commands.add_parser("shrink", help="shorten a trace's tape, keeping its violation")
     p.add_argument("trace", metavar="TRACE")
@@ -467,6 +472,14 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if expected is not None and outcome.matches else 0
 
 
+def cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
+    _check_output_file(args.output)
+    trace = load_trace(args.trace)
+    count = write_timeline(trace, args.output)
+    print(f"testbed timeline: {count} events from {args.trace} -> {args.output} (open in ui.perfetto.dev)", file=out)
+    return 0
+
+
 def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
     _check_output_file(args.output)
     trace = load_trace(args.trace)
@@ -583,6 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_replay(args, out)
         if args.command == "shrink":
             return cmd_shrink(args, out)
+        if args.command == "timeline":
+            return cmd_timeline(args, out)
         return cmd_catalogue(args, out)
     except (UsageError, ConfigError, UnknownFault, UnknownScenario, UnknownStrategy, TraceError) as error:
         print(f"testbed: error: {error}", file=sys.stderr)
