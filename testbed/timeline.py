@@ -51,6 +51,8 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
         if kind == "switch":
             close(step, f"switch: {detail}")
             running = (detail.split(" at ")[0], step)
+        elif kind == "start":
+            running = (thread, step)
         elif kind in ("block", "end"):
             close(step, f"{kind}: {detail}" if detail else kind)
             events.append(

@@ -151,7 +151,7 @@ class ControlledScheduler(Scheduler):
         if not runnable:
             return
         first = self._choose_next(runnable)
-        self._event("switch", first, f"{first.name} at launch")
+        self._event("start", first, "the first turn")
         self._current = first
         first.baton.release()
 
