@@ -47,45 +47,11 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
             )
         running = None
 
-    for step, kind, thread, detail in trace["events"]:
-        if kind == "switch":
-            close(step, f"switch: {detail}")
-            running = (detail.split(" at ")[0], step)
-        elif kind == "start":
-            running = (thread, step)
-        elif kind in ("block", "end"):
-            close(step, f"{kind}: {detail}" if detail else kind)
-            events.append(
-                {
-                    "name": kind,
-                    "cat": "schedule",
-                    "ph": "i",
-                    "s": "t",
-                    "ts": step,
-                    "pid": 1,
-                    "tid": tid(thread),
-                    "args": {"detail": detail},
-                }
-            )
-        else:
-            events.append(
-                {
-                    "name": kind,
-                    "cat": "schedule",
-                    "ph": "i",
-                    "s": "t",
-                    "ts": step,
-                    "pid": 1,
-                    "tid": tid(thread),
-                    "args": {"detail": detail},
-                }
-            )
-    close(trace.get("steps", 0), "run end")
-    for step, thread, kind, detail in trace.get("model_events", []):
+    def instant(category: str, name: str, step: int, thread: str, detail: str) -> None:
         events.append(
             {
-                "name": kind,
-                "cat": "model",
+                "name": name,
+                "cat": category,
                 "ph": "i",
                 "s": "t",
                 "ts": step,
@@ -94,6 +60,21 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
                 "args": {"detail": detail},
             }
         )
+
+    for step, kind, thread, detail in trace["events"]:
+        if kind == "switch":
+            close(step, f"switch: {detail}")
+            running = (detail.split(" at ")[0], step)
+            continue
+        if kind == "start":
+            running = (thread, step)
+            continue
+        if kind in ("block", "end"):
+            close(step, f"{kind}: {detail}" if detail else kind)
+        instant("schedule", kind, step, thread, detail)
+    close(trace.get("steps", 0), "run end")
+    for step, thread, kind, detail in trace.get("model_events", []):
+        instant("model", kind, step, thread, detail)
     violation = trace.get("violation")
     if violation is not None:
         events.append(
