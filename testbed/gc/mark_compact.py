@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from testbed.heap import Code, HeapObject, Map
-from testbed.sched import Condition, Lock, WaitTimeout, active_scheduler, point
+from testbed.sched import Condition, Halt, Lock, WaitTimeout, active_scheduler, point
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
@@ -76,6 +76,13 @@ class MarkCompact:
             self.changed.wait_for(lambda: self._pending is None and not self._sweeping, abandon=isolate.is_aborted)
 
     def _sweeper_main(self, isolate: Isolate) -> None:
+        try:
+            self._serve(isolate)
+        except (Exception, Halt) as error:  # a halt can reach the idle sweeper too
+            isolate.report_thread_failure("sweeper", error)
+
+    def _serve(self, isolate: Isolate) -> None:
+        """Sweep after each mark-compact until shutdown or abort."""
         while True:
             with self.lock:
                 try:
@@ -92,8 +99,6 @@ class MarkCompact:
                 isolate.events.record("sweeper-start", "concurrent sweep after mark-compact")
                 self._sweep(isolate, marked, watermark)
                 isolate.events.record("sweeper-done", f"{self.freed} objects freed so far")
-            except Exception as error:
-                isolate.report([isolate.violation("model-error", f"sweeper raised {type(error).__name__}: {error}")])
             finally:
                 with self.lock:
                     self._sweeping = False

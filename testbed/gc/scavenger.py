@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
 from testbed.heap import Page, Tagged
-from testbed.sched import Condition, Lock, WaitTimeout, active_scheduler
+from testbed.sched import Condition, Halt, Lock, WaitTimeout, active_scheduler
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
@@ -166,6 +166,13 @@ class ParallelScavenger:
         isolate = self._isolate
         assert isolate is not None
         name = f"scavenger-{index}"
+        try:
+            self._serve(isolate, name)
+        except (Exception, Halt) as error:  # a halt can reach an idle worker too
+            isolate.report_thread_failure(name, error)
+
+    def _serve(self, isolate: Isolate, name: str) -> None:
+        """Run one task per job until shutdown or abort."""
         seen = 0
         while True:
             with self.lock:
@@ -178,10 +185,8 @@ class ParallelScavenger:
             evacuator: Evacuator | None = None
             try:
                 evacuator = job.run_task(name)
-            except WaitTimeout as timeout:
-                isolate.report([isolate.violation("safepoint-liveness", f"{name} {timeout}", timeout.stacks)])
             except Exception as error:
-                isolate.report([isolate.violation("model-error", f"{name} raised {type(error).__name__}: {error}")])
+                isolate.report_thread_failure(name, error)
             finally:
                 with self.lock:
                     if evacuator is not None:

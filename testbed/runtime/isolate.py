@@ -30,7 +30,7 @@ from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import Halt, Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
 
 __all__ = ["Isolate", "derive_seed"]
 
@@ -74,6 +74,8 @@ class Isolate:
         self.stats = RunStats()
         self.violations: list[Violation] = []
         self._aborted = False
+        #: a non-liveness halt (a diverged replay): the run is invalid, not failed
+        self.halted: Halt | None = None
         self._report_lock = Lock("violations")
         self._finished = 0  # mutators whose program ended
         self._process = psutil.Process()
@@ -96,6 +98,33 @@ class Isolate:
                     logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
             self._aborted = True
         active_scheduler().interrupt_waits()
+
+    def report_thread_failure(self, thread: str, error: BaseException) -> None:
+        """What a model thread's top level caught ends the run.
+
+        A liveness halt (deadlock, livelock) or a wait timeout is a
+        ``safepoint-liveness`` violation with the stacks; any other halt
+        makes the run invalid (kept in :attr:`halted`, no violation); any
+        other exception is a ``model-error`` with its traceback.
+        """
+        if isinstance(error, Halt) and not error.liveness:
+            with self._report_lock:
+                if self.halted is None:
+                    self.halted = error
+                self._aborted = True
+            active_scheduler().interrupt_waits()
+        elif isinstance(error, Halt | WaitTimeout):
+            self.report([self.violation("safepoint-liveness", f"{thread} {error}", error.stacks)])
+        else:
+            self.report(
+                [
+                    self.violation(
+                        "model-error",
+                        f"{thread} raised {type(error).__name__}: {error}",
+                        {thread: traceback.format_exception(error)},
+                    )
+                ]
+            )
 
     def violation(self, invariant: str, message: str, stacks: dict[str, list[str]] | None = None) -> Violation:
         return Violation(
@@ -207,18 +236,8 @@ class Isolate:
                 mutator.leave_frame()
         except RunAborted:
             pass
-        except WaitTimeout as timeout:
-            self.report([self.violation("safepoint-liveness", f"{mutator.name} {timeout}", timeout.stacks)])
-        except Exception as error:  # a crash of the model or of a custom workload
-            self.report(
-                [
-                    self.violation(
-                        "model-error",
-                        f"{mutator.name} raised {type(error).__name__}: {error}",
-                        {mutator.name: traceback.format_exception(error)},
-                    )
-                ]
-            )
+        except (Exception, Halt) as error:  # a crash of the model or of a custom workload, or a halt
+            self.report_thread_failure(mutator.name, error)
         finally:
             self._finish(mutator)
 
@@ -227,8 +246,10 @@ class Isolate:
         try:
             if mutator.state is not ThreadState.PARKED:
                 self.safepoint.park(mutator)
-        except WaitTimeout as timeout:
-            self.report([self.violation("safepoint-liveness", f"{mutator.name} {timeout}", timeout.stacks)])
+        except RunAborted:
+            pass
+        except (Exception, Halt) as error:
+            self.report_thread_failure(mutator.name, error)
         mutator.state = ThreadState.PARKED
         with self._report_lock:
             self._finished += 1

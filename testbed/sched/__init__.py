@@ -11,7 +11,8 @@ scheduler can perturb (free mode) or serialize (controlled mode) the threads
 without the model code knowing which.
 """
 
-from testbed.sched._controlled import ControlledScheduler, Deadlock, StepLimit
+from testbed.sched._controlled import ControlledScheduler
+from testbed.sched._halts import Deadlock, Halt, StepLimit
 from testbed.sched._points import (
     FreeScheduler,
     Scheduler,
@@ -40,6 +41,7 @@ __all__ = [
     "StepLimit",
     "Strategy",
     "Event",
+    "Halt",
     "FreeScheduler",
     "Lock",
     "Scheduler",

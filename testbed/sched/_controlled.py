@@ -30,33 +30,11 @@ from _thread import get_ident
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from testbed.sched._halts import Deadlock, StepLimit
 from testbed.sched._points import Scheduler
 from testbed.sched._strategies import Strategy
-from testbed.sched._violation import WaitTimeout
 
-__all__ = ["ControlledScheduler", "Deadlock", "StepLimit"]
-
-
-class Deadlock(WaitTimeout):
-    """No thread can run while some are blocked."""
-
-    def __init__(self, description: str) -> None:
-        super().__init__(description, 0.0)
-        self.args = (f"deadlock: {description}",)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class StepLimit(WaitTimeout):
-    """The run passed its step limit (a livelock, or a run far too long)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the step limit of {limit}", 0.0)
-        self.args = (f"livelock: no end after {limit} scheduling points",)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+__all__ = ["ControlledScheduler"]
 
 
 class _Task:

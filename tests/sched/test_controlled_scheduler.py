@@ -25,7 +25,6 @@ from testbed.sched import (
     ReplayStrategy,
     StepLimit,
     Strategy,
-    WaitTimeout,
     point,
 )
 
@@ -261,7 +260,7 @@ def test_opposite_lock_orders_deadlock_is_raised_in_the_blocked_threads(run_thre
     assert set(errors) == {"left", "right"}
     for error in errors.values():
         assert isinstance(error, Deadlock)
-        assert isinstance(error, WaitTimeout)
+
         message = str(error)
         assert message.startswith("deadlock")
         for name in ("left", "right", "lock-a", "lock-b"):
@@ -351,7 +350,6 @@ def test_thread_looping_over_points_forever_hits_the_step_limit(run_threads) -> 
     assert set(errors) == {"spinner"}, errors
     error = errors["spinner"]
     assert isinstance(error, StepLimit)
-    assert isinstance(error, WaitTimeout)
     assert str(error) == "livelock: no end after 1000 scheduling points"
     assert finite == list(range(10))
     assert scheduler.steps == 1001

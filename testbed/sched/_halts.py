@@ -1,0 +1,58 @@
+"""Halts: how a scheduler stops a run from inside one of its threads.
+
+A deadlock (no runnable thread), a livelock (the step limit) and a replay
+that no longer follows its tape are not exceptions of the model: they are
+the scheduler saying "this run cannot go on".  They derive from
+:class:`Halt`, a ``BaseException`` (as trio's ``Cancelled`` is), so model
+code that catches ``Exception`` to report a crash, or an idle loop that
+catches :class:`~testbed.sched.WaitTimeout` to wait again, can never
+swallow one.  Only a thread's top level handles a halt, by handing it to
+the run (``Isolate.report_halt``).
+
+``liveness`` says how the run reports it: as a ``safepoint-liveness``
+violation with every thread's stack (deadlock, livelock), or as a reason
+the run itself is invalid (a diverged replay), which is raised to the
+caller instead of being reported as a finding.
+"""
+
+from __future__ import annotations
+
+from testbed.sched._stacks import thread_stacks
+
+__all__ = ["Deadlock", "Halt", "StepLimit"]
+
+
+class Halt(BaseException):
+    """The scheduler stops the run; only a thread's top level may catch it."""
+
+    #: reported as a ``safepoint-liveness`` violation (else: the run is invalid)
+    liveness = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        #: every thread's stack when the halt was raised (liveness halts only)
+        self.stacks: dict[str, list[str]] = thread_stacks() if self.liveness else {}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Deadlock(Halt):
+    """No thread can run while some are blocked."""
+
+    liveness = True
+
+    def __init__(self, description: str) -> None:
+        super().__init__(f"deadlock: {description}")
+        self.description = description
+
+
+class StepLimit(Halt):
+    """The run passed its step limit (a livelock, or a run far too long)."""
+
+    liveness = True
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"livelock: no end after {limit} scheduling points")
+        self.limit = limit
