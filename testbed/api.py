@@ -152,6 +152,7 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
         remset_inserts=isolate.heap.remembered_set.inserts,
         allocations=sum(m.allocations for m in mutators),
         checks=checker.checks,
+        checks_by_invariant=dict(checker.evaluations),
         points=scheduler.steps,
         wall_s=round(wall, 4),
         max_rss_mb=_max_rss_mb(),
@@ -205,6 +206,15 @@ class Finding:
 _MAXIMA = ("peak_mutator_threads", "peak_os_threads", "max_rss_mb")
 
 
+def _add_counters(into: dict[str, Any], counters: dict[str, Any]) -> None:
+    """Sum nested counter maps (``checks_by_invariant``, ``per_worker``: {task: {counter: n}})."""
+    for key, value in counters.items():
+        if isinstance(value, dict):
+            _add_counters(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
 @dataclasses.dataclass
 class StressResult:
     scenarios: list[str]
@@ -223,12 +233,8 @@ class StressResult:
         for key, value in result.stats.items():
             if key in _MAXIMA:
                 self.stats[key] = max(self.stats.get(key, 0), value)
-            elif isinstance(value, dict):  # per_worker: {task: {counter: n}}
-                merged = self.stats.setdefault(key, {})
-                for task, counters in value.items():
-                    into = merged.setdefault(task, {})
-                    for counter, n in counters.items():
-                        into[counter] = into.get(counter, 0) + n
+            elif isinstance(value, dict):
+                _add_counters(self.stats.setdefault(key, {}), value)
             else:
                 self.stats[key] = self.stats.get(key, 0) + value
         if result.violations:

@@ -396,6 +396,10 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         + _stats_line(stats),
         file=out,
     )
+    # A check that never ran is not a pass: say which invariants no schedule evaluated.
+    never = [name for name, count in stats.get("checks_by_invariant", {}).items() if count == 0]
+    if never and result.schedules:
+        print(f"  warning: never evaluated in this campaign: {', '.join(never)}", file=out)
     by_invariant: dict[str, int] = {}
     for finding in result.findings:
         by_invariant[finding.violation.invariant] = by_invariant.get(finding.violation.invariant, 0) + 1

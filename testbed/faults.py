@@ -48,6 +48,7 @@ _AIMED_AT = {
     "unlocked-weak-unlink": "weak-list-churn",
     "unlink-before-marking-done": "deopt-storm",
     "stale-frame-code": "deopt-storm",
+    "resume-without-disarm": "mixed",
 }
 
 
@@ -55,7 +56,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "skip-flush",
         "a mutator enters the safepoint without flushing its store buffer",
-        "remset-complete",
+        "store-buffers-flushed / remset-complete",
         "testbed/runtime/safepoint.py",
         True,
     ),
@@ -131,16 +132,23 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         "unlink-before-marking-done",
-        "weak-list entries unlinked before marking finished",
-        "weak-list-complete / weak-list-cleared / no-dangling",
+        "weak-list entries unlinked and released before marking finished",
+        "frames-consistent / weak-list-cleared",
         "testbed/gc/mark_compact.py",
         True,
     ),
     Fault(
         "stale-frame-code",
-        "the rebuilt frame still refers to the optimized code",
-        "frames-consistent",
+        "the rebuilt frame still refers to the optimized code, which then dies",
+        "frames-consistent / weak-list-cleared",
         "testbed/deopt/deoptimizer.py",
+        True,
+    ),
+    Fault(
+        "resume-without-disarm",
+        "the resume clears the GC request but leaves the safepoint barrier armed",
+        "safepoint-liveness",
+        "testbed/runtime/safepoint.py",
         True,
     ),
 )

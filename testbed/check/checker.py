@@ -1,32 +1,40 @@
 """The checker: the observer a checked run installs in its isolate.
 
 Routes the model's callbacks: mutator operations update the shadow graph
-and are screened by the world-stopped monitor; the pause and run-end hooks
-run the heap verifier.  Whatever it finds is reported to the isolate, which
-aborts the run.
+and are screened as they happen (a heap operation while a GC runs is
+``world-stopped``; reading through a dead object is ``no-dangling``;
+running code that was freed is ``frames-consistent``); the pause and
+run-end hooks run the heap verifier.  Whatever it finds is reported to the
+isolate, which aborts the run.  Every evaluation of every invariant is
+counted (:attr:`Checker.evaluations`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from testbed.check.findings import Evaluations
+from testbed.check.raw import death
 from testbed.check.shadow import ShadowGraph
 from testbed.check.verifier import HeapVerifier
 from testbed.heap import HeapObject, Tagged
 from testbed.runtime import Config, Observer
 
 if TYPE_CHECKING:
-    from testbed.runtime import Isolate, Mutator
+    from testbed.runtime import Frame, Isolate, Mutator
 
 __all__ = ["Checker"]
 
 
 class Checker(Observer):
-    """Shadow graph + world-stopped monitor + heap verifier."""
+    """Shadow graph + operation screening + heap verifier."""
 
     def __init__(self, config: Config) -> None:
         self.shadow = ShadowGraph(config.mutators, config.globals_per_mutator)
-        self.verifier = HeapVerifier(self.shadow)
+        #: evaluations per invariant (the run's ``checks_by_invariant``)
+        self.evaluations = Evaluations()
+        self.verifier = HeapVerifier(self.shadow, self.evaluations)
+        #: verification points passed (pauses, collections, the run end)
         self.checks = 0
 
     # -- mutator operations ------------------------------------------------------
@@ -36,10 +44,36 @@ class Checker(Observer):
         # initiator set in_progress before collecting and clears it after, and
         # scavenger tasks count themselves in and out), and this mutator is
         # really executing a heap operation.
+        self.evaluations["world-stopped"] += 1
         isolate = mutator.isolate
         if isolate.safepoint.in_progress or isolate.collector.active_tasks:
             isolate.report(
                 [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
+            )
+
+    def on_field_read(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None:
+        self.evaluations["no-dangling"] += 1
+        dead = death(host)
+        if dead is not None:
+            message = f"{mutator.name} reads #{host.lid}.{index} of a {dead} object"
+        elif isinstance(value, HeapObject) and (dead := death(value)) is not None:
+            message = f"{mutator.name} reads #{host.lid}.{index} -> #{value.lid}, a {dead} object"
+        else:
+            return
+        isolate = mutator.isolate
+        isolate.report([isolate.violation("no-dangling", message)])
+
+    def on_execute(self, mutator: Mutator, frame: Frame) -> None:
+        self.evaluations["frames-consistent"] += 1
+        code = frame.code
+        if code is not None and (dead := death(code)) is not None:
+            isolate = mutator.isolate
+            isolate.report(
+                [
+                    isolate.violation(
+                        "frames-consistent", f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}"
+                    )
+                ]
             )
 
     def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None:
@@ -64,6 +98,8 @@ class Checker(Observer):
 
     def on_pause_start(self, isolate: Isolate) -> None:
         self.checks += 1
+        # Every running mutator arrived: this safepoint's stop phase completed.
+        self.evaluations["safepoint-liveness"] += 1
         isolate.report(self.verifier.at_pause_start(isolate))
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
@@ -76,4 +112,7 @@ class Checker(Observer):
 
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
+        # Every model thread ended, in time and without an exception.
+        self.evaluations["safepoint-liveness"] += 1
+        self.evaluations["model-error"] += len(isolate.mutators)
         isolate.report(self.verifier.at_run_end(isolate))

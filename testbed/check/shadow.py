@@ -70,8 +70,8 @@ class ShadowGraph:
     def global_write(self, mutator: Mutator, index: int, value: Tagged) -> None:
         self.globals[mutator.index * self._globals_per_mutator + index] = logical(value)
 
-    def root_areas(self) -> list[list[Logical]]:
-        """Root slot lists in the order ``Isolate.root_areas`` lists the heap's."""
+    def areas(self) -> list[list[Logical]]:
+        """Root slot lists in the order :func:`testbed.check.raw.roots` lists the heap's."""
         areas = [self.globals]
         for scopes, frames in zip(self.scopes, self.frames, strict=True):
             areas.extend(scopes)

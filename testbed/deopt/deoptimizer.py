@@ -21,7 +21,13 @@ Faults: ``no-poll-in-deopt`` leaves the runtime without the safepoint
 check, so materialization can run while a GC is in progress;
 ``missing-barrier-in-materialize`` stores the materialized objects into the
 context without the barrier; ``stale-frame-code`` leaves the rebuilt frame
-pointing at the optimized code.
+pointing at the optimized code: the frame counts as patched (the GC no
+longer keeps that code alive through it) yet still returns into it, so once
+the code's last unpatched activation is gone a mark-compact releases it and
+the frame runs freed code.
+
+A patched (deoptimized) frame is an interpreter frame: no guard of it can
+fail and there is nothing left to deoptimize lazily.
 """
 
 from __future__ import annotations
@@ -76,14 +82,14 @@ class TieringDeoptimizer:
 
     def fail_guard(self, mutator: Mutator) -> bool:
         frame = mutator.frames[-1] if mutator.frames else None
-        if frame is None or not _is_optimized(frame.code):
+        if frame is None or frame.deoptimized or not _is_optimized(frame.code):
             return False
         self._deoptimize(mutator, frame, lazy=False)
         return True
 
     def check_lazy(self, mutator: Mutator) -> bool:
         frame = mutator.frames[-1] if mutator.frames else None
-        if frame is None or not _is_optimized(frame.code):
+        if frame is None or frame.deoptimized or not _is_optimized(frame.code):
             return False
         assert isinstance(frame.code, Code)
         point("deopt-check-mark", frame.code.lid)

@@ -19,7 +19,7 @@ tasks can both "win" and the object ends up with two copies;
 
 from __future__ import annotations
 
-from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged
+from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged, poison
 from testbed.sched import point
 
 __all__ = ["Evacuator"]
@@ -61,7 +61,7 @@ class Evacuator:
             copy = self._place(obj, old=True)
         winner = self._install_racy(obj, copy) if self._racy else self._install(obj, copy)
         if winner is not copy:
-            copy.map_word = Map.FREED  # the loser gives its copy up
+            poison(copy, Map.FREED)  # the loser gives its copy up
             self.races_lost += 1
             return winner
         if promoted:
@@ -94,7 +94,8 @@ class Evacuator:
         for _ in range(2):
             lab = self.old_lab if old else self.to_lab
             if lab is not None:
-                copy = heap.place(lab, obj.kind, list(obj.fields), obj.lid)
+                # The copy takes the original's map and fields word for word.
+                copy = heap.place(lab, obj.map, list(obj.fields), obj.lid)
                 if copy is not None:
                     return copy
             if old:

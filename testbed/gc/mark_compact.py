@@ -4,12 +4,17 @@ Mirrors the parts of V8's ``MarkCompactCollector`` (src/heap/mark-compact.cc)
 the waltz depends on, in its historic shape:
 
 * marking starts at the strong roots (global handles, every thread's handle
-  scopes and frame slots, the code every frame runs, every function's
-  interpreter and optimized code) and traces fields; the weak list of
-  deoptimized code is *not* traced (``VisitWeakList`` runs after marking);
-* after marking, every weak-list entry that is not marked is unlinked, and
-  every unmarked old-space and code-space object is freed (its map word set
-  to ``FREED``, its remembered slots dropped);
+  scopes and frame slots, the code every optimized activation runs, every
+  function's interpreter and optimized code) and traces fields; the weak
+  list of deoptimized code is *not* traced (``VisitWeakList`` runs after
+  marking);
+* an activation the deoptimizer has patched is an interpreter frame: it
+  keeps its function's bytecode alive (through the function), not the
+  optimized code it was running.  That is what lets deoptimized code die
+  once every activation of it is patched, and what V8 relies on;
+* after marking, every weak-list entry that is not marked is unlinked and
+  released at once, and every other unmarked old-space and code-space
+  object is freed (poisoned with ``FREED``, its remembered slots dropped);
 * with ``concurrent_sweeping`` those last two steps run on a sweeper thread
   after the mutators resume, as V8's sweeper continues after the pause; the
   next pause waits for it to finish (``EnsureSweepingCompleted``).
@@ -18,7 +23,8 @@ No objects move ("compact" is kept for the name V8 gives the collector).
 
 Faults: ``unlink-before-marking-done`` processes the weak list after the
 handle and global roots are marked but before the stack (frames and the code
-they run) is, so code still running in an activation is unlinked and freed.
+they run) is, so code still running in an unpatched activation is unlinked
+and released while that activation still runs it.
 The sweeper's unlink with ``unlocked-weak-unlink`` is in
 :class:`testbed.heap.WeakCodeList`.
 """
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from testbed.heap import Code, HeapObject, Map
+from testbed.heap import Code, HeapObject, Map, poison
 from testbed.sched import Condition, Halt, Lock, WaitTimeout, active_scheduler, point
 
 if TYPE_CHECKING:
@@ -135,7 +141,8 @@ class MarkCompact:
             self._retire_dead_code(isolate, marked, isolate.heap.next_lid())
         for mutator in isolate.mutators:
             for frame in mutator.frames:
-                mark(frame.code)
+                if not frame.deoptimized:  # a patched frame no longer runs its old code
+                    mark(frame.code)
         trace()
         isolate.events.record("mark-compact", f"marking done: {len(marked)} objects live")
         # Objects allocated after marking (higher logical ids) are live however
@@ -148,11 +155,15 @@ class MarkCompact:
             self._sweep(isolate, marked, watermark)
 
     def _retire_dead_code(self, isolate: Isolate, marked: set[int], watermark: int) -> list[Code]:
+        """Unlink every unmarked weak-list entry and release it."""
         # Code newer than the marking (optimized, then deoptimized, while a
         # concurrent sweep was pending) was never judged: it is not dead.
         removed = isolate.heap.weak_code_list.unlink_if(lambda code: code.lid not in marked and code.lid < watermark)
         for code in removed:
-            isolate.events.record("weak-list-unlink", f"code #{code.lid} (no activation left)")
+            point("code-release", code.lid)
+            poison(code, Map.FREED)
+            self.freed += 1
+            isolate.events.record("weak-list-unlink", f"code #{code.lid} unlinked and released (no activation left)")
         return removed
 
     def _sweep(self, isolate: Isolate, marked: set[int], watermark: int) -> None:
@@ -168,5 +179,5 @@ class MarkCompact:
                     for index in range(len(obj.fields)):
                         if heap.remembered_set.contains(obj, index):
                             heap.remembered_set.remove(obj, index)
-                    obj.map_word = Map.FREED
+                    poison(obj, Map.FREED)
                     self.freed += 1

@@ -10,7 +10,7 @@ from testbed.heap.code import Code, WeakCodeList
 from testbed.heap.handles import Handle, HandleScope, StaleHandleError
 from testbed.heap.heap import Heap, ThreadAllocator
 from testbed.heap.lab import LinearAllocationBuffer
-from testbed.heap.objects import HEADER_WORDS, HeapObject, Kind, Map, Tagged
+from testbed.heap.objects import HEADER_WORDS, ZAP, HeapObject, Kind, Map, Tagged, poison
 from testbed.heap.pages import Page
 from testbed.heap.remembered_set import RememberedSet
 from testbed.heap.slot_set import SlotSet
@@ -42,7 +42,9 @@ __all__ = [
     "StaleHandleError",
     "StoreBuffer",
     "Tagged",
+    "ZAP",
     "ThreadAllocator",
     "is_old_to_young",
+    "poison",
     "write_field",
 ]

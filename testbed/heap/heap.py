@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from testbed.heap.code import Code, WeakCodeList
 from testbed.heap.lab import LinearAllocationBuffer
-from testbed.heap.objects import HeapObject, Kind, Tagged
+from testbed.heap.objects import HeapObject, Kind, Map, Tagged
 from testbed.heap.remembered_set import RememberedSet
 from testbed.heap.spaces import CODE, NewSpace, OldSpace
 from testbed.sched import Lock
@@ -51,7 +51,7 @@ class Heap:
         return next(self._lids)
 
     @staticmethod
-    def place(lab: LinearAllocationBuffer, kind: Kind, fields: list[Tagged], lid: int) -> HeapObject | None:
+    def place(lab: LinearAllocationBuffer, kind: Kind | Map, fields: list[Tagged], lid: int) -> HeapObject | None:
         """Place an object with ``fields`` in ``lab``; None when it does not fit."""
         offset = lab.bump(1 + len(fields))
         if offset is None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Union
 if TYPE_CHECKING:
     from testbed.heap.pages import Page
 
-__all__ = ["HEADER_WORDS", "HeapObject", "Kind", "Map", "Tagged"]
+__all__ = ["HEADER_WORDS", "ZAP", "HeapObject", "Kind", "Map", "Tagged", "poison"]
 
 #: words before the first field: just the map word
 HEADER_WORDS = 1
@@ -38,11 +38,13 @@ class Kind(enum.Enum):
 class Map(enum.Enum):
     """Map-word values.  The live ones name a kind; the others are poison.
 
-    ``ZAPPED`` marks a from-space object left behind after a scavenge (the
-    scavenger zaps whole pages at once by moving their epoch on, see
-    :attr:`HeapObject.is_zapped`) (V8's ``kZapValue`` under ``--zap-from-space``); ``FREED`` over every
-    object the sweeper frees.  A reachable reference to either is a dangling
-    reference the verifier reports.
+    ``ZAPPED`` is written over every object left in from-space when a
+    scavenge releases its pages (V8's ``ZapFromSpace`` under
+    ``--verify-heap``, which fills the semispace with ``kZapValue``);
+    ``FREED`` over every object the sweeper frees and every copy given up
+    after a lost forwarding race.  Poisoning (see :func:`poison`) also
+    overwrites the object's fields, so a stale reference reads poison, never
+    valid-looking data.
     """
 
     PLAIN = "plain"
@@ -68,18 +70,19 @@ class HeapObject:
     ``map_word`` is a :class:`Map` or, after evacuation, the forwarded copy.
     ``page`` and ``offset`` are the object's address; objects never move in
     place: evacuation makes a new ``HeapObject`` with the same ``lid``.
+    ``kind`` may be given as a :class:`Map` (a copy takes its original's map
+    word as it is, poison included, as V8's ``MigrateObject`` copies raw
+    words).
     """
 
-    __slots__ = ("epoch", "fields", "lid", "map_word", "offset", "page")
+    __slots__ = ("fields", "lid", "map_word", "offset", "page")
 
-    def __init__(self, lid: int, kind: Kind, fields: list[Tagged], page: Page, offset: int) -> None:
+    def __init__(self, lid: int, kind: Kind | Map, fields: list[Tagged], page: Page, offset: int) -> None:
         self.lid = lid
-        self.map_word: Map | HeapObject = Map.of(kind)
+        self.map_word: Map | HeapObject = kind if isinstance(kind, Map) else Map.of(kind)
         self.fields = fields
         self.page = page
         self.offset = offset
-        #: the page's epoch when the object was placed; a released page moves on
-        self.epoch = page.epoch
 
     @property
     def size(self) -> int:
@@ -94,21 +97,26 @@ class HeapObject:
 
     @property
     def is_zapped(self) -> bool:
-        """Left behind in from-space: its page was released after a scavenge."""
-        return self.map_word is Map.ZAPPED or self.epoch != self.page.epoch
+        """Left behind in from-space when a scavenge released its page."""
+        return self.map_word is Map.ZAPPED
 
     @property
     def is_dead(self) -> bool:
         """Zapped (left from-space) or freed (swept): must not be reachable."""
-        return self.map_word is Map.FREED or self.is_zapped
+        word = self.map_word
+        return word is Map.FREED or word is Map.ZAPPED
 
     @property
-    def kind(self) -> Kind:
-        if self.is_zapped:
-            raise ValueError(f"object #{self.lid} is zapped")
+    def map(self) -> Map:
+        """The map, read through a forwarding pointer; poison maps included."""
         word = self.map_word
         while isinstance(word, HeapObject):
             word = word.map_word
+        return word
+
+    @property
+    def kind(self) -> Kind:
+        word = self.map
         if word is Map.ZAPPED or word is Map.FREED:
             raise ValueError(f"object #{self.lid} is {word.value}")
         return Kind(word.value)
@@ -121,3 +129,31 @@ class HeapObject:
         word = self.map_word
         state = f"->{word.page.name}" if isinstance(word, HeapObject) else word.value
         return f"<#{self.lid} {state} @{self.page.name}+{self.offset}>"
+
+
+def poison(obj: HeapObject, dead: Map) -> None:
+    """Kill ``obj``: its map word becomes ``dead`` and every field the zap value.
+
+    V8 zaps dead memory with ``kZapValue`` so that a stale pointer reads a
+    value that crashes when used instead of plausible data; here the zap
+    value is :data:`ZAP`, a dead object a checker recognises wherever it
+    meets one.
+    """
+    obj.map_word = dead
+    fields = obj.fields
+    for index in range(len(fields)):
+        fields[index] = ZAP
+
+
+class _ZapPage:
+    """Where the zap value pretends to live: in no space, young for nobody."""
+
+    __slots__ = ()
+    owner = "zap"
+    name = "zap"
+    young = False
+    index = -1
+
+
+#: the zap value (V8's ``kZapValue``): a dead object with logical id 0 and no fields
+ZAP = HeapObject(0, Map.ZAPPED, [], _ZapPage(), 0)  # type: ignore[arg-type]

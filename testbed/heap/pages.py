@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from testbed.heap.objects import Map, poison
 from testbed.heap.slot_set import SlotSet
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ __all__ = ["Page"]
 class Page:
     """``capacity`` words owned by space ``owner``; ``index`` orders pages in it."""
 
-    __slots__ = ("capacity", "epoch", "index", "name", "owner", "slot_set", "words", "young")
+    __slots__ = ("capacity", "index", "name", "owner", "slot_set", "words", "young")
 
     def __init__(self, owner: str, index: int, capacity: int, young: bool = False) -> None:
         self.owner = owner
@@ -34,8 +35,6 @@ class Page:
         self.name = f"{owner}:{index}"
         self.words: list[HeapObject | None] = [None] * capacity
         self.slot_set = SlotSet(capacity)
-        #: bumped when the page is released: every object placed before is zapped
-        self.epoch = 0
 
     def place(self, obj: HeapObject) -> None:
         """Record that ``obj`` now covers its words."""
@@ -60,8 +59,15 @@ class Page:
             address += obj.size
 
     def release(self) -> None:
-        """Zap every object on the page at once (V8's ``--zap-from-space``, in O(1))."""
-        self.epoch += 1
+        """Zap every object on the page (V8's ``ZapFromSpace``): each one is poisoned.
+
+        Costs one pass over the page's objects, dead or alive, as V8's zapping
+        costs one pass over the semispace; a stale reference into the page then
+        reads poison instead of the fields the object had.
+        """
+        for obj in list(self.objects()):
+            if obj.map_word is not Map.ZAPPED:
+                poison(obj, Map.ZAPPED)
 
     def reset(self) -> None:
         """Forget every object (the page is reused from empty)."""

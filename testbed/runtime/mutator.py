@@ -175,7 +175,10 @@ class Mutator:
     def load(self, host: Handle, index: int) -> Value:
         """``host.fields[index]``, with a new handle for an object value."""
         self._observer.on_heap_op(self, "load")
-        return self._wrap(host.get().fields[index])
+        obj = host.get()
+        raw = obj.fields[index]
+        self._observer.on_field_read(self, obj, index, raw)
+        return self._wrap(raw)
 
     # -- optimized code -------------------------------------------------------
 
@@ -186,10 +189,14 @@ class Mutator:
 
     def fail_guard(self) -> bool:
         """A speculative guard of the innermost activation fails: eager deopt (True if it was optimized)."""
+        if self.frames:
+            self._observer.on_execute(self, self.frames[-1])
         return self.isolate.deoptimizer.fail_guard(self)
 
     def return_from_call(self) -> None:
         """Return from the innermost activation, deoptimizing it lazily first if its code was marked."""
+        if self.frames:
+            self._observer.on_execute(self, self.frames[-1])
         self.isolate.deoptimizer.check_lazy(self)
         self.leave_frame()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from testbed.heap import HeapObject, Tagged
+    from testbed.runtime.frames import Frame
     from testbed.runtime.isolate import Isolate
     from testbed.runtime.mutator import Mutator
 
@@ -82,6 +83,12 @@ class Observer:
     def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None: ...
 
     def on_field_write(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None: ...
+
+    def on_field_read(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None:
+        """A mutator read ``host.fields[index]`` (``value`` is what it got)."""
+
+    def on_execute(self, mutator: Mutator, frame: Frame) -> None:
+        """A mutator runs the code of ``frame`` (a guard in it, or a return through it)."""
 
     def on_root_push(self, mutator: Mutator, stack: str, size: int) -> None:
         """A handle scope (``stack="scope"``) or frame (``"frame"``) was entered."""

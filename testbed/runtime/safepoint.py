@@ -20,8 +20,14 @@ Mirrors V8's ``IsolateSafepoint`` (src/heap/safepoint.cc) together with the
 Every wait has the run's timeout; on expiry :class:`WaitTimeout` carries all
 thread stacks and the run reports ``safepoint-liveness``.
 
+The epoch is the safepoint barrier: a stopped thread waits for it to move
+on, which is what V8's ``Barrier::Disarm`` does for ``WaitInSafepoint``.
+
 Faults: ``skip-flush`` arrives without flushing; ``early-scavenge`` starts
-the collection when all but one running mutator have arrived.
+the collection when all but one running mutator have arrived;
+``resume-without-disarm`` clears the request after the collection but
+never moves the epoch on, so every thread stopped in the safepoint waits
+for a resume that never comes (nothing notices but the liveness check).
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ class Safepoint:
         self._aborted = aborted
         self._skip_flush = "skip-flush" in faults
         self._early = "early-scavenge" in faults
+        self._keep_armed = "resume-without-disarm" in faults
 
     # -- mutator side -------------------------------------------------------
 
@@ -161,7 +168,8 @@ class Safepoint:
                     # (found by world-stopped on the correct model).
                     if other.state is ThreadState.IN_SAFEPOINT:
                         other.state = ThreadState.RUNNING
-                self.epoch += 1
+                if not self._keep_armed:
+                    self.epoch += 1  # disarm: the stopped threads may go
                 self.changed.notify_all()
 
     def _all_stopped(self, others: list[Mutator]) -> bool:

@@ -13,10 +13,13 @@ from collections.abc import Callable
 
 import pytest
 
+import testbed
 from testbed.check import Checker, invariant_names
-from testbed.gc import SerialScavenger
+from testbed.deopt import TieringDeoptimizer
+from testbed.gc import MarkCompact, SerialScavenger
 from testbed.heap import HeapObject, Kind, Map, RememberedSet, Tagged
 from testbed.runtime import Config, Isolate, Mutator
+from testbed.sched import ControlledScheduler, RandomStrategy, running
 
 RunIsolate = Callable[..., Isolate]
 #: young objects before the scavenge, by logical id
@@ -228,8 +231,9 @@ def test_the_verifier_catches_a_corrupting_collector(
     assert invariant in invariant_names()
     isolate = run_isolate(Config(mutators=1, program=graph_program), collector=collector)
     assert collector.corrupted, "the corruption had nothing to act on"
-    found = {v.invariant for v in isolate.violations}
-    assert invariant in found, [(v.invariant, v.message) for v in isolate.violations]
+    assert isolate.violations, "the corruption went unnoticed"
+    # the invariant that names the corruption is the first one reported
+    assert isolate.violations[0].invariant == invariant, [(v.invariant, v.message) for v in isolate.violations]
     # the first checkpoint after the corruption reports it and aborts the run
     assert isolate.is_aborted()
 
@@ -271,3 +275,63 @@ def test_store_buffer_entries_count_as_remembered_only_at_run_end(run_isolate: R
     # at a pause start every buffer must already be flushed
     invariants = {v.invariant for v in checker.verifier.at_pause_start(isolate)}
     assert {"remset-complete", "store-buffers-flushed"} <= invariants
+
+
+class WeakListAsStrong(MarkCompact):
+    """Treats the weak code list as strong roots: unused deoptimized code is never retired."""
+
+    def _sweep(self, isolate: Isolate, marked: set[int], watermark: int) -> None:
+        linked = {code.lid for code in isolate.heap.weak_code_list.entries()}
+        super()._sweep(isolate, marked | linked, watermark)
+
+
+def test_a_mark_compact_that_keeps_the_weak_list_alive_is_caught_by_weak_list_cleared() -> None:
+    config = testbed.scenario_config("deopt-storm", seed=1, strategy="random", concurrent_sweeping=False)
+    isolate = Isolate(config, SerialScavenger(), Checker(config), WeakListAsStrong(False, config.faults))
+    isolate.deoptimizer = TieringDeoptimizer(isolate)
+    with running(ControlledScheduler(RandomStrategy(1))):
+        isolate.run()
+    assert isolate.violations, "entries nobody uses stayed on the weak list unnoticed"
+    first = isolate.violations[0]
+    assert first.invariant == "weak-list-cleared", [(v.invariant, v.message) for v in isolate.violations]
+    assert "still on the weak list" in first.message
+
+
+#: faults whose first detector is an invariant no corruption above names first
+#: (scenario, strategy-random seed, overrides); tests/controlled/test_fault_detection.py pins their steps
+FAULT_FIRST = [
+    ("world-stopped", "early-scavenge", "mixed", 7, {"ops": 400, "gc_interval": 40}),
+    ("store-buffers-flushed", "skip-flush", "mixed", 7, {"ops": 400, "gc_interval": 40}),
+    ("weak-list-complete", "unlocked-weak-unlink", "weak-list-churn", 1, {}),
+    ("frames-consistent", "stale-frame-code", "deopt-storm", 1, {}),
+    ("safepoint-liveness", "resume-without-disarm", "mixed", 7, {"ops": 400, "gc_interval": 40}),
+]
+
+
+@pytest.mark.parametrize(
+    ("invariant", "fault", "scenario", "seed", "overrides"), FAULT_FIRST, ids=[f[1] for f in FAULT_FIRST]
+)
+def test_fault_is_first_reported_by_the_invariant(
+    invariant: str, fault: str, scenario: str, seed: int, overrides: dict[str, int]
+) -> None:
+    config = testbed.scenario_config(scenario, seed=seed, strategy="random", faults=frozenset({fault}), **overrides)
+    result = testbed.run(config)
+    assert result.violations and result.violations[0].invariant == invariant, [v.to_json() for v in result.violations]
+
+
+def test_unlocked_weak_unlink_can_be_first_reported_by_weak_list_wellformed() -> None:
+    firsts = set()
+    for seed in range(1, 12):
+        config = testbed.scenario_config(
+            "weak-list-churn", seed=seed, strategy="random", faults=frozenset({"unlocked-weak-unlink"})
+        )
+        result = testbed.run(config)
+        if result.violations:
+            firsts.add(result.violations[0].invariant)
+    assert "weak-list-wellformed" in firsts, firsts
+
+
+def test_every_heap_invariant_is_the_first_detector_of_a_fault_or_a_corruption() -> None:
+    firsts = {invariant for _, invariant in CASES} | {case[0] for case in FAULT_FIRST}
+    firsts |= {"weak-list-cleared", "weak-list-wellformed"}  # the two tests just above
+    assert firsts == set(invariant_names()) - {"model-error"}

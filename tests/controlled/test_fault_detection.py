@@ -58,7 +58,7 @@ SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
 
 CASES = [
-    Case("skip-flush", "mixed", 7, SHORT_MIXED, step=506, invariant="remset-complete"),
+    Case("skip-flush", "mixed", 7, SHORT_MIXED, step=506, invariant="store-buffers-flushed"),
     Case("unlocked-remset-insert", "store-buffer-storm", 7, SHORT_STORM, step=3992, invariant="remset-complete"),
     Case("store-buffer-overflow-drop", "store-buffer-storm", 7, SHORT_STORM, step=2597, invariant="remset-complete"),
     Case("early-scavenge", "mixed", 7, SHORT_MIXED, step=516, invariant="world-stopped"),
@@ -66,11 +66,12 @@ CASES = [
     Case("racy-forwarding", "mixed", 7, SHORT_MIXED, step=998, invariant="forwarding-unique"),
     Case("unlocked-steal", "mixed", 21, SHORT_MIXED, step=1817, invariant="no-from-space-refs"),
     Case("promote-without-remset", "mixed", 7, SHORT_MIXED, step=1424, invariant="remset-complete"),
-    Case("no-poll-in-deopt", "waltz", 7, (), step=6207, invariant="world-stopped"),
+    Case("no-poll-in-deopt", "waltz", 3, (), step=11160, invariant="world-stopped"),
     Case("missing-barrier-in-materialize", "deopt-storm", 1, (), step=896, invariant="remset-complete"),
-    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=21943, invariant="weak-list-complete"),
-    Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2567, invariant="weak-list-complete"),
-    Case("stale-frame-code", "deopt-storm", 1, (), step=1702, invariant="frames-consistent"),
+    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=2327, invariant="weak-list-complete"),
+    Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2571, invariant="frames-consistent"),
+    Case("stale-frame-code", "deopt-storm", 1, (), step=2562, invariant="frames-consistent"),
+    Case("resume-without-disarm", "mixed", 7, SHORT_MIXED, step=944, invariant="safepoint-liveness"),
 ]
 IDS = [case.fault for case in CASES]
 PINNED = CASES

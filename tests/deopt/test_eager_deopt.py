@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from testbed.deopt import DeoptimizationData, Translation
-from testbed.heap import Code, HeapObject, Kind
+from testbed.heap import Code, HeapObject, Kind, Map
 from testbed.runtime import Frame, Mutator
 
 
@@ -169,19 +170,36 @@ def test_every_activation_of_one_code_deoptimizes_but_the_code_is_linked_once(ru
     assert stats["weak_list_links"] == 1
 
 
-def test_stale_frame_code_leaves_the_rebuilt_frame_on_optimized_code_and_the_next_pause_reports_it(
-    run_program: Any,
-) -> None:
-    seen: dict[str, Any] = {}
-
+def _stale_frame_program(seen: dict[str, Any]) -> Callable[[Mutator], None]:
     def program(m: Mutator) -> None:
         frame = m.call_optimized(0)
         assert m.fail_guard()
         seen["frame"] = (frame.code, frame.deoptimized)
         m.isolate.collect_garbage(m)
 
-    run = run_program(program, optimize_after=1, faults=frozenset({"stale-frame-code"}))
+    return program
+
+
+def test_stale_frame_code_is_caught_once_a_mark_compact_released_the_code_the_frame_points_at(
+    run_program: Any,
+) -> None:
+    seen: dict[str, Any] = {}
+    run = run_program(
+        _stale_frame_program(seen), optimize_after=1, mark_compact_every=1, faults=frozenset({"stale-frame-code"})
+    )
     code, deoptimized = seen["frame"]
     assert isinstance(code, Code) and code.optimized and deoptimized
-    assert [v.invariant for v in run.result.violations] == ["frames-consistent"]
-    assert "at pause start" in run.result.violations[0].message
+    assert code.map_word is Map.FREED, "the patched frame did not keep its old code alive"
+    first = run.result.violations[0]
+    assert first.invariant == "frames-consistent", run.result.violations
+    assert "after mark-compact 1" in first.message
+    assert f"runs freed code #{code.lid}" in first.message
+
+
+def test_a_stale_frame_pointer_alone_is_not_reported(run_program: Any) -> None:
+    # Without a mark-compact the code stays alive: nothing observable went wrong yet.
+    seen: dict[str, Any] = {}
+    run = run_program(_stale_frame_program(seen), optimize_after=1, faults=frozenset({"stale-frame-code"}))
+    code, _ = seen["frame"]
+    assert code.map_word is Map.CODE
+    assert run.result.ok, run.result.violations

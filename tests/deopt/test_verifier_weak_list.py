@@ -125,7 +125,7 @@ def test_a_cycle_is_reported_once_and_the_walk_terminates(bare_isolate: Any) -> 
     _cycle_of_two(isolate)
     found = [v for v in _verifier(isolate).at_run_end(isolate) if v.invariant == "weak-list-wellformed"]
     assert len(found) == 1
-    assert "twice (or the list has a cycle)" in found[0].message
+    assert "has a cycle" in found[0].message
 
 
 def test_marked_code_alive_but_not_on_the_list_breaks_weak_list_complete(bare_isolate: Any) -> None:
@@ -154,26 +154,31 @@ def test_a_frame_running_freed_code_breaks_frames_consistent(bare_isolate: Any) 
     assert f"mutator-1 frame 0 runs freed code #{code.lid}" in found[0].message
 
 
-def test_a_deoptimized_frame_still_on_optimized_code_breaks_frames_consistent(bare_isolate: Any) -> None:
+def test_a_patched_frame_on_live_optimized_code_is_no_violation_by_itself(bare_isolate: Any) -> None:
+    # Only a consequence counts: the stale pointer matters once the code it names has died.
     isolate = _stopped(bare_isolate())
     code = _deoptimized(isolate)
     isolate.mutators[0].enter_frame(2)  # a plain frame below
     isolate.mutators[0].enter_frame(3, code=code).deoptimized = True
+    assert _verifier(isolate).at_pause_start(isolate) == []
+    isolate.heap.weak_code_list.unlink_if(lambda c: c is code)
+    code.map_word = Map.FREED
     found = _verifier(isolate).at_pause_start(isolate)
     assert _invariants(found) == {"frames-consistent"}, found
-    assert "mutator-0 frame 1 was deoptimized but still runs optimized code" in found[0].message
+    assert f"mutator-0 frame 1 runs freed code #{code.lid}" in found[0].message
 
 
 @pytest.mark.parametrize("check", ["after_scavenge", "after_mark_compact"])
 def test_frames_consistent_is_checked_after_each_collection(bare_isolate: Any, check: str) -> None:
     isolate = _stopped(bare_isolate())
-    code = _optimized(isolate)  # still the function's code: live either way
+    code = _deoptimized(isolate, link=False)
+    code.map_word = Map.FREED
     isolate.mutators[0].enter_frame(3, code=code).deoptimized = True
     verifier = _verifier(isolate)
     found = (
         verifier.after_scavenge(isolate) if check == "after_scavenge" else verifier.after_mark_compact(isolate, False)
     )
-    assert _invariants(found) == {"frames-consistent"}, found
+    assert found and found[0].invariant == "frames-consistent", found
 
 
 def test_an_unmarked_entry_left_on_the_list_after_a_mark_compact_breaks_weak_list_cleared(bare_isolate: Any) -> None:
@@ -181,7 +186,7 @@ def test_an_unmarked_entry_left_on_the_list_after_a_mark_compact_breaks_weak_lis
     dead = _deoptimized(isolate)  # no activation, not the function's code: unmarked
     found = _verifier(isolate).after_mark_compact(isolate, concurrent_sweeping=False)
     assert _invariants(found) == {"weak-list-cleared"}, found
-    assert f"unmarked code #{dead.lid} is still on the weak list" in found[0].message
+    assert f"unused code #{dead.lid} is still on the weak list" in found[0].message
 
 
 def test_code_in_use_freed_by_a_mark_compact_breaks_weak_list_cleared(bare_isolate: Any) -> None:
