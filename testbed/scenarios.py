@@ -1,8 +1,8 @@
 """Named scenarios: workload mixes and heap shapes that aim at one race each.
 
 A scenario is a function from (seed, faults) to a :class:`Config`; users'
-own scenarios are just Configs.  ``mixed`` is the default until the full
-deopt waltz exists.
+own scenarios are just Configs.  ``waltz``, the whole deopt-meets-scavenge
+sequence, is the default.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
-"""The two seams between the runtime and the layers above it.
+"""The seams between the runtime and the layers above it.
 
-The runtime must not import the collectors (:mod:`testbed.gc`) or the
-checkers (:mod:`testbed.check`), which sit above it, yet a safepoint has to
-run a collection and the checkers have to see what mutators do.  So the
-isolate is handed a :class:`Collector` and an :class:`Observer`; this module
-defines what it expects of them.  The default observer sees nothing.
+The runtime must not import the collectors (:mod:`testbed.gc`), the
+deoptimizer (:mod:`testbed.deopt`) or the checkers (:mod:`testbed.check`),
+which sit above it, yet a safepoint has to run a collection, a mutator has
+to call into optimized code and the checkers have to see what mutators do.
+So the isolate is handed a :class:`Collector`, optionally a
+:class:`FullCollector` and a :class:`Deoptimizer`, and an :class:`Observer`;
+this module defines what it expects of them.  The default observer sees
+nothing.
 
-In V8 the same seams are ``Heap::CollectGarbage`` choosing a collector and
-the ``--verify-heap`` hooks (``HeapVerifier``) called around each GC.
+In V8 the same seams are ``Heap::CollectGarbage`` choosing a collector, the
+deoptimizer's entry from generated code, and the ``--verify-heap`` hooks
+(``HeapVerifier``) called around each GC.
 """
 
 from __future__ import annotations

@@ -4,12 +4,10 @@ Real OS threads, but one at a time and every choice from the strategy, so
 two runs of one config agree on the decision tape, the event log, the
 violations and every stat that is not a measurement of the machine.
 
-With the parallel scavenger (the default, two workers) this holds only up
-to the end of the run: the last mutator tells the idle workers to exit and
-``Isolate.run`` returns once the *mutators* are joined, so the run-end
-check, the stats and the trace snapshot race with the workers' last
-scheduling points.  The serial scavenger (``scavenger_workers=0``) pins the
-contract; the parallel variants are marked with that bug.
+This holds with the parallel scavenger (the default, two workers) as with
+the serial one: ``Isolate.run`` joins every model thread it started,
+workers and sweeper included, before the run-end check, the stats and the
+trace snapshot, so nothing races with the workers' last scheduling points.
 """
 
 from __future__ import annotations

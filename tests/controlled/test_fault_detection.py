@@ -1,8 +1,8 @@
 """Every available fault is found by a fixed random schedule and replays exactly.
 
 Each case is one seed of the ``random`` strategy, found by searching seeds
-and hardcoded here with the step at which the fault's catalogued invariant
-(``caught_by``) reported the first violation.  A controlled run is a
+and hardcoded here with the step at which the fault's first detector (one
+of its catalogued ``caught_by`` invariants) reported the first violation.  A controlled run is a
 function of its config and the model's code, so the same seed finds the
 same violation at the same step on every machine, and its trace replays it
 every time.  A change to the model that adds or removes scheduling points
@@ -10,9 +10,8 @@ moves the steps: only the ``recorded_step`` test pins them, re-pin it there.
 
 The mixed scenario only collects when new space is exhausted; a short run
 needs ``--gc-interval`` to reach a pause at all, so its cases set one.  Every
-case is found at a pause by a mutator, not at run end: the run-end check
-races with the scavenger workers' exit (see test_determinism.py), so a
-run-end step does not replay exactly.
+case is found by a mutator during the run (at a pause, or by the deadlock
+report for the liveness fault), which the replay tests check.
 """
 
 from __future__ import annotations
