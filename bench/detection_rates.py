@@ -6,14 +6,16 @@
 For every available fault and every scenario, runs ``--seeds`` schedules
 (seeds derived from ``--seed`` exactly as ``testbed stress`` derives them)
 and prints how many found a violation, how many named the fault's
-catalogued invariant, and the per-schedule miss rate's 95% upper bound
-(rule of three when nothing was missed).  Last line: the clean model's
-violation count over the same seeds (must be 0).
+catalogued invariant, the per-schedule miss rate's 95% upper bound
+(rule of three when nothing was missed) and the first detectors (the
+invariant each failing schedule reported first, with counts).  The first
+rows: the clean model's violation count over the same seeds (must be 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import time
 
 import testbed
@@ -32,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     faults = [f for f in testbed.FAULTS if f.available and (not args.faults or f.name in args.faults)]
     scenarios = args.scenarios or list(testbed.SCENARIOS)
-    print(f"{'fault':28} {'scenario':20} {'detected':>9} {'named':>9} {'miss<=':>8} {'s':>6}")
+    print(f"{'fault':30} {'scenario':20} {'detected':>9} {'named':>9} {'miss<=':>8} {'s':>6}  first detectors")
     for fault in ([] if args.no_clean else [None]) + faults:
         for scenario in scenarios:
             started = time.monotonic()
@@ -54,9 +56,15 @@ def main() -> None:
             missed = result.schedules - (named if fault else result.schedules - detected)
             bound = (3 / result.schedules) if missed == 0 else min(1.0, (missed + 2 * missed**0.5) / result.schedules)
             name = fault.name if fault else "(none: clean model)"
+            # findings are in schedule order, each schedule's violations in report order
+            first: dict[int, str] = {}
+            for finding in result.findings:
+                first.setdefault(finding.seed, finding.violation.invariant)
+            firsts = collections.Counter(first.values())
             print(
-                f"{name:28} {scenario:20} {detected:>4}/{result.schedules:<4} {named:>4}/{result.schedules:<4} "
-                f"{bound if fault else 0:>8.4f} {time.monotonic() - started:>6.1f}",
+                f"{name:30} {scenario:20} {detected:>4}/{result.schedules:<4} {named:>4}/{result.schedules:<4} "
+                f"{bound if fault else 0:>8.4f} {time.monotonic() - started:>6.1f}  "
+                + " ".join(f"{inv}:{n}" for inv, n in firsts.most_common()),
                 flush=True,
             )
 
