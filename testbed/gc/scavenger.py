@@ -19,6 +19,7 @@ task to finish, so mutators resume while other tasks still scan.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -88,10 +89,12 @@ class ScavengeJob:
     def finish(self) -> None:
         """Zap from-space, move the age mark, add the tasks' counters to the run's."""
         heap = self.isolate.heap
+        stats = self.isolate.stats
+        started = time.perf_counter()
         for page in heap.new_space.from_space.pages:
             page.release()
+        stats.zap_s += time.perf_counter() - started
         heap.new_space.set_age_mark()
-        stats = self.isolate.stats
         for evacuator in self.evacuators:
             stats.copied += evacuator.copied
             stats.promoted += evacuator.promoted

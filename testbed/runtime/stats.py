@@ -20,6 +20,8 @@ class RunStats:
     remset_slots_kept: int = 0
     remset_slots_dropped: int = 0
     pause_s: float = 0.0
+    #: the part of ``pause_s`` spent zapping from-space (one pass over it, dead objects included)
+    zap_s: float = 0.0
     forwarding_races_lost: int = 0
     steals: int = 0
     #: copied/promoted counts per scavenger task name
