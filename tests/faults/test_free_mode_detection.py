@@ -71,5 +71,21 @@ def test_same_schedules_without_the_fault_are_clean(fault: str, scenario: str, b
     assert result.ok, [f.to_json() for f in result.findings]
 
 
+def test_a_safepoint_left_armed_is_a_liveness_violation_with_every_stack() -> None:
+    # resume-without-disarm: the stopped threads wait for a resume that never
+    # comes.  Free mode sees it only as a wait that stops making progress, so
+    # the wait timeout is short here (the default is 10 s).
+    config = testbed.scenario_config(
+        "mixed", seed=1, ops=300, gc_interval=40, wait_timeout=1.0, faults=frozenset({"resume-without-disarm"})
+    )
+    result = testbed.run(config)
+    first = result.violations[0]
+    assert first.invariant == "safepoint-liveness", result.violations
+    assert "safepoint-state" in first.message, first.message
+    assert any(name.startswith("mutator-") for name in first.stacks), first.stacks
+
+
 def test_every_available_fault_has_a_detection_case() -> None:
-    assert {f.name for f in FAULTS if f.available} == {case[0] for case in CASES} | CONTROLLED_ONLY
+    assert {f.name for f in FAULTS if f.available} == {case[0] for case in CASES} | CONTROLLED_ONLY | {
+        "resume-without-disarm"
+    }
