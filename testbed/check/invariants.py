@@ -27,7 +27,9 @@ INVARIANTS: tuple[Invariant, ...] = (
         "pause start; every mutator heap operation",
         True,
     ),
-    Invariant("store-buffers-flushed", "at GC start every store buffer is empty", "pause start", True),
+    Invariant(
+        "store-buffers-flushed", "at GC start every store buffer is empty", "pause start (before remset-complete)", True
+    ),
     Invariant(
         "remset-complete",
         "every old-to-young slot is in the remembered set (or an unflushed buffer, before the pause)",
@@ -35,7 +37,10 @@ INVARIANTS: tuple[Invariant, ...] = (
         True,
     ),
     Invariant(
-        "remset-precise", "after a scavenge every remembered slot holds a young object", "after each scavenge", True
+        "remset-precise",
+        "after a scavenge every remembered slot holds a young object",
+        "after each scavenge (after the checkmark trace)",
+        True,
     ),
     Invariant(
         "no-from-space-refs", "after a scavenge no root or field refers to from-space", "after each scavenge", True
@@ -48,14 +53,14 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "no-dangling",
-        "no reachable reference to a freed or zapped object",
-        "pause start, after each scavenge, run end",
+        "no reachable reference to a freed or zapped object; no read through one",
+        "every mutator field read; every checkmark trace (pause start, after each collection, run end)",
         True,
     ),
     Invariant(
         "reachability-preserved",
-        "the logical graph reachable from roots is unchanged by a GC (shadow oracle)",
-        "after each scavenge, run end",
+        "the logical graph reachable from roots is unchanged by a GC (shadow oracle and checkmark)",
+        "after each scavenge and mark-compact, run end",
         True,
     ),
     Invariant(
@@ -78,13 +83,13 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "frames-consistent",
-        "a deoptimized activation runs interpreter code; no frame refers to freed code",
-        "every pause, after each scavenge and mark-compact",
+        "no frame refers to freed code",
+        "every guard check and return; every pause, after each scavenge and mark-compact, run end",
         True,
     ),
     Invariant(
         "safepoint-liveness",
-        "every safepoint completes within its timeout; no deadlock",
+        "every safepoint completes; no deadlock, no livelock, no wait that stops making progress",
         "every wait; the whole run",
         True,
     ),
