@@ -90,10 +90,12 @@ def _replay_strategy(tape: Tape) -> ReplayStrategy:
             raise ConfigError(f"tape: {problem}")
         decisions, expected = decode_tape(entries)  # type: ignore[arg-type]
         return ReplayStrategy(decisions, expected)
-    bad = next(e for e in entries if not _is_decision(e) and not isinstance(e, list | tuple))
+    # The first entry that is neither, or that does not match the kind of the first one.
+    runs = isinstance(entries[0], list | tuple)
+    bad = next(i for i, e in enumerate(entries) if isinstance(e, list | tuple) != runs or not (runs or _is_decision(e)))
     raise ConfigError(
         "tape must be a list of non-negative integers (decisions) or a trace's tape "
-        f"([decision, runnable, thread, repeat] runs), got an entry {bad!r}"
+        f"([decision, runnable, thread, repeat] runs), got entry {bad}: {entries[bad]!r}"
     )
 
 
