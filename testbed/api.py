@@ -81,14 +81,14 @@ def _is_decision(value: object) -> bool:
 
 def _replay_strategy(tape: Tape) -> ReplayStrategy:
     """Plain decisions replay unchecked; a trace's tape (runs) replays checked."""
-    entries = list(tape)
+    entries: list[Any] = list(tape)  # checked entry by entry below
     if all(_is_decision(d) for d in entries):
-        return ReplayStrategy(entries)  # type: ignore[arg-type]
+        return ReplayStrategy(entries)
     if all(isinstance(e, list | tuple) for e in entries):
-        problem = tape_problem([list(e) for e in entries])  # type: ignore[arg-type]
+        problem = tape_problem([list(e) for e in entries])
         if problem is not None:
             raise ConfigError(f"tape: {problem}")
-        decisions, expected = decode_tape(entries)  # type: ignore[arg-type]
+        decisions, expected = decode_tape(entries)
         return ReplayStrategy(decisions, expected)
     # The first entry that is neither, or that does not match the kind of the first one.
     runs = isinstance(entries[0], list | tuple)
