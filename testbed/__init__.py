@@ -16,7 +16,7 @@ from testbed.check import INVARIANTS
 from testbed.faults import FAULTS
 from testbed.runtime import Config, ConfigError, Mix, Mutator
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_config
-from testbed.sched import Violation
+from testbed.sched import ReplayDivergedError, TraceError, Violation
 
 # A library stays quiet unless its user asks; the CLI enables this.
 logger.disable("testbed")
@@ -32,8 +32,10 @@ __all__ = [
     "Finding",
     "Mix",
     "Mutator",
+    "ReplayDivergedError",
     "RunResult",
     "StressResult",
+    "TraceError",
     "Violation",
     "__version__",
     "reproduce_command",

@@ -6,6 +6,10 @@ runs it under the strategy's scheduler and returns a :class:`RunResult`.
 across scenarios, until a schedule count or a time budget is reached, and
 aggregates what they found; every violation carries the ``testbed run``
 command that reruns its schedule.
+
+A replay given a trace's tape is checked decision by decision; one that no
+longer follows its tape raises :class:`~testbed.sched.ReplayDivergedError`
+rather than return the findings of some other schedule.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ from testbed.sched import (
     FreeScheduler,
     PCTStrategy,
     RandomStrategy,
+    ReplayDiverged,
+    ReplayDivergedError,
     ReplayStrategy,
     Scheduler,
     Strategy,
     Violation,
+    decode_tape,
     running,
+    tape_problem,
 )
 
 __all__ = [
@@ -63,7 +71,35 @@ class UnknownStrategy(ValueError):
     """A strategy name this version cannot run."""
 
 
-def _scheduler_for(config: Config, tape: Sequence[int] | None) -> Scheduler:
+#: what ``run(config, tape=...)`` takes: decisions, or a trace's run-length encoded tape
+Tape = Sequence[int] | Sequence[Sequence[int]]
+
+
+def _is_decision(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _replay_strategy(tape: Tape) -> ReplayStrategy:
+    """Plain decisions replay unchecked; a trace's tape (runs) replays checked."""
+    entries: list[Any] = list(tape)  # checked entry by entry below
+    if all(_is_decision(d) for d in entries):
+        return ReplayStrategy(entries)
+    if all(isinstance(e, list | tuple) for e in entries):
+        problem = tape_problem([list(e) for e in entries])
+        if problem is not None:
+            raise ConfigError(f"tape: {problem}")
+        decisions, expected = decode_tape(entries)
+        return ReplayStrategy(decisions, expected)
+    # The first entry that is neither, or that does not match the kind of the first one.
+    runs = isinstance(entries[0], list | tuple)
+    bad = next(i for i, e in enumerate(entries) if isinstance(e, list | tuple) != runs or not (runs or _is_decision(e)))
+    raise ConfigError(
+        "tape must be a list of non-negative integers (decisions) or a trace's tape "
+        f"([decision, runnable, thread, repeat] runs), got entry {bad}: {entries[bad]!r}"
+    )
+
+
+def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
     strategy: Strategy
     if config.strategy == "free":
         return FreeScheduler(
@@ -81,7 +117,7 @@ def _scheduler_for(config: Config, tape: Sequence[int] | None) -> Scheduler:
     elif config.strategy == "replay":
         if tape is None:
             raise UnknownStrategy("strategy 'replay' needs a tape (use `testbed replay TRACE`)")
-        strategy = ReplayStrategy(tape)
+        strategy = _replay_strategy(tape)
     else:
         raise UnknownStrategy(f"unknown strategy {config.strategy!r} (available: {', '.join(STRATEGIES)})")
     return ControlledScheduler(strategy, max_steps=config.max_steps)
@@ -108,7 +144,7 @@ class RunResult:
     config: Config
     violations: list[Violation]
     stats: dict[str, Any]
-    #: the ``testbed.trace/1`` document of a controlled run (None in free mode)
+    #: the ``testbed.trace/2`` document of a controlled run (None in free mode)
     trace: dict[str, Any] | None = None
     #: the isolate's event log (pauses, scavenge tasks, deopts, weak-list links), for ``--explain``
     events: list[Event] = dataclasses.field(default_factory=list)
@@ -118,10 +154,16 @@ class RunResult:
         return not self.violations
 
 
-def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
-    """Run ``config`` once, checked; never raises for a violation, only for bad config.
+def run(config: Config, tape: Tape | None = None) -> RunResult:
+    """Run ``config`` once, checked; never raises for a violation, only for bad input.
 
-    ``tape`` is the decision tape for ``strategy="replay"``.
+    ``tape`` is the schedule for ``strategy="replay"``: either a list of
+    decisions (any non-negative integers, read modulo the choices; past its
+    end every decision is 0), or a trace's tape (``result.trace["tape"]``),
+    whose replay is checked at every decision and raises
+    :class:`~testbed.sched.ReplayDivergedError` at the first mismatch.
+    A violation found before the divergence was found by the recorded
+    schedule and is returned as usual.
     """
     validate_faults(config.faults)
     scheduler = _scheduler_for(config, tape)
@@ -136,6 +178,11 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
     with running(scheduler):
         isolate.run()
     wall = time.perf_counter() - started
+    halt = isolate.halted
+    if isinstance(scheduler, ControlledScheduler):
+        halt = scheduler.divergence() or halt
+    if halt is not None:
+        _raise_halt(halt, isolate.violations)
     mutators = isolate.mutators
     stats = isolate.stats.to_json()
     weak_list = isolate.heap.weak_code_list
@@ -164,6 +211,20 @@ def run(config: Config, tape: Sequence[int] | None = None) -> RunResult:
     return result
 
 
+def _raise_halt(halt: BaseException, violations: list[Violation]) -> None:
+    """A run stopped by a non-liveness halt is invalid: raise it to the caller as an Exception.
+
+    Except that a violation reported at an earlier step was found while the
+    run still followed its tape: that finding stands (the divergence came
+    as the aborted run unwound).
+    """
+    if isinstance(halt, ReplayDiverged):
+        if violations and violations[0].step < halt.step:
+            return
+        raise ReplayDivergedError(str(halt), halt.step, halt.entry, halt.expected, halt.found)
+    raise RuntimeError(f"the run was halted: {halt}")
+
+
 def _trace(
     config: Config, scheduler: ControlledScheduler, violations: list[Violation], model_events: list[Event]
 ) -> dict[str, Any]:
@@ -174,7 +235,10 @@ def _trace(
         "config": config.to_json(),
         "seed": config.seed,
         "strategy": config.strategy,
-        "tape": list(scheduler.tape),
+        #: registration order: a thread's index here is its identity on the tape
+        "threads": scheduler.thread_names(),
+        #: [decision, runnable, thread, repeat] runs
+        "tape": scheduler.recorded_tape(),
         "preemptions": scheduler.preemptions,
         "steps": scheduler.steps,
         "events": scheduler.trace_events(),

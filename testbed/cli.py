@@ -38,7 +38,7 @@ from testbed.explain import explain
 from testbed.faults import FAULTS, UnknownFault, validate_faults
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
-from testbed.sched import TraceError, load_trace, write_trace
+from testbed.sched import ReplayDivergedError, TraceError, load_trace, write_trace
 from testbed.shrink import replay, shrink
 from testbed.timeline import write_timeline
 
@@ -436,25 +436,33 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if result.findings else 0
 
 
+def _found(violation: dict[str, Any] | None) -> str:
+    return "no violation" if violation is None else f"{violation['invariant']} at step {violation['step']}"
+
+
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 1 when a replay finds a violation (the recorded one or not), 0 when every replay is clean,
+    2 when one stops following the trace's tape (nothing printed but the one-line error)."""
     _check_output_file(args.json)
     trace = load_trace(args.trace)
     config = Config.from_json(trace["config"])
     validate_faults(config.faults)
-    outcome = replay(trace, times=args.times)
-    expected = outcome.expected
-    wanted = "no violation" if expected is None else f"{expected[0]} at step {expected[1]}"
+    try:
+        outcome = replay(trace, times=args.times)
+    except ReplayDivergedError as error:
+        raise UsageError(f"replay of {args.trace} {error}") from None
+    recorded = trace["violation"]
+    decisions = sum(run[3] for run in trace["tape"])
     print(
         f"testbed replay: {args.trace} (scenario {config.scenario}, seed {config.seed}, "
-        f"strategy {trace['strategy']}, {len(trace['tape'])} decisions); expecting {wanted}",
+        f"strategy {trace['strategy']}, {decisions} decisions); expecting {_found(recorded)}",
         file=out,
     )
     print(f"  reproduced {outcome.matches}/{args.times}", file=out)
     for i, result in enumerate(outcome.results):
-        got = result.violations[0] if result.violations else None
-        if (None if got is None else (got.invariant, got.step)) != expected:
-            seen = "no violation" if got is None else f"{got.invariant} at step {got.step}"
-            print(f"  replay {i + 1} diverged: {seen}", file=out)
+        got = result.violations[0].to_json() if result.violations else None
+        if (None if got is None else (got["invariant"], got["step"])) != outcome.expected:
+            print(f"  replay {i + 1} found {_found(got)}, not the recorded {_found(recorded)}", file=out)
     violations = []
     for result in outcome.results[:1]:
         for violation in result.violations:
@@ -473,7 +481,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     )
     document["reproduced"] = outcome.matches
     _write_json(args.json, document)
-    return 1 if expected is not None and outcome.matches else 0
+    return 1 if any(result.violations for result in outcome.results) else 0
 
 
 def cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
@@ -492,6 +500,8 @@ def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"trace {args.trace!r} records no violation; nothing to shrink")
     try:
         result = shrink(trace, max_runs=args.max_runs)
+    except ReplayDivergedError as error:
+        raise UsageError(f"cannot shrink {args.trace}: its replay {error}") from None
     except ValueError as error:
         print(f"testbed shrink: {error}", file=out)
         return 0

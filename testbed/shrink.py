@@ -1,13 +1,19 @@
 """Replaying and shrinking traces of controlled runs.
 
 ``replay`` re-runs a trace's configuration with its decision tape and says
-whether the same invariant broke at the same step.  ``shrink`` looks for a
+whether the same invariant broke at the same step; the replay is checked
+decision by decision and raises :class:`~testbed.sched.ReplayDivergedError`
+when it stops following the tape.  ``shrink`` looks for a
 shorter, calmer tape that still breaks the same invariant: first the
 shortest prefix that does (past a tape's end every decision is "keep
 running", so cutting the tape removes every later preemption), then
 delta-debugging over the remaining preemptions (Zeller's ddmin, zeroing
 chunks of decisions and halving the chunk size when nothing can go).
 Every candidate is a real run, so the result reproduces by construction.
+The trace's own tape is replayed checked first (a trace that diverges
+cannot be shrunk); candidates are edited decision lists, which no
+recorded run matches, so they run unchecked, and the trace written for
+the result is the best candidate run's own recorded (checked) tape.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from testbed.api import RunResult, run
 from testbed.runtime import Config
-from testbed.sched import load_trace
+from testbed.sched import decode_tape, load_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
 
@@ -51,7 +57,7 @@ class ReplayResult:
 
 
 def replay(trace: dict[str, Any] | str | Path, times: int = 1) -> ReplayResult:
-    """Re-run a trace ``times`` times with its tape."""
+    """Re-run a trace ``times`` times with its tape, checked (ReplayDivergedError if it diverges)."""
     if not isinstance(trace, dict):
         trace = load_trace(trace)
     config = _config_of(trace)
@@ -75,12 +81,18 @@ def _trimmed(tape: list[int]) -> list[int]:
     return tape[:end]
 
 
+def _decisions(result: RunResult) -> list[int]:
+    assert result.trace is not None
+    return decode_tape(result.trace["tape"])[0]
+
+
 def _measure(result: RunResult) -> dict[str, int]:
     assert result.trace is not None
+    decisions = _decisions(result)
     return {
-        "tape_length": len(_trimmed(result.trace["tape"])),
+        "tape_length": len(_trimmed(decisions)),
         "preemptions": result.trace["preemptions"],
-        "nonzero_decisions": sum(1 for d in result.trace["tape"] if d),
+        "nonzero_decisions": sum(1 for d in decisions if d),
         "steps": result.trace["steps"],
     }
 
@@ -102,21 +114,20 @@ def shrink(
     config = _config_of(trace)
     runs = 0
 
-    def attempt(tape: list[int]) -> RunResult | None:
+    def attempt(tape: list[int] | list[list[int]]) -> RunResult | None:
         nonlocal runs
         runs += 1
         result = run(config, tape=tape)
         found = _first(result)
         return result if found is not None and found[0] == target else None
 
-    best = attempt(list(trace["tape"]))
+    best = attempt(trace["tape"])  # checked: ReplayDivergedError if the trace no longer replays
     if best is None:
         raise ValueError(f"the trace does not reproduce {target}; cannot shrink it")
     before = _measure(best)
 
     def tape_of(result: RunResult) -> list[int]:
-        assert result.trace is not None
-        return _trimmed(result.trace["tape"])
+        return _trimmed(_decisions(result))
 
     current = tape_of(best)
     # 1. The shortest prefix that still fails (bisection; not monotone, so a heuristic).
@@ -156,5 +167,5 @@ def shrink(
                 break
             chunk = max(1, chunk // 2)
     assert best.trace is not None
-    shrunk = dict(best.trace, tape=tape_of(best))
-    return ShrinkResult(target, before, _measure(best), runs, shrunk)
+    # The run's own tape, trailing zeros included: each decision's expectation is checked on replay.
+    return ShrinkResult(target, before, _measure(best), runs, best.trace)

@@ -5,6 +5,9 @@
 thread".  Hypothesis shrinks such a list by dropping preemptions and
 shortening gaps, so a failing ``@given`` test ends on the fewest, earliest
 thread switches that still break the invariant: the minimal schedule.
+A drawn tape is a plain list of decisions, so ``testbed.run`` replays it
+unchecked (any list is a schedule); the trace of that run records the full
+tape with each decision's expectations, and replays of it are checked.
 
     from hypothesis import given
     import testbed

@@ -20,7 +20,7 @@ __all__ = ["chrome_trace", "write_timeline"]
 
 
 def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    """The ``traceEvents`` document for a ``testbed.trace/1`` trace."""
+    """The ``traceEvents`` document for a ``testbed.trace/2`` trace."""
     threads: dict[str, int] = {}
 
     def tid(name: str) -> int:

@@ -12,7 +12,7 @@ without the model code knowing which.
 """
 
 from testbed.sched._controlled import ControlledScheduler
-from testbed.sched._halts import Deadlock, Halt, StepLimit
+from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._points import (
     FreeScheduler,
     Scheduler,
@@ -23,13 +23,26 @@ from testbed.sched._points import (
 from testbed.sched._primitives import Barrier, Condition, Event, Lock
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
-from testbed.sched._trace import TRACE_SCHEMA, TraceError, load_trace, write_trace
+from testbed.sched._trace import (
+    TRACE_SCHEMA,
+    ReplayDivergedError,
+    TraceError,
+    decode_tape,
+    encode_tape,
+    load_trace,
+    tape_problem,
+    write_trace,
+)
 from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
     "TRACE_SCHEMA",
+    "ReplayDivergedError",
     "TraceError",
+    "decode_tape",
+    "encode_tape",
     "load_trace",
+    "tape_problem",
     "write_trace",
     "Barrier",
     "Condition",
@@ -37,6 +50,7 @@ __all__ = [
     "Deadlock",
     "PCTStrategy",
     "RandomStrategy",
+    "ReplayDiverged",
     "ReplayStrategy",
     "StepLimit",
     "Strategy",

@@ -16,6 +16,17 @@ blocked is a deadlock: every blocked thread is woken with a pending
 each blocked thread's name, what it waits on and all stacks.  A step limit
 turns livelock into the same kind of report.
 
+The tape records, besides each decision, how many threads were runnable and
+which thread (registration index) ran after it.  Those two change only when
+the runnable set is rebuilt or the turn changes hands, so they are noted
+then, as *marks*, never at a point that keeps the turn; the per-decision
+entries are expanded from the marks when the run is over
+(:meth:`ControlledScheduler.recorded_tape`).  A checked replay that no
+longer matches (:class:`ReplayDiverged`, raised by the strategy) stops at
+the point where it noticed, in the running thread; noticed at a turn change
+that has no model code to raise into (the first turn, a thread's end, a
+block), it is raised at the next point any thread reaches.
+
 Wall-clock timeouts play no part in a controlled run's decisions; only the
 outer run timeout (a pure-Python loop that never reaches a point) is
 measured in seconds, and it only ever ends a run, never steers it.
@@ -25,14 +36,15 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import threading
 from _thread import get_ident
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from testbed.sched._halts import Deadlock, StepLimit
+from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._points import Scheduler
-from testbed.sched._strategies import Strategy
+from testbed.sched._strategies import ReplayStrategy, Strategy
 
 __all__ = ["ControlledScheduler"]
 
@@ -68,9 +80,20 @@ class ControlledScheduler(Scheduler):
     ) -> None:
         super().__init__()
         self.strategy = strategy
+        #: the step limit (fixed for the run: point() compares with a copy, _stop_at)
         self.max_steps = max_steps
+        # point() compares the step with one bound: the step limit, or 0 while
+        # a halt waits to be raised at the next point (see _stop).
+        self._stop_at = max_steps
         #: the decisions consumed, in order: the schedule
         self.tape: list[int] = []
+        # (tape position, runnable threads, thread holding the turn): from that
+        # decision on, until the next mark, each decision saw that many runnable
+        # threads and handed the turn to that thread (registration index).
+        self._marks: list[tuple[int, int, int]] = []
+        #: the first divergence of a checked replay (ReplayStrategy with expectations)
+        self.diverged: ReplayDiverged | None = None
+        self._deferred: ReplayDiverged | None = None
         #: thread switches and blocking, as (step, event, thread, detail)
         self.events: list[tuple[int, str, str, str]] = []
         self._record = record_events
@@ -145,6 +168,11 @@ class ControlledScheduler(Scheduler):
         task.baton.acquire()  # wait for the first turn
         try:
             target(*args)
+        except ReplayDiverged:
+            # Raised at a point outside the model's top-level handler: the
+            # scheduler keeps it (``diverged``) and the run raises it to its
+            # caller, so the thread need not die with a printed traceback.
+            pass
         finally:
             task.finished = True
             self._runnable_cache = None
@@ -159,24 +187,47 @@ class ControlledScheduler(Scheduler):
         if task is None or task.ident != get_ident() or self._abandoned:
             return  # not a registered thread (the main thread), or control given up
         step = self._step = self._step + 1
-        if step > self.max_steps and not self._limit_reported:
-            # Raised once, in the thread that crossed the limit; later points
-            # pass, so the report and every thread's unwinding can proceed.
-            self._limit_reported = True
-            raise StepLimit(self.max_steps)
+        if step > self._stop_at:
+            self._stop(step)
         runnable = self._runnable_cache or self._runnable()
         choices = len(runnable)
         if choices < 2:
             return
         # The thread at a point is always runnable (it neither ended nor blocked).
-        decision = self.strategy.decide(step, self._runnable_indices, task.index, True) % choices
+        try:
+            decision = self.strategy.decide(step, self._runnable_indices, task.index, True) % choices
+        except ReplayDiverged as halt:
+            # Raised here, in the running thread: its top level reports it and the run aborts.
+            raise self._diverge(halt) from None
         self.tape.append(decision)
         if decision:
             chosen = runnable[(task.position + decision) % choices]
+            self._marks.append((len(self.tape) - 1, choices, chosen.index))
             self.preemptions += 1
             if self._record:
                 self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
             self._hand_over(task, chosen)
+
+    def _stop(self, step: int) -> None:
+        """The step passed ``_stop_at``: raise the pending halt, or the step limit, once."""
+        halt = self._deferred
+        if halt is not None:
+            self._deferred = None
+            self._stop_at = sys.maxsize if self._limit_reported else self.max_steps
+            raise halt
+        if step > self.max_steps and not self._limit_reported:
+            # Raised once, in the thread that crossed the limit; later points
+            # pass, so the report and every thread's unwinding can proceed.
+            self._limit_reported = True
+            self._stop_at = sys.maxsize
+            raise StepLimit(self.max_steps)
+
+    def _diverge(self, halt: ReplayDiverged) -> ReplayDiverged:
+        """Keep the first divergence, its threads named for the message."""
+        named = halt.named(self.thread_names())
+        if self.diverged is None:
+            self.diverged = named
+        return named
 
     def _runnable(self) -> list[_Task]:
         runnable = self._runnable_cache
@@ -186,15 +237,32 @@ class ControlledScheduler(Scheduler):
                 t.position = position
             self._runnable_indices = tuple(t.index for t in runnable)
             self._runnable_cache = runnable
+            # Decisions from here on see this many runnable threads; until the
+            # turn changes hands they keep it with the thread that holds it.
+            holder = self._current
+            self._marks.append((len(self.tape), len(runnable), -1 if holder is None else holder.index))
         return runnable
 
     def _choose_next(self, runnable: Sequence[_Task]) -> _Task:
         """The thread to run when none holds the turn (first turn, or the holder blocked or ended)."""
         if len(runnable) < 2:
-            return runnable[0]
-        decision = self.strategy.decide(self._step, [t.index for t in runnable], -1, False) % len(runnable)
+            chosen = runnable[0]
+            # No decision: the mark holds from the next one on.
+            self._marks.append((len(self.tape), 1, chosen.index))
+            return chosen
+        try:
+            decision = self.strategy.decide(self._step, [t.index for t in runnable], -1, False) % len(runnable)
+        except ReplayDiverged as halt:
+            # No model code to raise into here (the main thread launching, a
+            # thread ending or blocking): the next point any thread reaches
+            # raises it, and until then the replay decides 0.
+            self._deferred = self._diverge(halt)
+            self._stop_at = 0
+            decision = 0
         self.tape.append(decision)
-        return runnable[decision]
+        chosen = runnable[decision]
+        self._marks.append((len(self.tape) - 1, len(runnable), chosen.index))
+        return chosen
 
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
         self._current = chosen
@@ -275,3 +343,53 @@ class ControlledScheduler(Scheduler):
 
     def trace_events(self) -> list[list[Any]]:
         return [list(e) for e in self.events]
+
+    # -- the recorded tape -----------------------------------------------------
+
+    def thread_names(self) -> list[str]:
+        """The threads' names by registration index (their identity on the tape)."""
+        return [t.name for t in self._tasks]
+
+    def recorded_tape(self) -> list[list[int]]:
+        """The tape as runs ``[decision, runnable, thread, repeat]`` (the trace format):
+        ``repeat`` consecutive decisions that each chose ``decision`` among
+        ``runnable`` runnable threads and handed the turn to ``thread``
+        (registration index).
+
+        Built from the marks: between two marks only decisions that kept the
+        turn were taken, so a span is its first decision and a run of zeros.
+        """
+        tape = self.tape
+        runs: list[list[int]] = []
+
+        def add(decision: int, runnable: int, thread: int, repeat: int) -> None:
+            last = runs[-1] if runs else None
+            if last is not None and last[0] == decision and last[1] == runnable and last[2] == thread:
+                last[3] += repeat
+            else:
+                runs.append([decision, runnable, thread, repeat])
+
+        marks = self._marks
+        for k, (start, runnable, thread) in enumerate(marks):
+            end = marks[k + 1][0] if k + 1 < len(marks) else len(tape)
+            if end <= start:
+                continue  # a later mark at the same decision supersedes this one
+            add(tape[start], runnable, thread, 1)
+            rest = tape[start + 1 : end]
+            if any(rest):  # cannot happen (a switch always marks); kept exact anyway
+                for decision in rest:
+                    add(decision, runnable, thread, 1)
+            elif rest:
+                add(0, runnable, thread, len(rest))
+        return runs
+
+    def divergence(self) -> ReplayDiverged | None:
+        """After the run: the first divergence of a checked replay, if any.
+
+        Includes a run that ended with decisions left on its tape.
+        """
+        if self.diverged is None and isinstance(self.strategy, ReplayStrategy):
+            leftover = self.strategy.leftover(self._step)
+            if leftover is not None:
+                self.diverged = leftover.named(self.thread_names())
+        return self.diverged

@@ -17,9 +17,11 @@ caller instead of being reported as a finding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from testbed.sched._stacks import thread_stacks
 
-__all__ = ["Deadlock", "Halt", "StepLimit"]
+__all__ = ["Deadlock", "Halt", "ReplayDiverged", "StepLimit"]
 
 
 class Halt(BaseException):
@@ -56,3 +58,51 @@ class StepLimit(Halt):
     def __init__(self, limit: int) -> None:
         super().__init__(f"livelock: no end after {limit} scheduling points")
         self.limit = limit
+
+
+class ReplayDiverged(Halt):
+    """A checked replay found something else than its tape recorded.
+
+    ``entry`` is the index of the tape entry (the decision) that did not
+    match, ``step`` the scheduling step it was due at in this run.
+    ``expected`` and ``found`` are ``(runnable threads, chosen thread)``
+    pairs, the thread by registration index; ``expected`` is None when the
+    run asks for a decision past the tape's end, ``found`` when the run
+    ended before using the whole tape.  ``threads`` names the registration
+    indices for the message (the index is shown where no name is known).
+    """
+
+    liveness = False
+
+    def __init__(
+        self,
+        step: int,
+        entry: int,
+        expected: tuple[int, int] | None,
+        found: tuple[int, int] | None,
+        length: int,
+        threads: Sequence[str] = (),
+    ) -> None:
+        self.step = step
+        self.entry = entry
+        self.expected = expected
+        self.found = found
+        #: the number of decisions on the tape
+        self.length = length
+        self.threads = tuple(threads)
+        super().__init__(self._describe())
+
+    def named(self, threads: Sequence[str]) -> ReplayDiverged:
+        """The same divergence, its threads named (``threads[i]`` is registration index ``i``)."""
+        return ReplayDiverged(self.step, self.entry, self.expected, self.found, self.length, threads)
+
+    def _thread(self, index: int) -> str:
+        return self.threads[index] if 0 <= index < len(self.threads) else f"#{index}"
+
+    def _choice(self, pair: tuple[int, int]) -> str:
+        return f"{pair[0]} runnable / thread {self._thread(pair[1])}"
+
+    def _describe(self) -> str:
+        expected = f"the tape's end ({self.length} decisions)" if self.expected is None else self._choice(self.expected)
+        found = "the run's end" if self.found is None else self._choice(self.found)
+        return f"diverged at step {self.step}: expected {expected}, found {found} (tape entry {self.entry})"

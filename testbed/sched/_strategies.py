@@ -17,12 +17,22 @@ Shuttle and Fray), ``pct`` (Burckhardt, Kothari, Musuvathi, Nagarakatte,
 "A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs",
 ASPLOS 2010: random thread priorities plus d-1 random priority change
 points), ``replay`` (a recorded tape).
+
+A replay tape may carry expectations: for each decision, how many threads
+were runnable and which thread (by registration index) ran after it.  A
+checked replay compares both at every decision and raises
+:class:`~testbed.sched.ReplayDiverged` at the first mismatch; without
+expectations (Hypothesis-drawn tapes, shrink candidates, a hand-written
+list) any tape is a valid schedule, as above.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import NoReturn
+
+from testbed.sched._halts import ReplayDiverged
 
 __all__ = ["PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
 
@@ -41,20 +51,75 @@ class Strategy:
 
 
 class ReplayStrategy(Strategy):
-    """Replays a tape; past its end every decision is 0."""
+    """Replays a tape; past its end every decision is 0.
+
+    With ``expected`` (one ``(runnable, thread)`` pair per decision, as
+    :meth:`ControlledScheduler.recorded_tape` gives them) every decision is
+    checked first: the number of runnable threads, and the registration
+    index of the thread the decision hands the turn to.  The first mismatch
+    raises :class:`ReplayDiverged` (kept in :attr:`diverged`), and so does
+    a decision asked for past the tape's end.  From then on every decision
+    is 0, unchecked: the run is being aborted, and keeping the current
+    thread is the fewest switches on the way to its end.
+    """
 
     name = "replay"
 
-    def __init__(self, tape: Sequence[int]) -> None:
+    def __init__(self, tape: Sequence[int], expected: Sequence[tuple[int, int]] | None = None) -> None:
         self.tape = list(tape)
+        if expected is not None and len(expected) != len(self.tape):
+            raise ValueError(f"{len(expected)} expectations for a tape of {len(self.tape)} decisions")
+        # Two flat lists, not a list of pairs: a long tape stays small.
+        self._runnable = None if expected is None else [n for n, _ in expected]
+        self._chosen = None if expected is None else [t for _, t in expected]
         self._next = 0
+        #: the first divergence of a checked replay
+        self.diverged: ReplayDiverged | None = None
+
+    @property
+    def checked(self) -> bool:
+        """Whether decisions are still being compared with the tape's expectations."""
+        return self._runnable is not None and self.diverged is None
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
-        if self._next < len(self.tape):
-            decision = self.tape[self._next]
-            self._next += 1
-            return decision
-        return 0
+        if self.diverged is not None:
+            return 0
+        entry = self._next
+        if entry >= len(self.tape):
+            if self._runnable is not None:
+                # The recorded run made no further decision: this run is another one.
+                found = self._found(runnable, current, current_runnable, 0)
+                self._diverge(ReplayDiverged(step, entry, None, found, len(self.tape)))
+            return 0
+        decision = self.tape[entry]
+        if self._runnable is not None:
+            assert self._chosen is not None
+            found = self._found(runnable, current, current_runnable, decision)
+            if found[0] != self._runnable[entry] or found[1] != self._chosen[entry]:
+                expected = (self._runnable[entry], self._chosen[entry])
+                self._diverge(ReplayDiverged(step, entry, expected, found, len(self.tape)))
+        self._next = entry + 1
+        return decision
+
+    @staticmethod
+    def _found(runnable: Sequence[int], current: int, current_runnable: bool, decision: int) -> tuple[int, int]:
+        """(runnable threads, the thread ``decision`` hands the turn to) in this run."""
+        choices = len(runnable)
+        start = runnable.index(current) if current_runnable else 0
+        return choices, runnable[(start + decision) % choices]
+
+    def _diverge(self, halt: ReplayDiverged) -> NoReturn:
+        self.diverged = halt
+        raise halt
+
+    def leftover(self, step: int) -> ReplayDiverged | None:
+        """After the run: the divergence of a checked run that ended with decisions left on its tape."""
+        if not self.checked or self._next >= len(self.tape):
+            return None
+        assert self._runnable is not None and self._chosen is not None
+        expected = (self._runnable[self._next], self._chosen[self._next])
+        self.diverged = ReplayDiverged(step, self._next, expected, None, len(self.tape))
+        return self.diverged
 
 
 class RandomStrategy(Strategy):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import testbed
-from testbed.sched import load_trace
+from testbed.sched import decode_tape, load_trace
 
 SERIAL = pytest.param(0, id="serial")
 #: the default config (two scavenger workers)
@@ -46,7 +46,7 @@ def test_same_config_gives_identical_tape_events_violations_and_stats(
         assert comparable_stats(other.stats) == comparable_stats(first.stats)
         assert other.trace == first.trace
     # Not vacuous: the run made many choices and collected garbage.
-    assert len(first.trace["tape"]) > 1000
+    assert first.stats["decisions"] > 1000
     assert first.stats["scavenges"] > 0
     assert first.stats["preemptions"] > 0
 
@@ -74,7 +74,10 @@ def test_run_returns_only_after_every_thread_it_started_has_ended() -> None:
 def test_different_seeds_give_different_schedules(strategy: str) -> None:
     tapes = {
         tuple(
-            testbed.run(testbed.scenario_config("mixed", seed=s, strategy=strategy, scavenger_workers=0)).trace["tape"]
+            tuple(run)
+            for run in testbed.run(
+                testbed.scenario_config("mixed", seed=s, strategy=strategy, scavenger_workers=0)
+            ).trace["tape"]
         )
         for s in (7, 8)
     }
@@ -101,15 +104,22 @@ def test_replaying_a_runs_tape_gives_the_same_run(comparable_stats) -> None:
 def test_trace_records_what_a_replay_needs() -> None:
     result = testbed.run(mixed_seed_7("random", 0))
     trace = result.trace
-    assert trace["schema"] == "testbed.trace/1"
+    assert trace["schema"] == "testbed.trace/2"
     assert trace["testbed_version"] == testbed.__version__
     assert trace["config"] == result.config.to_json()
     assert (trace["seed"], trace["strategy"]) == (7, "random")
     assert trace["violation"] is None
     assert trace["preemptions"] == result.stats["preemptions"]
-    assert len(trace["tape"]) == result.stats["decisions"]
     assert trace["steps"] == result.stats["points"]
-    assert all(isinstance(d, int) and d >= 0 for d in trace["tape"])
+    # Registration order; the serial scavenger has no worker threads.
+    assert trace["threads"] == ["mutator-0", "mutator-1", "mutator-2", "mutator-3"]
+    decisions, expected = decode_tape(trace["tape"])
+    assert len(decisions) == result.stats["decisions"]
+    assert sum(1 for d in decisions if d) >= trace["preemptions"] > 0
+    # Every decision was a real choice, made modulo it, handing the turn to a known thread.
+    assert all(2 <= runnable <= 4 and 0 <= d < runnable for d, (runnable, _) in zip(decisions, expected, strict=True))
+    assert {thread for _, thread in expected} == {0, 1, 2, 3}
+    assert len(trace["tape"]) < len(decisions) / 4, "run-length encoding keeps long tapes small"
 
 
 def test_free_runs_have_no_trace() -> None:
@@ -130,6 +140,6 @@ def test_cli_run_twice_writes_identical_tapes_and_events(cli, tmp_path: Path, wo
     for other in others:
         assert other["tape"] == first["tape"]
         assert other["events"] == first["events"]
-    assert len(first["tape"]) > 1000
+    assert sum(run[3] for run in first["tape"]) > 1000
     # The CLI's run is the API's run of the same config.
     assert first["tape"] == testbed.run(mixed_seed_7("random", workers)).trace["tape"]

@@ -1,8 +1,10 @@
-"""Trace files (``testbed.trace/1``): strict reading, one-line reasons.
+"""Trace files (``testbed.trace/2``): strict reading, one-line reasons.
 
 A replay that silently diverged would be worse than none, so a file that is
 not a trace of this schema and this testbed version is refused with a
-TraceError naming the problem.
+TraceError naming the problem.  The tape is run-length encoded
+(``[decision, runnable, thread, repeat]`` runs); ``encode_tape`` and
+``decode_tape`` convert.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from typing import Any
 import pytest
 
 from testbed._version import __version__
-from testbed.sched import TRACE_SCHEMA, TraceError, load_trace, write_trace
+from testbed.sched import (
+    TRACE_SCHEMA,
+    ReplayDivergedError,
+    TraceError,
+    decode_tape,
+    encode_tape,
+    load_trace,
+    write_trace,
+)
 
 
 def valid_trace() -> dict[str, Any]:
@@ -24,7 +34,8 @@ def valid_trace() -> dict[str, Any]:
         "config": {"scenario": "mixed", "seed": 3, "strategy": "random"},
         "seed": 3,
         "strategy": "random",
-        "tape": [0, 2, 1, 0, 5],
+        "threads": ["scavenger-0", "mutator-0", "mutator-1"],
+        "tape": [[0, 3, 1, 4], [2, 3, 0, 1], [0, 2, 2, 7]],
         "events": [[4, "switch", "mutator-0", "mutator-1 at flag-test"]],
         "violation": {"invariant": "remset-complete", "step": 17, "thread": "mutator-1", "message": "m"},
     }
@@ -46,8 +57,28 @@ def rejected(path: Path, *needles: str) -> str:
     return message
 
 
-def test_schema_name_is_testbed_trace_1() -> None:
-    assert TRACE_SCHEMA == "testbed.trace/1"
+def test_schema_name_is_testbed_trace_2() -> None:
+    assert TRACE_SCHEMA == "testbed.trace/2"
+
+
+def test_a_version_1_trace_is_refused_in_one_line_that_says_to_record_it_again(tmp_path: Path) -> None:
+    old = valid_trace() | {"schema": "testbed.trace/1", "tape": [0, 2, 1, 0, 5]}
+    del old["threads"]
+    rejected(write(tmp_path, old), "testbed.trace/1", TRACE_SCHEMA, "record the run again")
+
+
+def test_tape_encoding_round_trips_and_merges_equal_neighbours() -> None:
+    entries = [(0, 3, 1)] * 4 + [(2, 3, 0)] + [(0, 2, 2)] * 7
+    runs = encode_tape(entries)
+    assert runs == valid_trace()["tape"]
+    decisions, expected = decode_tape(runs)
+    assert decisions == [0, 0, 0, 0, 2] + [0] * 7
+    assert expected == [(3, 1)] * 4 + [(3, 0)] + [(2, 2)] * 7
+    assert encode_tape([]) == [] and decode_tape([]) == ([], [])
+
+
+def test_replay_diverged_error_is_a_trace_error() -> None:
+    assert issubclass(ReplayDivergedError, TraceError)
 
 
 def test_written_trace_loads_back_unchanged(tmp_path: Path) -> None:
@@ -87,7 +118,7 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("schema", "shown"),
-    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/2", "'testbed.trace/2'"), (None, "None")],
+    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/3", "'testbed.trace/3'"), (None, "None")],
 )
 def test_wrong_schema_is_rejected(tmp_path: Path, schema: object, shown: str) -> None:
     document = valid_trace() | {"schema": schema}
@@ -100,12 +131,14 @@ def test_missing_schema_is_rejected(tmp_path: Path) -> None:
     rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
 
 
-@pytest.mark.parametrize("document", [[1, 2, 3], "testbed.trace/1", 7, None])
+@pytest.mark.parametrize("document", [[1, 2, 3], "testbed.trace/2", 7, None])
 def test_json_that_is_not_an_object_is_rejected(tmp_path: Path, document: object) -> None:
     rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
 
 
-@pytest.mark.parametrize("key", ["testbed_version", "config", "seed", "strategy", "tape", "events", "violation"])
+@pytest.mark.parametrize(
+    "key", ["testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation"]
+)
 def test_trace_lacking_a_field_is_rejected(tmp_path: Path, key: str) -> None:
     document = valid_trace()
     del document[key]
@@ -121,24 +154,53 @@ def test_trace_of_another_testbed_version_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "tape",
-    [[0, -1, 2], [-5], [0, 1.5], [1.0], ["1"], [None], [True, 0], [[0]], "0120", {"0": 1}, None, 3],
+    [
+        [0, 2, 1, 0, 5],
+        [[0, 2, 1]],
+        [[0, 2, 1, 3, 9]],
+        [[0, -2, 1, 3]],
+        [[0, 2, 1, 1.0]],
+        [[0, 2, True, 1]],
+        [[0, 2, 1, "3"]],
+        [[0, 2, None, 3]],
+        [[0, 1, 0, 3]],
+        [[2, 2, 0, 3]],
+        [[0, 2, 0, 0]],
+        [[0, 2, 3, 1]],
+        [[0, 2, 1, 4], 7],
+        "0120",
+        {"0": 1},
+        None,
+        3,
+    ],
     ids=[
+        "version-1-decisions",
+        "three-fields",
+        "five-fields",
         "negative",
-        "only-negative",
         "float",
-        "integral-float",
-        "string-entry",
-        "null-entry",
-        "bool-entry",
-        "nested",
+        "bool",
+        "string-field",
+        "null-field",
+        "one-runnable",
+        "decision-not-below-runnable",
+        "zero-repeat",
+        "unknown-thread",
+        "int-after-a-run",
         "string",
         "object",
         "null",
         "int",
     ],
 )
-def test_tape_that_is_not_a_list_of_non_negative_ints_is_rejected(tmp_path: Path, tape: object) -> None:
-    rejected(write(tmp_path, valid_trace() | {"tape": tape}), "tape", "non-negative integers")
+def test_tape_that_is_not_a_list_of_valid_runs_is_rejected(tmp_path: Path, tape: object) -> None:
+    message = rejected(write(tmp_path, valid_trace() | {"tape": tape}), "tape")
+    assert "run" in message
+
+
+@pytest.mark.parametrize("threads", [None, "mutator-0", [1, 2], ["mutator-0", None]])
+def test_threads_that_are_not_a_list_of_names_are_rejected(tmp_path: Path, threads: object) -> None:
+    rejected(write(tmp_path, valid_trace() | {"threads": threads}), "threads", "list of names")
 
 
 def test_empty_tape_is_valid(tmp_path: Path) -> None:
