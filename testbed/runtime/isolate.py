@@ -13,6 +13,7 @@ thread is left behind.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import traceback
@@ -30,7 +31,7 @@ from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Halt, Lock, Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import Halt, Violation, WaitTimeout, active_scheduler, thread_stacks
 
 __all__ = ["Isolate", "derive_seed"]
 
@@ -76,8 +77,15 @@ class Isolate:
         self._aborted = False
         #: a non-liveness halt (a diverged replay): the run is invalid, not failed
         self.halted: Halt | None = None
-        self._report_lock = Lock("violations")
-        self._finished = 0  # mutators whose program ended
+        # A leaf mutex, not a model Lock: it is never held across a scheduling
+        # point, so it cannot deadlock a controlled run, and taking it is no
+        # point either, so no halt (step limit, diverged replay) can land
+        # inside the reporting of a violation or of another halt.
+        self._report_lock = threading.Lock()
+        # Mutators whose program ended, counted without a lock: next() on a
+        # count is atomic under the GIL and, unlike a Lock, is no scheduling
+        # point, so no halt can land between ending and being counted.
+        self._finished = itertools.count(1)
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
@@ -251,9 +259,7 @@ class Isolate:
         except (Exception, Halt) as error:
             self.report_thread_failure(mutator.name, error)
         mutator.state = ThreadState.PARKED
-        with self._report_lock:
-            self._finished += 1
-            last = self._finished == len(self.mutators)
+        last = next(self._finished) == len(self.mutators)
         if last:
             self.collector.shutdown()
             if self.full_collector is not None:

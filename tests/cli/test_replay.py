@@ -6,7 +6,7 @@ a violation (the recorded one: "reproduced N/N"; another one: it says so),
 trace's tape ("diverged at step N: ...") or the trace is a /1 trace.
 
 The trace is written by `testbed run` (mixed, seed 7, skip-flush, 400 ops, a
-collection every 40 allocations: ``remset-complete`` at step 506).
+collection every 40 allocations: ``store-buffers-flushed`` at step 506).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def flip(path: Path, entry: int) -> tuple[Path, tuple[int, int]]:
 def test_a_faithful_replay_reproduces_and_exits_1(cli, trace_file: Path) -> None:
     outcome = cli("replay", str(trace_file), "--times", "2")
     assert outcome.code == 1, outcome
-    assert "expecting remset-complete at step 506" in outcome.out
+    assert "expecting store-buffers-flushed at step 506" in outcome.out
     assert "reproduced 2/2" in outcome.out
     assert "diverged" not in outcome.out and "not the recorded" not in outcome.out
 
@@ -89,35 +89,35 @@ def test_a_different_violation_than_recorded_exits_1_and_says_so(cli, trace_file
     assert outcome.code == 1, outcome
     assert "expecting world-stopped at step 42" in outcome.out
     assert "reproduced 0/1" in outcome.out
-    assert "replay 1 found remset-complete at step 506, not the recorded world-stopped at step 42" in outcome.out
+    assert "replay 1 found store-buffers-flushed at step 506, not the recorded world-stopped at step 42" in outcome.out
 
 
 def test_the_same_invariant_at_another_step_is_not_a_reproduction(cli, trace_file: Path) -> None:
-    recorded = {"invariant": "remset-complete", "step": 505, "thread": "mutator-0", "message": "m"}
+    recorded = {"invariant": "store-buffers-flushed", "step": 505, "thread": "mutator-0", "message": "m"}
     outcome = cli("replay", str(edit(trace_file, violation=recorded)))
     assert outcome.code == 1, outcome
     assert "reproduced 0/1" in outcome.out
-    assert "found remset-complete at step 506, not the recorded remset-complete at step 505" in outcome.out
+    assert "found store-buffers-flushed at step 506, not the recorded store-buffers-flushed at step 505" in outcome.out
 
 
 def test_a_clean_trace_that_now_finds_a_violation_exits_1(cli, trace_file: Path) -> None:
     outcome = cli("replay", str(edit(trace_file, violation=None)), "--json", "-")
     assert outcome.code == 1, outcome
     assert "expecting no violation" in outcome.err
-    assert "replay 1 found remset-complete at step 506, not the recorded no violation" in outcome.err
+    assert "replay 1 found store-buffers-flushed at step 506, not the recorded no violation" in outcome.err
     document = json.loads(outcome.out)
     assert document["reproduced"] == 0
-    assert [v["invariant"] for v in document["violations"]][:1] == ["remset-complete"]
+    assert [v["invariant"] for v in document["violations"]][:1] == ["store-buffers-flushed"]
 
 
 def test_a_clean_replay_exits_0_even_when_a_violation_was_recorded(cli, clean_trace_file: Path) -> None:
     clean = cli("replay", str(clean_trace_file))
     assert clean.code == 0, clean
     assert "reproduced 1/1" in clean.out
-    recorded = {"invariant": "remset-complete", "step": 506, "thread": "mutator-0", "message": "m"}
+    recorded = {"invariant": "store-buffers-flushed", "step": 506, "thread": "mutator-0", "message": "m"}
     outcome = cli("replay", str(edit(clean_trace_file, violation=recorded)))
     assert outcome.code == 0, outcome
-    assert "replay 1 found no violation, not the recorded remset-complete at step 506" in outcome.out
+    assert "replay 1 found no violation, not the recorded store-buffers-flushed at step 506" in outcome.out
 
 
 def test_a_version_1_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path) -> None:

@@ -7,7 +7,7 @@ entry, promptly, with every thread of the run ended.  Plain decision lists
 
 The recorded run is the skip-flush case of test_fault_detection.py (mixed,
 seed 7, 400 ops, a collection every 40 allocations): about 550 decisions and
-``remset-complete`` at step 506, in milliseconds.
+``store-buffers-flushed`` at step 506, in milliseconds.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def decision_steps(monkeypatch: pytest.MonkeyPatch, result: testbed.RunResult) -
 def test_the_recorded_trace_replays_checked_to_the_same_violation() -> None:
     result = recorded()
     replayed = testbed.run(replay_config(result), tape=result.trace["tape"])
-    assert first(replayed) == ("remset-complete", 506)
+    assert first(replayed) == ("store-buffers-flushed", 506)
     for key in ("threads", "tape", "events", "model_events", "violation", "steps", "preemptions"):
         assert replayed.trace[key] == result.trace[key], key
 
@@ -111,7 +111,7 @@ def test_a_divergence_after_the_violation_leaves_the_violation_standing(monkeypa
     died: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
     replayed = testbed.run(replay_config(result), tape=flipped(result.trace, entry))
-    assert first(replayed) == ("remset-complete", 506)
+    assert first(replayed) == ("store-buffers-flushed", 506)
     assert died == [], "no thread may die of the divergence"
 
 
@@ -139,7 +139,7 @@ def test_a_bare_list_of_decisions_still_runs_unchecked() -> None:
     decisions, _ = decode_tape(result.trace["tape"])
     # The same decisions, without expectations, give the same run.
     same = testbed.run(replay_config(result), tape=decisions)
-    assert first(same) == ("remset-complete", 506)
+    assert first(same) == ("store-buffers-flushed", 506)
     # Any list of non-negative integers is a schedule: nothing to diverge from.
     for tape in ([], [5, 0, 3, 10**9] * 50, [1] * 5000):
         other = testbed.run(replay_config(result), tape=tape)
