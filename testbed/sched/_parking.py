@@ -152,7 +152,7 @@ class Patience:
             self._started += gap
         waited = now - self._started
         if waited >= self._cap:
-            return f"threads kept making progress, but not this wait: hard cap of {self._cap:g}s reached"
+            return f"threads kept passing scheduling points until the hard cap of {self._cap:g}s"
         quiet = now - self._quiet_since
         if waited >= self.timeout and quiet >= self._quiet:
             if waited < self.timeout + self._quiet:
@@ -189,10 +189,14 @@ def park_free(
                     return False
                 reason = patience.expired(scheduler)
                 if reason is not None:
-                    assert patience.timeout is not None
-                    raise WaitTimeout(describe(what), patience.timeout, patience.waited, reason)
+                    text = describe(what)
+                    break
                 lot.sleepers.wait(SLICE)
                 if ready():
                     return True
         finally:
             lot.sleeping -= 1
+    # Outside the guard: collecting every stack takes a while, and other
+    # threads may need the guard meanwhile (to release the lock we wait for).
+    assert patience.timeout is not None
+    raise WaitTimeout(text, patience.timeout, patience.waited, reason)
