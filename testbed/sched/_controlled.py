@@ -11,11 +11,12 @@ the model code is exactly the code free mode runs.
 Blocking primitives (:mod:`testbed.sched._primitives`) wait through
 :meth:`park` and wake through :meth:`unpark` (the parking interface of
 :mod:`testbed.sched._parking`) instead of sleeping: a thread that waits is
-simply not runnable until another thread wakes it.  No runnable thread while some are
-blocked is a deadlock: every blocked thread is woken with a pending
-:class:`Deadlock`, which the model reports as ``safepoint-liveness`` with
-each blocked thread's name, what it waits on and all stacks.  A step limit
-turns livelock into the same kind of report.
+simply not runnable until another thread wakes it.  No runnable thread
+while some are blocked is a deadlock: every blocked thread is woken with a
+pending :class:`Deadlock`, which the model reports as ``safepoint-liveness``
+with each blocked thread's name, what it waits on and all stacks.  A step
+limit turns livelock into the same kind of report.  Both are halts
+(:mod:`testbed.sched._halts`), which no ``except Exception`` can swallow.
 
 Wall-clock timeouts play no part in a controlled run's decisions; only the
 outer run timeout (a pure-Python loop that never reaches a point) is
