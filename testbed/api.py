@@ -103,7 +103,11 @@ def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
     strategy: Strategy
     if config.strategy == "free":
         return FreeScheduler(
-            derive_seed(config.seed, 0), config.yield_probability, config.switch_interval, config.wait_timeout
+            derive_seed(config.seed, 0),
+            config.yield_probability,
+            config.switch_interval,
+            config.wait_timeout,
+            config.timeout_cap,
         )
     if config.strategy == "random":
         strategy = RandomStrategy(derive_seed(config.seed, 3), config.switch_probability)

@@ -54,7 +54,9 @@ def run_isolate_with(
         collector if collector is not None else SerialScavenger(),
         observer if observer is not None else Checker(config),
     )
-    scheduler = FreeScheduler(seed, config.yield_probability, config.switch_interval, config.wait_timeout)
+    scheduler = FreeScheduler(
+        seed, config.yield_probability, config.switch_interval, config.wait_timeout, config.timeout_cap
+    )
     with running(scheduler):
         isolate.run()
     return isolate

@@ -31,10 +31,11 @@ The sweeper's unlink with ``unlocked-weak-unlink`` is in
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from testbed.heap import Code, HeapObject, Map, poison
-from testbed.sched import Condition, Halt, Lock, WaitTimeout, active_scheduler, point
+from testbed.sched import Condition, Halt, Lock, active_scheduler, point
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
@@ -91,10 +92,11 @@ class MarkCompact:
         """Sweep after each mark-compact until shutdown or abort."""
         while True:
             with self.lock:
-                try:
-                    self.changed.wait_for(lambda: self._released or self._shutdown, abandon=isolate.is_aborted)
-                except WaitTimeout:
-                    continue  # idle between mark-compacts is not a liveness failure
+                # Idle between mark-compacts is not a liveness failure: no
+                # timeout (and no point passed while idle); a halt goes up.
+                self.changed.wait_for(
+                    lambda: self._released or self._shutdown, timeout=math.inf, abandon=isolate.is_aborted
+                )
                 if self._pending is None or not self._released:
                     return  # shutdown or abort
                 marked, watermark = self._pending

@@ -19,6 +19,7 @@ task to finish, so mutators resume while other tasks still scan.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
 from testbed.heap import Page, Tagged
-from testbed.sched import Condition, Halt, Lock, WaitTimeout, active_scheduler
+from testbed.sched import Condition, Halt, Lock, active_scheduler
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
@@ -201,12 +202,12 @@ class ParallelScavenger:
     def _idle_until_job(self, seen: int, aborted: Callable[[], bool]) -> bool:
         """Lock held: wait for a new job (True) or shutdown (False).
 
-        Idle time between collections is unbounded, so a timed-out wait here
-        is not a liveness failure; only shutdown or abort ends it.
+        Idle time between collections is unbounded, so this wait has no
+        timeout (``math.inf``) instead of catching ``WaitTimeout`` and
+        waiting again: it never fails, passes no scheduling point while
+        idle (so it never looks like progress to another thread's wait),
+        and a halt (a deadlock, the step limit) still goes straight up to
+        :meth:`_worker_main`.  Only shutdown or abort ends it.
         """
-        while True:
-            try:
-                woken = self.changed.wait_for(lambda: self._epoch != seen or self._shutdown, abandon=aborted)
-                return woken and not self._shutdown
-            except WaitTimeout:
-                continue
+        woken = self.changed.wait_for(lambda: self._epoch != seen or self._shutdown, timeout=math.inf, abandon=aborted)
+        return woken and not self._shutdown

@@ -116,10 +116,15 @@ class Config:
     yield_probability: float = 0.05
     #: free mode: ``sys.setswitchinterval`` while the run is active (None: leave it)
     switch_interval: float | None = 5e-5
-    #: seconds any single wait may last before it is a safepoint-liveness violation
+    #: free mode: seconds a wait may last with no thread making progress (passing a
+    #: scheduling point) before it is a safepoint-liveness violation
     wait_timeout: float = 10.0
-    #: seconds the whole run may last before it is a safepoint-liveness violation
+    #: seconds the whole run may last before it is a safepoint-liveness violation,
+    #: unless threads still pass points (then it goes on, see timeout_cap)
     run_timeout: float = 120.0
+    #: hard cap, in multiples of wait_timeout (a wait) or run_timeout (the run), on
+    #: how far progress by other threads may extend a timeout
+    timeout_cap: float = 6.0
     #: a custom workload ``fn(m: Mutator)``; None runs the standard program
     program: Callable[[Mutator], None] | None = None
 
@@ -159,6 +164,7 @@ class Config:
             _number("switch_interval", self.switch_interval, 0.0, None, open_low=True)
         _number("wait_timeout", self.wait_timeout, 0.0, None, open_low=True)
         _number("run_timeout", self.run_timeout, 0.0, None, open_low=True)
+        _number("timeout_cap", self.timeout_cap, 1.0, None)
         if isinstance(self.faults, str) or not all(isinstance(f, str) for f in self.faults):
             raise ConfigError(f"faults must be a collection of fault names, got {self.faults!r}")
         if any(weight < 0 for _, weight in self.mix.items()) or not any(w for _, w in self.mix.items()):

@@ -31,9 +31,12 @@ from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Halt, Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import Halt, Patience, Scheduler, Violation, WaitTimeout, active_scheduler, thread_stacks
 
 __all__ = ["Isolate", "derive_seed"]
+
+#: how often the main thread checks on a run it waits for (seconds)
+_JOIN_SLICE = 0.1
 
 
 def derive_seed(seed: int, *path: int) -> int:
@@ -216,16 +219,15 @@ class Isolate:
         # the last mutator has shut the worker pool and the sweeper down and
         # they have finished what they were doing.
         threads = list(scheduler.threads)
-        deadline = time.monotonic() + self.config.run_timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in threads if t.is_alive()]
-        if stuck:
+        overdue = self._join(threads, scheduler)
+        if overdue is not None:
+            stuck = [t.name for t in threads if t.is_alive()]
             self.report(
                 [
                     self.violation(
                         "safepoint-liveness",
-                        f"run did not finish within {self.config.run_timeout:g}s: {', '.join(stuck)} still running",
+                        f"run did not finish within {self.config.run_timeout:g}s: {', '.join(stuck)} still running "
+                        f"({overdue})",
                         thread_stacks(),
                     )
                 ]
@@ -235,6 +237,30 @@ class Isolate:
                 thread.join(1.0)
         if not self._aborted:
             self.observer.on_run_end(self)
+
+    def _join(self, threads: list[threading.Thread], scheduler: Scheduler) -> str | None:
+        """Wait for ``threads``; None when they all ended, else why the run is overdue.
+
+        ``run_timeout`` is progress-aware like every free-mode wait: past it,
+        the run goes on while threads still pass scheduling points (an
+        overloaded machine is slow, not stuck) and is overdue once no point
+        was passed for ``min(wait_timeout, run_timeout)`` seconds, or at the
+        hard cap of ``timeout_cap * run_timeout``.  A pure-Python loop that
+        never reaches a point is caught this way in both modes.
+        """
+        config = self.config
+        patience = Patience(
+            config.run_timeout,
+            quiet=min(config.wait_timeout, config.run_timeout),
+            cap=config.run_timeout * config.timeout_cap,
+        )
+        patience.expired(scheduler)  # starts the clock
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(_JOIN_SLICE)
+                if thread.is_alive() and (overdue := patience.expired(scheduler)) is not None:
+                    return overdue
+        return None
 
     def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None]) -> None:
         try:

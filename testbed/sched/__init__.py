@@ -6,13 +6,17 @@ platform's mutexes and condition variables (``base::Mutex``,
 ``base::ConditionVariable``) play in V8, plus the hooks a concurrency tester
 (jcstress, Fray, Shuttle) puts between them.  Every operation on shared state
 in the model calls :func:`point` first; every wait goes through
-:class:`Lock`, :class:`Condition`, :class:`Event` or :class:`Barrier`, so a
-scheduler can perturb (free mode) or serialize (controlled mode) the threads
-without the model code knowing which.
+:class:`Lock`, :class:`Condition`, :class:`Event` or :class:`Barrier` (all
+built on one :class:`ParkingLot` each, parked and unparked by the active
+scheduler), so a scheduler can perturb (free mode) or serialize (controlled
+mode) the threads without the model code knowing which.  A scheduler stops
+a run from inside a thread with a :class:`Halt` (``Deadlock``,
+``StepLimit``), which no ``except Exception`` can swallow.
 """
 
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
+from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
     FreeScheduler,
     Scheduler,
@@ -58,6 +62,8 @@ __all__ = [
     "Halt",
     "FreeScheduler",
     "Lock",
+    "ParkingLot",
+    "Patience",
     "Scheduler",
     "Violation",
     "WaitTimeout",

@@ -8,13 +8,15 @@ it over is "release the next thread's baton, then block on my own".  This
 is how Fray and Shuttle serialize real threads; the threads stay real, so
 the model code is exactly the code free mode runs.
 
-Blocking primitives (:mod:`testbed.sched._primitives`) call :meth:`block`
-and :meth:`wake` instead of sleeping: a thread that waits is simply not
-runnable until another thread wakes it.  No runnable thread while some are
-blocked is a deadlock: every blocked thread is woken with a pending
-:class:`Deadlock`, which the model reports as ``safepoint-liveness`` with
-each blocked thread's name, what it waits on and all stacks.  A step limit
-turns livelock into the same kind of report.
+Blocking primitives (:mod:`testbed.sched._primitives`) wait through
+:meth:`park` and wake through :meth:`unpark` (the parking interface of
+:mod:`testbed.sched._parking`) instead of sleeping: a thread that waits is
+simply not runnable until another thread wakes it.  No runnable thread
+while some are blocked is a deadlock: every blocked thread is woken with a
+pending :class:`Deadlock`, which the model reports as ``safepoint-liveness``
+with each blocked thread's name, what it waits on and all stacks.  A step
+limit turns livelock into the same kind of report.  Both are halts
+(:mod:`testbed.sched._halts`), which no ``except Exception`` can swallow.
 
 The tape records, besides each decision, how many threads were runnable and
 which thread (registration index) ran after it.  Those two change only when
@@ -43,6 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
+from testbed.sched._parking import ParkingLot, Patience, What, describe
 from testbed.sched._points import Scheduler
 from testbed.sched._strategies import ReplayStrategy, Strategy
 
@@ -108,6 +111,9 @@ class ControlledScheduler(Scheduler):
         #: switches away from a thread that could have gone on
         self.preemptions = 0
         self._abandoned = False
+        # Held to grant a turn and to abandon control (see abandon); a raw
+        # lock, uncontended except against abandon, so a handoff stays cheap.
+        self._grants = _thread.allocate_lock()
         self._limit_reported = False
         self._pin = pin_cpu
         self._saved_affinity: set[int] | None = None
@@ -157,10 +163,29 @@ class ControlledScheduler(Scheduler):
         first.baton.release()
 
     def abandon(self) -> None:
-        """Give up control (the run timed out): let every thread run freely to its end."""
-        self._abandoned = True
-        for task in self._tasks:
-            if task.baton.locked():
+        """Give up control (the run timed out): let every thread run freely to its end.
+
+        Race-free against threads handing the turn over at the same moment:
+        every grant of a turn and this method hold ``_grants``, so no baton
+        is released twice (a ``RuntimeError``) and none is left locked.  A
+        baton is locked while its thread holds or awaits the turn; releasing
+        each locked one lets through the one acquire each thread can still
+        have in flight (a point or park that passed the abandoned check just
+        before), and afterwards no thread takes a baton again: points
+        return at once, parks sleep the free way, grants do nothing.
+        """
+        with self._grants:
+            if self._abandoned:
+                return
+            self._abandoned = True
+            for task in self._tasks:
+                if task.baton.locked():
+                    task.baton.release()
+
+    def _grant(self, task: _Task) -> None:
+        """Give ``task`` the turn (release its baton), unless control was abandoned."""
+        with self._grants:
+            if not self._abandoned:
                 task.baton.release()
 
     def _task_body(self, task: _Task, target: Callable[..., None], args: tuple[object, ...]) -> None:
@@ -266,7 +291,7 @@ class ControlledScheduler(Scheduler):
 
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
         self._current = chosen
-        chosen.baton.release()
+        self._grant(chosen)
         task.baton.acquire()
         if task.pending is not None:
             error, task.pending = task.pending, None
@@ -290,7 +315,7 @@ class ControlledScheduler(Scheduler):
             self._hand_over(task, chosen)
         else:
             self._current = chosen
-            chosen.baton.release()
+            self._grant(chosen)
 
     def _declare_deadlock(self, blocked: list[_Task]) -> None:
         description = "; ".join(f"{t.name} waits for {t.waiting_for}" for t in blocked)
@@ -308,19 +333,53 @@ class ControlledScheduler(Scheduler):
             return None
         return task
 
-    def block(self, on: object, what: str) -> None:
-        """The running thread waits on ``on`` until :meth:`wake` (or a deadlock)."""
-        task = self.current_task()
-        if task is None:
-            raise RuntimeError("block() outside a controlled thread")
-        task.blocked_on = on
-        task.waiting_for = what
-        self._runnable_cache = None
-        self._event("block", task, what)
-        self._pass_turn(task, blocking=True)
-        if task.pending is not None:
-            error, task.pending = task.pending, None
-            raise error
+    def park(
+        self,
+        lot: ParkingLot,
+        ready: Callable[[], bool],
+        what: What,
+        patience: Patience,
+        abandon: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Block the running thread on ``lot`` until ``ready()`` (or a deadlock).
+
+        A thread this scheduler does not steer (an unregistered thread, or
+        any thread once control is abandoned) parks the free way, against
+        the same state and guard, so ownership stays one record.
+        ``patience`` plays no part here: a controlled wait ends by a wake or
+        by a deadlock, never by the clock.
+        """
+        while True:
+            task = self.current_task()
+            if task is None:
+                return super().park(lot, ready, what, patience, abandon)
+            with lot.guard:
+                if ready():
+                    return True
+                if abandon is not None and abandon():
+                    return False
+                # Marked blocked under the guard: an unpark from a thread
+                # outside the schedule (which takes the guard) either ran
+                # before the check above or sees this thread blocked.
+                lot.blocked += 1
+                task.blocked_on = lot
+                task.waiting_for = describe(what)
+                self._runnable_cache = None
+                self._event("block", task, task.waiting_for)
+            try:
+                self._pass_turn(task, blocking=True)
+            finally:
+                with lot.guard:
+                    lot.blocked -= 1
+            if task.pending is not None:
+                error, task.pending = task.pending, None
+                raise error
+
+    def unpark(self, lot: ParkingLot, count: int | None = None) -> None:
+        """``lot.guard`` held: wake free sleepers, and every thread blocked on ``lot``."""
+        super().unpark(lot, count)
+        if lot.blocked:
+            self.wake(lot)
 
     def wake(self, on: object) -> None:
         """Every thread blocked on ``on`` becomes runnable (it re-checks its condition)."""

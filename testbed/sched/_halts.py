@@ -7,7 +7,7 @@ the scheduler saying "this run cannot go on".  They derive from
 code that catches ``Exception`` to report a crash, or an idle loop that
 catches :class:`~testbed.sched.WaitTimeout` to wait again, can never
 swallow one.  Only a thread's top level handles a halt, by handing it to
-the run (``Isolate.report_halt``).
+the run (``Isolate.report_thread_failure``).
 
 ``liveness`` says how the run reports it: as a ``safepoint-liveness``
 violation with every thread's stack (deadlock, livelock), or as a reason

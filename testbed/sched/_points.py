@@ -11,6 +11,13 @@ threads and perturbs them with seeded tiny yields and a short
 ``sys.setswitchinterval`` (as jcstress perturbs a JVM).  The controlled mode
 of a later issue installs a different :class:`Scheduler` with the same
 interface, so the model code never changes between modes.
+
+Every scheduler also implements the parking interface the blocking
+primitives are built on (``park``/``unpark``, :mod:`testbed.sched._parking`):
+here, real sleeping with a progress-aware timeout; under a controlled
+scheduler, blocking through it.  The scheduling points passed so far
+(``steps``) are the progress measure a free-mode wait consults before it
+reports a timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from testbed.sched._parking import ParkingLot, Patience, What, park_free
+
 __all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
 
 
@@ -32,8 +41,10 @@ class Scheduler:
     Used whenever no run is active (unit tests of single modules, the REPL).
     """
 
-    #: seconds any blocking wait may last before it is reported
+    #: seconds a free-mode wait may last with no thread making progress before it is reported
     wait_timeout: float = 10.0
+    #: hard cap of a free-mode wait whose awaited threads keep progressing, in ``wait_timeout``s
+    timeout_cap: float = 6.0
     #: True for a scheduler that serializes threads (blocking goes through it)
     controlled: bool = False
 
@@ -81,7 +92,7 @@ class Scheduler:
     def interrupt_waits(self) -> None:
         """Make every waiting thread re-check its condition soon (the run is aborting).
 
-        Free-mode waits re-check every few milliseconds anyway.
+        Free-mode waits re-check their abandon predicate every slice (50 ms) anyway.
         """
 
     def abandon(self) -> None:
@@ -93,6 +104,31 @@ class Scheduler:
 
     def wake(self, on: object) -> None:
         """Threads blocked on ``on`` may run again (only controlled schedulers block them)."""
+
+    # -- parking (the primitives' one way to wait; see _parking) -------------------
+
+    def park(
+        self,
+        lot: ParkingLot,
+        ready: Callable[[], bool],
+        what: What,
+        patience: Patience,
+        abandon: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Wait until ``ready()`` (True) or ``abandon()`` (False); free mode sleeps.
+
+        ``ready`` runs with ``lot.guard`` held and may claim what it found.
+        Raises :class:`WaitTimeout` when ``patience`` runs out.
+        """
+        return park_free(self, lot, ready, what, patience, abandon)
+
+    def unpark(self, lot: ParkingLot, count: int | None = None) -> None:
+        """``lot.guard`` held, its state just changed: wake ``count`` sleepers (None: all)."""
+        if lot.sleeping:
+            if count is None:
+                lot.sleepers.notify_all()
+            else:
+                lot.sleepers.notify(count)
 
     def stop(self) -> None:
         """Called when the run ends; undo anything ``start`` changed."""
@@ -106,6 +142,11 @@ class FreeScheduler(Scheduler):
     such as an unlocked read-modify-write of a remembered-set cell observable.
     While active, ``sys.setswitchinterval`` is lowered so the interpreter
     also preempts threads between points; the old value is restored on stop.
+
+    Waits sleep (``Scheduler.park``): one that passes ``wait_timeout`` goes
+    on while any thread still passes points, and fails (``WaitTimeout``, a
+    ``safepoint-liveness`` report) after ``wait_timeout`` seconds without a
+    single point anywhere, or at ``timeout_cap * wait_timeout`` in any case.
     """
 
     def __init__(
@@ -114,11 +155,15 @@ class FreeScheduler(Scheduler):
         yield_probability: float = 0.05,
         switch_interval: float | None = 5e-5,
         wait_timeout: float = 10.0,
+        timeout_cap: float = 6.0,
     ) -> None:
         super().__init__()
         if not 0.0 <= yield_probability <= 1.0:
             raise ValueError(f"yield_probability must be in [0, 1], got {yield_probability}")
+        if timeout_cap < 1.0:
+            raise ValueError(f"timeout_cap must be at least 1, got {timeout_cap}")
         self.wait_timeout = wait_timeout
+        self.timeout_cap = timeout_cap
         self._random = random.Random(seed).random
         self._yield_probability = yield_probability
         self._switch_interval = switch_interval

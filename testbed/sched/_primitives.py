@@ -2,83 +2,85 @@
 
 V8 blocks through ``base::Mutex``, ``base::ConditionVariable`` and
 semaphores; the model blocks only through these, for three reasons.  Every
-acquire and wait is a scheduling point.  Every wait has a timeout: in free
-mode a wait that outlives it raises :class:`WaitTimeout` carrying all thread
-stacks, which the runtime reports as ``safepoint-liveness`` instead of
-hanging.  And under a controlled scheduler a wait does not sleep at all: the
-thread is marked blocked and the turn goes to another thread, so the
-scheduler sees deadlocks exactly (no runnable thread) instead of by timeout.
+acquire and wait is a scheduling point.  Every wait is bounded: in free mode
+a wait that passes its timeout while no thread makes progress (or that hits
+the hard cap) raises :class:`WaitTimeout` carrying all thread stacks, which
+the runtime reports as ``safepoint-liveness`` instead of hanging.  And under
+a controlled scheduler a wait does not sleep at all: the thread is marked
+blocked and the turn goes to another thread, so the scheduler sees deadlocks
+exactly (no runnable thread) instead of by timeout.
 
-The mode is read from the active scheduler at each operation, not at
-construction, so the same objects serve both modes.  Free-mode waits sleep
-in short slices and re-check an ``abandon`` predicate between them, so a
-run being torn down never leaves a thread stuck for the whole timeout.
+Each primitive is its own state (a lock's owner, an event's flag, a
+barrier's count and generation) plus a :class:`~testbed.sched._parking.ParkingLot`,
+as trio builds its primitives.  State changes and check-and-claim steps
+happen under the lot's guard; waiting is ``scheduler.park`` and waking is
+``scheduler.unpark``, implemented by both schedulers, so there is no
+free/controlled branch here and one ownership record per lock: a lock held
+by a controlled thread excludes an unregistered thread (the main thread, a
+test's helper) and the other way round.
+
+The scheduler is read at each operation, not at construction, so the same
+objects serve both modes.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 from testbed.sched import _points
+from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import point
-from testbed.sched._violation import WaitTimeout
 
 __all__ = ["Barrier", "Condition", "Event", "Lock"]
 
-#: longest single sleep inside a free-mode wait; bounds how late an abandon is noticed
-_SLICE = 0.05
-
-
-def _limit(timeout: float | None) -> float:
-    return _points._active.wait_timeout if timeout is None else timeout
-
-
-def _controlled() -> Any:
-    """The controlled scheduler, if the calling thread is one it steers."""
-    scheduler = _points._active
-    if scheduler.controlled and scheduler.current_task() is not None:
-        return scheduler
-    return None
-
 
 class Lock:
-    """A mutex; ``acquire`` is a scheduling point and times out."""
+    """A mutex; ``acquire`` is a scheduling point and is bounded like every wait."""
 
-    __slots__ = ("_lock", "_owner", "name")
+    __slots__ = ("_lot", "_owner", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._lock = threading.Lock()
-        self._owner: object | None = None  # the controlled task holding it
+        self._lot = ParkingLot(name)
+        #: name of the holding thread (None: free); the one ownership record, both modes
+        self._owner: str | None = None
 
     def acquire(self, timeout: float | None = None) -> None:
         point("lock-acquire", self.name)
-        scheduler = _controlled()
-        if scheduler is not None:
-            while self._owner is not None:
-                scheduler.block(self, f"lock {self.name!r} held by {self._owner.name}")
-            self._owner = scheduler.current_task()
-            return
-        if self._lock.acquire(blocking=False):
-            return
-        deadline = time.monotonic() + _limit(timeout)
-        while not self._lock.acquire(timeout=_SLICE):
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"lock {self.name!r}", _limit(timeout))
+        me = threading.current_thread().name
+        lot = self._lot
+        with lot.guard:
+            if self._owner is None:
+                self._owner = me
+                return
+
+        def claim() -> bool:  # guard held: check and take in one step
+            if self._owner is None:
+                self._owner = me
+                return True
+            return False
+
+        _points._active.park(lot, claim, self._describe, Patience(timeout))
+
+    def _describe(self) -> str:
+        return f"lock {self.name!r} held by {self._owner}"
 
     def release(self) -> None:
-        if self._owner is not None:
+        lot = self._lot
+        with lot.guard:
+            if self._owner is None:
+                raise RuntimeError(f"release of unlocked lock {self.name!r}")
             self._owner = None
-            _points._active.wake(self)
-            return
-        self._lock.release()
+            if lot.waiters:
+                # One free sleeper suffices (it claims or a barger did; either
+                # way someone holds it and will release again); every
+                # controlled waiter re-checks, the schedule decides who wins.
+                _points._active.unpark(lot, 1)
 
     def locked(self) -> bool:
-        return self._owner is not None or self._lock.locked()
+        return self._owner is not None
 
     def __enter__(self) -> Lock:
         self.acquire()
@@ -94,14 +96,22 @@ class Lock:
 
 
 class Condition:
-    """A condition variable bound to a :class:`Lock`."""
+    """A condition variable bound to a :class:`Lock`.
 
-    __slots__ = ("_cond", "lock", "name")
+    A notify advances a generation; a waiter records it (lock held) before
+    it releases the lock and parks until it changes, so a notify between
+    the release and the park is never lost.  A state change without a
+    notify wakes nobody, in both modes (controlled mode would report it as
+    a deadlock, free mode as a liveness failure).
+    """
+
+    __slots__ = ("_generation", "_lot", "lock", "name")
 
     def __init__(self, lock: Lock, name: str) -> None:
         self.lock = lock
         self.name = name
-        self._cond = threading.Condition(lock._lock)
+        self._lot = ParkingLot(name)
+        self._generation = 0
 
     def wait_for(
         self,
@@ -112,99 +122,106 @@ class Condition:
         """Wait (lock held) until ``predicate()``; True when it holds.
 
         Returns False when ``abandon()`` became true first.  Raises
-        :class:`WaitTimeout` when neither happened within the timeout (free
-        mode) or when no thread could ever make it happen (controlled mode).
+        :class:`WaitTimeout` when it ran out of patience (free mode; see
+        :class:`~testbed.sched._parking.Patience`, ``math.inf`` never
+        does), or a :class:`Deadlock` when no thread could ever make it
+        happen (controlled mode).  The lock is held again however it ends.
         """
         point("condition-wait", self.name)
-        scheduler = _controlled()
-        if scheduler is not None:
-            while not predicate():
-                if abandon is not None and abandon():
-                    return False
-                self.lock.release()
-                try:
-                    scheduler.block(self, f"condition {self.name!r}")
-                finally:
-                    self.lock.acquire()
-            return True
-        deadline = time.monotonic() + _limit(timeout)
+        patience: Patience | None = None
+        what = f"condition {self.name!r}"
         while not predicate():
             if abandon is not None and abandon():
                 return False
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"condition {self.name!r}", _limit(timeout))
-            self._cond.wait(min(remaining, _SLICE))
+            if patience is None:
+                patience = Patience(timeout)  # one budget for every park of this wait
+            seen = self._generation
+            self.lock.release()
+            try:
+                _points._active.park(self._lot, lambda seen=seen: self._generation != seen, what, patience, abandon)
+            finally:
+                self.lock.acquire()
         return True
 
     def notify_all(self) -> None:
         point("condition-notify", self.name)
-        if self.lock._owner is not None:
-            _points._active.wake(self)
-        else:
-            self._cond.notify_all()
+        lot = self._lot
+        with lot.guard:
+            self._generation += 1
+            if lot.waiters:
+                _points._active.unpark(lot)
 
 
 class Event:
     """A one-shot flag threads can wait on."""
 
-    __slots__ = ("_event", "name")
+    __slots__ = ("_flag", "_lot", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._event = threading.Event()
+        self._lot = ParkingLot(name)
+        self._flag = False
 
     def set(self) -> None:
         point("event-set", self.name)
-        self._event.set()
-        if _points._active.controlled:
-            _points._active.wake(self)
+        lot = self._lot
+        with lot.guard:
+            self._flag = True
+            if lot.waiters:
+                _points._active.unpark(lot)
 
     def is_set(self) -> bool:
-        return self._event.is_set()
+        return self._flag
 
     def wait(self, timeout: float | None = None) -> None:
         point("event-wait", self.name)
-        scheduler = _controlled()
-        if scheduler is not None:
-            while not self._event.is_set():
-                scheduler.block(self, f"event {self.name!r}")
-            return
-        if not self._event.wait(_limit(timeout)):
-            raise WaitTimeout(f"event {self.name!r}", _limit(timeout))
+        if not self._flag:
+            _points._active.park(self._lot, lambda: self._flag, f"event {self.name!r}", Patience(timeout))
 
 
 class Barrier:
     """A reusable barrier for ``parties`` threads."""
 
-    __slots__ = ("_arrived", "_barrier", "_generation", "name", "parties")
+    __slots__ = ("_arrived", "_broken", "_generation", "_lot", "name", "parties")
 
     def __init__(self, parties: int, name: str) -> None:
         self.name = name
         self.parties = parties
-        self._barrier = threading.Barrier(parties)
+        self._lot = ParkingLot(name)
         self._arrived = 0
         self._generation = 0
+        self._broken = False
 
     def wait(self, timeout: float | None = None) -> int:
+        """Wait until ``parties`` threads arrived; returns this thread's arrival index."""
         point("barrier-wait", self.name)
-        scheduler = _controlled()
-        if scheduler is not None:
+        lot = self._lot
+        with lot.guard:
+            if self._broken:
+                raise threading.BrokenBarrierError
             arrival = self._arrived
             self._arrived += 1
             if self._arrived == self.parties:
                 self._arrived = 0
                 self._generation += 1
-                scheduler.wake(self)
+                if lot.waiters:
+                    _points._active.unpark(lot)
                 return arrival
             generation = self._generation
-            while self._generation == generation:
-                scheduler.block(self, f"barrier {self.name!r} ({self._arrived}/{self.parties} arrived)")
-            return arrival
-        try:
-            return self._barrier.wait(_limit(timeout))
-        except threading.BrokenBarrierError:
-            raise WaitTimeout(f"barrier {self.name!r}", _limit(timeout)) from None
+        _points._active.park(
+            lot,
+            lambda: self._generation != generation or self._broken,
+            lambda: f"barrier {self.name!r} ({self._arrived}/{self.parties} arrived)",
+            Patience(timeout),
+        )
+        if self._generation == generation:
+            raise threading.BrokenBarrierError
+        return arrival
 
     def abort(self) -> None:
-        self._barrier.abort()
+        """Break the barrier: waiting and later parties get ``BrokenBarrierError``."""
+        lot = self._lot
+        with lot.guard:
+            self._broken = True
+            if lot.waiters:
+                _points._active.unpark(lot)

@@ -1,8 +1,9 @@
 """What a run found: a broken invariant, with where and when it broke.
 
 Lives in the lowest layer because the lowest layer can already find one: a
-wait that outlives its timeout is a ``safepoint-liveness`` violation (V8's
-equivalent is a safepoint that never completes, seen as a hung process).
+wait that outlives its timeout while no thread makes progress is a
+``safepoint-liveness`` violation (V8's equivalent is a safepoint that never
+completes, seen as a hung process).
 """
 
 from __future__ import annotations
@@ -44,10 +45,19 @@ class Violation:
 
 
 class WaitTimeout(Exception):
-    """A blocking wait outlived its timeout; carries every thread's stack."""
+    """A free-mode wait ran out of patience; carries every thread's stack.
 
-    def __init__(self, what: str, timeout: float) -> None:
-        super().__init__(f"waited {timeout:g}s for {what}")
+    ``timeout`` is the wait's timeout, ``waited`` how long it really waited
+    (longer while other threads kept making progress), ``reason`` why it
+    may not wait longer (no progress anywhere, or the hard cap).
+    """
+
+    def __init__(self, what: str, timeout: float, waited: float | None = None, reason: str = "") -> None:
+        waited = timeout if waited is None else waited
+        shown = f"{timeout:g}s" if waited < 2 * timeout else f"{waited:.1f}s"
+        super().__init__(f"waited {shown} for {what}" + (f" ({reason})" if reason else ""))
         self.what = what
         self.timeout = timeout
+        self.waited = waited
+        self.reason = reason
         self.stacks = thread_stacks()

@@ -59,7 +59,7 @@ SHORT_STORM = (("ops", 300),)
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, step=506, invariant="store-buffers-flushed"),
     Case("unlocked-remset-insert", "store-buffer-storm", 7, SHORT_STORM, step=3992, invariant="remset-complete"),
-    Case("store-buffer-overflow-drop", "store-buffer-storm", 7, SHORT_STORM, step=2597, invariant="remset-complete"),
+    Case("store-buffer-overflow-drop", "store-buffer-storm", 7, SHORT_STORM, step=2605, invariant="remset-complete"),
     Case("early-scavenge", "mixed", 7, SHORT_MIXED, step=516, invariant="world-stopped"),
     Case("resume-before-workers-done", "mixed", 7, SHORT_MIXED, step=745, invariant="world-stopped"),
     Case("racy-forwarding", "mixed", 7, SHORT_MIXED, step=998, invariant="forwarding-unique"),

@@ -249,9 +249,9 @@ def test_free_lock_acquire_times_out_with_wait_timeout(run_threads) -> None:
     run_threads(free(), {"holder": holder, "contender": contender})
     assert len(caught) == 1
     error = caught[0]
-    assert error.what == "lock 'contended'"
+    assert error.what == "lock 'contended' held by holder"
     assert error.timeout == SHORT
-    assert str(error) == "waited 0.05s for lock 'contended'"
+    assert str(error) == "waited 0.05s for lock 'contended' held by holder (no thread made progress meanwhile)"
     assert {"holder", "contender"} <= set(error.stacks)
     assert not lock.locked()
 
@@ -288,7 +288,7 @@ def test_free_barrier_missing_a_party_times_out_naming_the_barrier(run_threads) 
         free(), {"p0": lambda: barrier.wait(timeout=SHORT), "p1": lambda: barrier.wait(timeout=SHORT)}, True
     )
     assert set(errors) == {"p0", "p1"}
-    assert all(isinstance(e, WaitTimeout) and e.what == "barrier 'phase'" for e in errors.values())
+    assert all(isinstance(e, WaitTimeout) and e.what.startswith("barrier 'phase' (") for e in errors.values())
 
 
 def test_free_waits_default_to_the_schedulers_wait_timeout(run_threads) -> None:
@@ -303,15 +303,10 @@ def test_free_waits_default_to_the_schedulers_wait_timeout(run_threads) -> None:
 # -- a controlled run with an unregistered thread -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a controlled thread holds a Lock through _owner, an unregistered thread through the "
-        "inner threading.Lock, so neither excludes the other; the unregistered release() then "
-        "clears the controlled owner and leaves the inner lock held for good"
-    ),
-)
 def test_lock_held_by_a_controlled_thread_excludes_an_unregistered_thread() -> None:
+    # One ownership record (Lock._owner, claimed under the lot's guard) for every
+    # thread: the main thread, which the scheduler does not steer, parks the free
+    # way against the same record and times out; the holder's release frees it.
     lock = Lock("shared")
     held, checked = threading.Event(), threading.Event()
     outcome: list[str] = []
