@@ -17,8 +17,10 @@ Mirrors V8's ``IsolateSafepoint`` (src/heap/safepoint.cc) together with the
   thread running and wakes everyone (a thread must not mark itself running
   on wake-up: see ``stop_the_world``).
 
-Every wait has the run's timeout; on expiry :class:`WaitTimeout` carries all
-thread stacks and the run reports ``safepoint-liveness``.
+Every wait is bounded.  In free mode a wait fails only when no thread made
+progress for a whole ``wait_timeout`` (or at the hard cap, ``timeout_cap``
+timeouts), in controlled mode when no thread can run at all; either way
+the run reports ``safepoint-liveness`` with every thread's stack.
 
 The epoch is the safepoint barrier: a stopped thread waits for it to move
 on, which is what V8's ``Barrier::Disarm`` does for ``WaitInSafepoint``.
