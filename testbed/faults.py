@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from testbed.validate import ConfigError
+
 __all__ = ["FAULTS", "Fault", "UnknownFault", "validate_faults"]
 
 
-class UnknownFault(ValueError):
+class UnknownFault(ConfigError):
     """A fault name that is not in the catalogue or not available yet."""
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from testbed.runtime import Config, Mix
+from testbed.runtime import Config, ConfigError, Mix
 
 __all__ = ["DEFAULT_SCENARIO", "SCENARIOS", "Scenario", "UnknownScenario", "scenario_config"]
 
 
-class UnknownScenario(ValueError):
+class UnknownScenario(ConfigError):
     """A scenario name that is not in :data:`SCENARIOS`."""
 
 
@@ -191,7 +191,7 @@ DEFAULT_SCENARIO = "waltz"
 
 def scenario_config(name: str, **changes: object) -> Config:
     """The scenario's Config with ``changes`` applied (seed, faults, knobs)."""
-    scenario = SCENARIOS.get(name)
+    scenario = SCENARIOS.get(name) if isinstance(name, str) else None
     if scenario is None:
         raise UnknownScenario(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     return scenario.make().replace(**changes)

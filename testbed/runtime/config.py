@@ -14,6 +14,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from testbed import validate
+from testbed.validate import ConfigError
+
 if TYPE_CHECKING:
     from testbed.runtime.mutator import Mutator
 
@@ -22,10 +25,6 @@ __all__ = ["Config", "ConfigError", "Mix"]
 
 #: more OS threads than this only measure the interpreter, not the model
 MAX_MUTATORS = 256
-
-
-class ConfigError(ValueError):
-    """A configuration value is out of range or of the wrong kind."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,19 +55,20 @@ class Mix:
 
 
 def _positive(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    validate.integer(name, value, minimum)
 
 
 def _number(name: str, value: object, low: float, high: float | None, open_low: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        assert isinstance(value, (int, float))
-        ok = (value > low if open_low else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"> {low:g}" if open_low else f">= {low:g}"
-        limit = f" and <= {high:g}" if high is not None else ""
-        raise ConfigError(f"{name} must be a number {bound}{limit}, got {value!r}")
+    validate.number(name, value, low, high, open_low=open_low)
+
+
+def _check_mix(mix: object) -> None:
+    if not isinstance(mix, Mix):
+        raise ConfigError(f"mix must be a testbed.Mix, got {mix!r}")
+    for field, weight in mix.items():
+        validate.integer(f"mix.{field}", weight)
+    if not any(weight for _, weight in mix.items()):
+        raise ConfigError("mix weights must be >= 0 and not all zero")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +129,11 @@ class Config:
     program: Callable[[Mutator], None] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        validate.name("scenario", self.scenario)
+        validate.integer("seed", self.seed)
+        validate.strategy(self.strategy)
+        object.__setattr__(self, "faults", validate.fault_names(self.faults))
+        validate.program(self.program)
         _positive("mutators", self.mutators)
         if self.mutators > MAX_MUTATORS:
             raise ConfigError(f"mutators must be at most {MAX_MUTATORS}, got {self.mutators}")
@@ -140,8 +143,7 @@ class Config:
         _positive("optimize_after", self.optimize_after)
         _positive("deopt_every_n_times", self.deopt_every_n_times, 0)
         _positive("mark_compact_every", self.mark_compact_every, 0)
-        if not isinstance(self.concurrent_sweeping, bool):
-            raise ConfigError(f"concurrent_sweeping must be true or false, got {self.concurrent_sweeping!r}")
+        validate.boolean("concurrent_sweeping", self.concurrent_sweeping)
         if self.scavenger_workers > 16:
             raise ConfigError(f"scavenger_workers must be at most 16, got {self.scavenger_workers}")
         _positive("new_space_pages", self.new_space_pages)
@@ -165,13 +167,10 @@ class Config:
         _number("wait_timeout", self.wait_timeout, 0.0, None, open_low=True)
         _number("run_timeout", self.run_timeout, 0.0, None, open_low=True)
         _number("timeout_cap", self.timeout_cap, 1.0, None)
-        if isinstance(self.faults, str) or not all(isinstance(f, str) for f in self.faults):
-            raise ConfigError(f"faults must be a collection of fault names, got {self.faults!r}")
-        if any(weight < 0 for _, weight in self.mix.items()) or not any(w for _, w in self.mix.items()):
-            raise ConfigError("mix weights must be >= 0 and not all zero")
-        object.__setattr__(self, "faults", frozenset(self.faults))
+        _check_mix(self.mix)
 
     def replace(self, **changes: Any) -> Config:
+        _known_fields(changes, "config field")
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
@@ -185,19 +184,24 @@ class Config:
         """The Config ``to_json`` wrote; a custom program cannot be restored."""
         if not isinstance(data, dict):
             raise ConfigError("config must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown config field {unknown[0]!r}")
+        _known_fields(data, "config field")
         if data.get("program") is not None:
             raise ConfigError(f"the run used a custom program ({data['program']}); replay it from Python")
         values = dict(data)
         values.pop("program", None)
-        try:
-            if "mix" in values:
-                values["mix"] = Mix(**values["mix"])
-            if "faults" in values:
-                values["faults"] = frozenset(values["faults"])
-            return cls(**values)
-        except TypeError as error:
-            raise ConfigError(f"bad config: {error}") from None
+        if "mix" in values:
+            mix = values["mix"]
+            if not isinstance(mix, dict):
+                raise ConfigError(f"mix must be an object of operation weights, got {mix!r}")
+            _known_fields(mix, "mix weight", Mix)
+            values["mix"] = Mix(**mix)
+        if "faults" in values and not isinstance(values["faults"], list):
+            raise ConfigError(f"faults must be a list of fault names, got {values['faults']!r}")
+        return cls(**values)
+
+
+def _known_fields(data: dict[str, Any], what: str, kind: type = Config) -> None:
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(str(key) for key in set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown[0]!r}")
