@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from testbed import validate
 from testbed._version import __version__
 from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
@@ -61,14 +62,13 @@ __all__ = [
 #: strategies this version can run; all but ``free`` are controlled (exactly replayable).
 #: ``hypothesis`` exists only in ``stress``: Hypothesis draws each schedule's tape
 #: and shrinks the first failing one.
-STRATEGIES = ("free", "random", "pct", "replay", "hypothesis")
+STRATEGIES = validate.STRATEGIES
 
 #: knobs the CLI can override; reproduce commands repeat them
 OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity", "scavenger_workers")
 
 
-class UnknownStrategy(ValueError):
-    """A strategy name this version cannot run."""
+UnknownStrategy = validate.UnknownStrategy
 
 
 #: what ``run(config, tape=...)`` takes: decisions, or a trace's run-length encoded tape
@@ -169,6 +169,12 @@ def run(config: Config, tape: Tape | None = None) -> RunResult:
     A violation found before the divergence was found by the recorded
     schedule and is returned as usual.
     """
+    if not isinstance(config, Config):
+        raise ConfigError(f"config must be a testbed.Config (e.g. testbed.scenario_config('waltz')), got {config!r}")
+    if tape is not None:
+        if config.strategy != "replay":
+            raise ConfigError(f"tape is read only by strategy 'replay', but config.strategy is {config.strategy!r}")
+        tape = validate.tape(tape)
     validate_faults(config.faults)
     scheduler = _scheduler_for(config, tape)
     checker = Checker(config)
@@ -337,15 +343,18 @@ def stress(
     progress display and for writing violation files).  A KeyboardInterrupt
     stops the run early and keeps everything found so far.
     """
-    if schedules is None and duration is None:
-        raise ConfigError("stress needs a number of schedules or a duration")
-    if jobs < 1:
-        raise ConfigError(f"jobs must be at least 1, got {jobs}")
-    fault_set = validate_faults(list(faults))
-    overrides = dict(overrides or {})
+    scenarios, fault_set, overrides = validate.stress_arguments(
+        scenarios=scenarios,
+        seed=seed,
+        schedules=schedules,
+        duration=duration,
+        strategy_name=strategy,
+        faults=faults,
+        overrides=overrides,
+        jobs=jobs,
+        on_result=on_result,
+    )
     configs = [scenario_config(name, strategy=strategy, faults=fault_set, **overrides) for name in scenarios]
-    if strategy not in STRATEGIES:
-        raise UnknownStrategy(f"unknown strategy {strategy!r} (available: {', '.join(STRATEGIES)})")
     result = StressResult(list(scenarios), seed, strategy, fault_set)
     started = time.monotonic()
 
@@ -364,8 +373,6 @@ def stress(
 
     try:
         if strategy == "hypothesis":
-            if jobs != 1:
-                raise ConfigError("strategy 'hypothesis' runs in one process (use --jobs 1)")
             _stress_with_hypothesis(configs, seed, schedules, duration, record)
         elif jobs == 1:
             index = 0
