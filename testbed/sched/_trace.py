@@ -31,8 +31,17 @@ runnable threads, the same thread chosen.  The first mismatch stops it
 :class:`ReplayDivergedError` for the caller) instead of letting it run
 some other schedule and report on that.
 
-Reading is strict: a file that is not a trace of this schema and version
-raises :class:`TraceError` with a one-line reason.  ``testbed.trace/1``
+Reading is strict and whole: before anything runs, :func:`load_trace`
+(and :func:`validate_trace` for a document already in memory) checks the
+encoding (UTF-8), the JSON, the schema and version, and every field's type
+and range -- the config as :meth:`Config.from_json` would build it, the
+tape against the threads, each event's ``[step, event, thread, detail]``
+shape -- so that replay, shrink and timeline never meet a malformed value
+halfway.  A file that is not a trace of this schema and version raises
+:class:`TraceError` with a one-line reason.  ``program`` (in the config,
+and optionally at the top level) is null or the reference of a custom
+workload (a non-empty string); whether it can be resolved is for the
+replay to say.  ``testbed.trace/1``
 traces (a bare list of decisions, nothing to check them against) are
 refused with a reason too: re-record them with this version.
 """
@@ -54,12 +63,16 @@ __all__ = [
     "encode_tape",
     "load_trace",
     "tape_problem",
+    "validate_trace",
     "write_trace",
 ]
 
 TRACE_SCHEMA = "testbed.trace/2"
 _OLD_SCHEMAS = ("testbed.trace/1",)
 _REQUIRED = ("schema", "testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation")
+_OPTIONAL = ("preemptions", "steps", "model_events", "program")
+#: strategies whose runs have a trace (``free`` runs cannot be replayed)
+_CONTROLLED = ("random", "pct", "replay", "hypothesis")
 
 
 class TraceError(ValueError):
@@ -124,6 +137,10 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _is_step(value: object) -> bool:
+    return _is_count(value)
+
+
 def tape_problem(runs: object, threads: int | None = None) -> str | None:
     """Why ``runs`` is not a run-length encoded tape (None if it is one)."""
     if not isinstance(runs, list):
@@ -136,6 +153,8 @@ def tape_problem(runs: object, threads: int | None = None) -> str | None:
             return f"tape run {i} {list(run)!r} needs runnable >= 2, decision < runnable and repeat >= 1"
         if threads is not None and thread >= threads:
             return f"tape run {i} names thread {thread}, but the trace has {threads} threads"
+        if threads is not None and runnable > threads:
+            return f"tape run {i} has {runnable} runnable threads, but the trace has {threads} threads"
     return None
 
 
@@ -144,38 +163,142 @@ def write_trace(path: str | Path, trace: dict[str, Any]) -> None:
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read and validate a trace file."""
+    """Read a trace file and validate the whole document (:func:`validate_trace`)."""
+    where = repr(str(path))
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as error:
-        raise TraceError(f"cannot read trace {str(path)!r}: {error.strerror or error}") from None
+        raise TraceError(f"cannot read trace {where}: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TraceError(f"trace {where} is not UTF-8 text (byte {error.start}); is it a binary file?") from None
     try:
         trace = json.loads(text)
     except json.JSONDecodeError as error:
-        raise TraceError(f"trace {str(path)!r} is not JSON ({error.msg} at line {error.lineno})") from None
+        raise TraceError(f"trace {where} is not JSON ({error.msg} at line {error.lineno})") from None
+    except (ValueError, RecursionError) as error:  # integers too long to convert, nesting too deep
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0]
+        raise TraceError(f"trace {where} is not usable JSON ({reason})") from None
+    return validate_trace(trace, where)
+
+
+def validate_trace(trace: object, where: str = "trace") -> dict[str, Any]:
+    """``trace`` if it is a whole, well-formed trace of this schema and version; else :class:`TraceError`.
+
+    ``where`` names the source in the one-line reason (a quoted path).
+    """
     schema = trace.get("schema") if isinstance(trace, dict) else None
     if schema in _OLD_SCHEMAS:
         raise TraceError(
-            f"{str(path)!r} is a {schema} trace, which has no expectations to check a replay against; "
+            f"{where} is a {schema} trace, which has no expectations to check a replay against; "
             f"this testbed reads {TRACE_SCHEMA}: record the run again"
         )
     if not isinstance(trace, dict) or schema != TRACE_SCHEMA:
-        raise TraceError(f"{str(path)!r} is not a {TRACE_SCHEMA} trace (schema: {schema!r})")
+        raise TraceError(f"{where} is not a {TRACE_SCHEMA} trace (schema: {schema!r})")
     missing = [key for key in _REQUIRED if key not in trace]
     if missing:
-        raise TraceError(f"trace {str(path)!r} lacks {', '.join(missing)}")
+        raise TraceError(f"trace {where} lacks {', '.join(missing)}")
+    unknown = sorted(str(key) for key in trace if key not in _REQUIRED and key not in _OPTIONAL)
+    if unknown:
+        raise TraceError(f"trace {where} has an unknown field {unknown[0]!r}")
     if trace["testbed_version"] != __version__:
         raise TraceError(
-            f"trace {str(path)!r} was written by testbed {trace['testbed_version']}, this is {__version__}; "
+            f"trace {where} was written by testbed {trace['testbed_version']!r}, this is {__version__}; "
             "replay it with that version"
         )
+    problem = _document_problem(trace)
+    if problem is not None:
+        raise TraceError(f"trace {where}: {problem}")
+    return trace
+
+
+def _document_problem(trace: dict[str, Any]) -> str | None:
+    """What is wrong with a trace's fields past its schema and version (None: nothing)."""
+    from testbed.runtime.config import Config, ConfigError  # the runtime imports this package
+
+    seed = trace["seed"]
+    if not _is_count(seed):
+        return f"seed must be a non-negative integer, got {seed!r}"
+    strategy = trace["strategy"]
+    if strategy not in _CONTROLLED:
+        return f"strategy must be one of {', '.join(_CONTROLLED)} (a controlled run), got {_short(strategy)}"
+    config = trace["config"]
+    if not isinstance(config, dict):
+        return f"config must be an object, got {_short(config)}"
+    program = config.get("program")
+    if program is not None and not (isinstance(program, str) and program.strip()):
+        return f"config: program must be null or a program reference, got {program!r}"
+    if "program" in trace and trace["program"] != program:
+        top = trace["program"]
+        if top is not None and not (isinstance(top, str) and top.strip()):
+            return f"program must be null or a program reference, got {top!r}"
+        if program is not None:
+            return f"program {top!r} differs from the config's {program!r}"
+    try:
+        built = Config.from_json({key: value for key, value in config.items() if key != "program"})
+    except ConfigError as error:
+        return f"config: {error}"
+    if built.seed != seed:
+        return f"seed {seed} differs from the config's seed {built.seed}"
     threads = trace["threads"]
-    if not (isinstance(threads, list) and all(isinstance(name, str) for name in threads)):
-        raise TraceError(f"trace {str(path)!r} has a threads entry that is not a list of names")
+    if not (isinstance(threads, list) and all(isinstance(name, str) and name for name in threads)):
+        return f"threads must be a list of names, got {_short(threads)}"
+    if len(set(threads)) != len(threads):
+        return f"threads must be a list of distinct names, got {_short(threads)}"
     problem = tape_problem(trace["tape"], len(threads))
     if problem is not None:
-        raise TraceError(f"trace {str(path)!r}: {problem}")
-    violation = trace["violation"]
-    if violation is not None and not (isinstance(violation, dict) and "invariant" in violation and "step" in violation):
-        raise TraceError(f"trace {str(path)!r} has a malformed violation record")
-    return trace
+        return problem
+    for key in ("preemptions", "steps"):
+        if key in trace and not _is_count(trace[key]):
+            return f"{key} must be a non-negative integer, got {trace[key]!r}"
+    problem = _events_problem("events", trace["events"], ("step", "event", "thread", "detail"), 1)
+    if problem is None and "model_events" in trace:
+        problem = _events_problem("model_events", trace["model_events"], ("step", "thread", "kind", "detail"), 2)
+    if problem is not None:
+        return problem
+    return _violation_problem(trace["violation"])
+
+
+def _events_problem(key: str, events: object, shape: tuple[str, ...], kind: int) -> str | None:
+    """Each event a list ``[step, text, text, text]`` (the names in ``shape``), its ``kind``-th not empty."""
+    if not isinstance(events, list):
+        return f"{key} must be a list of [{', '.join(shape)}] entries, got {_short(events)}"
+    for i, event in enumerate(events):
+        if not (
+            isinstance(event, list)
+            and len(event) == len(shape)
+            and _is_step(event[0])
+            and all(isinstance(text, str) for text in event[1:])
+            and event[kind]
+        ):
+            return (
+                f"{key} entry {i} is not [{', '.join(shape)}] "
+                f"(a non-negative step and three strings, the {shape[kind]} not empty): {_short(event)}"
+            )
+    return None
+
+
+def _violation_problem(violation: object) -> str | None:
+    if violation is None:
+        return None
+    if not (isinstance(violation, dict) and "invariant" in violation and "step" in violation):
+        return f"violation must be null or an object with invariant and step, got {_short(violation)}"
+    unknown = sorted(str(key) for key in violation if key not in ("invariant", "step", "thread", "message"))
+    if unknown:
+        return f"violation has an unknown field {unknown[0]!r}"
+    if not (isinstance(violation["invariant"], str) and violation["invariant"]):
+        return f"violation invariant must be a name, got {violation['invariant']!r}"
+    if not _is_step(violation["step"]):
+        return f"violation step must be a non-negative integer, got {violation['step']!r}"
+    thread = violation.get("thread")
+    if thread is not None and not isinstance(thread, str):
+        return f"violation thread must be a name or null, got {thread!r}"
+    if not isinstance(violation.get("message", ""), str):
+        return f"violation message must be a string, got {violation['message']!r}"
+    return None
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
