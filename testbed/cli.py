@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from loguru import logger
 
+from testbed import validate
 from testbed._version import __version__
 from testbed.api import (
     OVERRIDES,
@@ -35,10 +36,10 @@ from testbed.api import (
 )
 from testbed.check import INVARIANTS
 from testbed.explain import explain
-from testbed.faults import FAULTS, UnknownFault, validate_faults
+from testbed.faults import FAULTS, UnknownFault
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, UnknownScenario, scenario_config
-from testbed.sched import ReplayDivergedError, TraceError, load_trace, write_trace
+from testbed.sched import ReplayDivergedError, TraceError, load_trace
 from testbed.shrink import replay, shrink
 from testbed.timeline import write_timeline
 
@@ -77,9 +78,10 @@ def _count(minimum: int) -> Any:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
+        try:
+            return validate.integer("the value", value, minimum)
+        except ConfigError:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}") from None
 
     return parse
 
@@ -99,32 +101,89 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="testbed", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--version", action="version", version=f"testbed {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+#: one example per command, shown by bare ``testbed``, ``testbed --help`` and each command's ``--help``
+EXAMPLES = {
+    "run": "testbed run --scenario mixed --strategy random --seed 7 --fault skip-flush --trace-out t.json",
+    "stress": "testbed stress --scenario all --duration 30s --fault racy-forwarding --jobs 2 --out findings",
+    "replay": "testbed replay t.json --times 3",
+    "shrink": "testbed shrink t.json -o small.json",
+    "timeline": "testbed timeline t.json -o timeline.json",
+    "scenarios": "testbed scenarios",
+    "faults": "testbed faults --json -",
+    "invariants": "testbed invariants",
+}
 
-    p = commands.add_parser("run", help="run one schedule")
+_HELP = {
+    "run": "run one schedule",
+    "stress": "run many schedules with derived seeds",
+    "replay": "re-run a trace and check it reproduces",
+    "shrink": "shorten a trace's tape, keeping its violation",
+    "timeline": "a trace as Chrome trace-event JSON (Perfetto)",
+    "scenarios": "list scenarios",
+    "faults": "list faults",
+    "invariants": "list invariants",
+}
+
+_EXIT_STATUS = "exit status: 0 no violation, 1 violation found, 2 bad usage or bad input"
+
+
+def overview() -> str:
+    """The commands, one example each (bare ``testbed``, and the end of ``testbed --help``)."""
+    width = max(map(len, EXAMPLES))
+    lines = ["commands (one example each):"]
+    for name, example in EXAMPLES.items():
+        lines.append(f"  {name:<{width}}  {_HELP[name]}")
+        lines.append(f"  {'':<{width}}    {example}")
+    lines += ["", "`testbed COMMAND --help` lists a command's options.", _EXIT_STATUS]
+    return "\n".join(lines)
+
+
+def _command(commands: Any, name: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        description=_HELP[name][0].upper() + _HELP[name][1:] + ".",
+        epilog=f"example:\n  {EXAMPLES[name]}\n\n{_EXIT_STATUS}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="testbed",
+        description=(
+            "A real-thread concurrency testbed for a V8-style runtime: run schedules under invariant "
+            "checkers, then replay, shrink and draw what they find."
+        ),
+        epilog=overview(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"testbed {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", help="one of the commands below", parser_class=_Parser
+    )
+
+    p = _command(commands, "run")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario (default {DEFAULT_SCENARIO})")
     p.add_argument("--trace-out", metavar="FILE", help="write the run's trace (controlled strategies only)")
     p.add_argument("--explain", action="store_true", help="tell the story of one deopt that met a scavenge")
     _add_model_options(p)
 
-    p = commands.add_parser("replay", help="re-run a trace and check it reproduces")
+    p = _command(commands, "replay")
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("--times", type=_count(1), default=1, help="replays (default 1)")
     p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
 
-    p = commands.add_parser("timeline", help="a trace as Chrome trace-event JSON (Perfetto)")
+    p = _command(commands, "timeline")
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the timeline")
 
-    p = commands.add_parser("shrink", help="shorten a trace's tape, keeping its violation")
+    p = _command(commands, "shrink")
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the shrunk trace")
     p.add_argument("--max-runs", type=_count(1), default=400, help="runs the search may use (default 400)")
 
-    p = commands.add_parser("stress", help="run many schedules with derived seeds")
+    p = _command(commands, "stress")
     p.add_argument(
         "--scenario", default=DEFAULT_SCENARIO, help="scenario name, comma-separated names (round robin), or `all`"
     )
@@ -136,51 +195,118 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no live status line")
     _add_model_options(p)
 
-    for name, what in (("scenarios", "list scenarios"), ("faults", "list faults"), ("invariants", "list invariants")):
-        p = commands.add_parser(name, help=what)
+    for name in ("scenarios", "faults", "invariants"):
+        p = _command(commands, name)
         p.add_argument("--json", metavar="FILE", help="write the table as JSON (- for stdout)")
     return parser
 
 
 # -- output paths -------------------------------------------------------------------
+#
+# Output files are opened (created) for writing before anything runs, so an
+# unwritable path is bad input (exit 2) rather than a finding lost at the end.
+# A write that still fails at the end loses nothing either: the result goes
+# to stderr with a one-line note, and the exit status stays what the run found.
 
 
-def _check_output_file(path: str | None) -> None:
-    if path is None or path == "-":
-        return
+class _Outputs:
+    """The files this invocation created ahead of its run (removed again if it stops on bad input)."""
+
+    def __init__(self) -> None:
+        self.created: list[Path] = []
+
+    def claim_file(self, option: str, path: str | None) -> None:
+        if path is None or path == "-":
+            return
+        _check_output_file(option, path)
+        target = Path(path)
+        existed = target.exists()
+        try:
+            with target.open("a"):
+                pass
+        except OSError as error:
+            raise UsageError(f"{option} {path!r} cannot be opened for writing: {error.strerror or error}") from None
+        if not existed:
+            self.created.append(target)
+
+    def claim_dir(self, option: str, path: str | None) -> None:
+        if path is None:
+            return
+        target = Path(path)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{option} {path!r} exists and is not a directory")
+        if not target.exists() and not target.parent.is_dir():
+            raise UsageError(f"{option} {path!r}: parent directory does not exist")
+        existed = target.exists()
+        try:
+            target.mkdir(exist_ok=True)
+            if not existed:
+                self.created.append(target)
+            probe = target / f".testbed-probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise UsageError(f"{option} {path!r} is not writable: {error.strerror or error}") from None
+
+    def discard(self) -> None:
+        """Remove what :meth:`claim_file` / :meth:`claim_dir` created and nothing has filled."""
+        for target in reversed(self.created):
+            try:
+                if target.is_dir():
+                    target.rmdir()  # only if empty
+                elif target.stat().st_size == 0:
+                    target.unlink()
+            except OSError:
+                pass
+        self.created.clear()
+
+
+_outputs = _Outputs()
+
+
+def _check_output_file(option: str, path: str) -> None:
     if not path:
-        raise UsageError("output path is empty")
+        raise UsageError(f"{option}: output path is empty")
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise UsageError(f"output path {path!r} is a directory")
+        raise UsageError(f"{option} {path!r} is a directory")
     if not parent.is_dir():
-        raise UsageError(f"output directory {str(parent)!r} does not exist")
+        raise UsageError(f"{option} {path!r}: output directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UsageError(f"output path {path!r} is not writable")
+        raise UsageError(f"{option} {path!r} is not writable")
 
 
-def _check_output_dir(path: str | None) -> None:
-    if path is None:
-        return
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--out {path!r} exists and is not a directory")
-    if not target.exists() and not target.parent.is_dir():
-        raise UsageError(f"--out {path!r}: parent directory does not exist")
-    target.mkdir(exist_ok=True)
-    if not os.access(target, os.W_OK):
-        raise UsageError(f"--out {path!r} is not writable")
+def _deliver(path: str | Path, text: str) -> str | None:
+    """Write ``text`` to ``path``; the reason it failed, or None."""
+    try:
+        with open(path, "w") as stream:
+            stream.write(text)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def _warn(message: str) -> None:
+    print(f"testbed: warning: {message}", file=sys.stderr)
 
 
 def _write_json(path: str | None, data: Any) -> None:
+    """The JSON result to ``path`` (``-``: stdout); on a failed write to stderr, after a one-line note."""
     if path is None:
         return
     text = json.dumps(data, indent=2, sort_keys=False) + "\n"
     if path == "-":
         sys.stdout.write(text)
-    else:
-        Path(path).write_text(text)
+        return
+    reason = _deliver(path, text)
+    if reason is not None:
+        _warn(f"cannot write --json {path!r} ({reason}); the JSON result follows on stderr")
+        sys.stderr.write(text)
+
+
+def _trace_text(trace: dict[str, Any]) -> str:
+    return json.dumps(trace, separators=(",", ":")) + "\n"
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -191,14 +317,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _validate_model_args(args: argparse.Namespace) -> None:
-    if args.strategy not in STRATEGIES:
-        raise UsageError(f"unknown strategy {args.strategy!r} (available: {', '.join(STRATEGIES)})")
+    """The options run and stress share; the output files are claimed later, once every input passed."""
+    validate.strategy(args.strategy)
     if args.strategy == "replay":
         raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
     if args.strategy == "hypothesis" and (args.command != "stress" or not args.out):
         raise UsageError("strategy 'hypothesis' needs `stress --out DIR` (its schedules replay only from trace files)")
-    validate_faults(args.fault)
-    _check_output_file(args.json)
+    validate.fault_names(args.fault, "--fault")
 
 
 def _violation_lines(violation_json: dict[str, Any]) -> list[str]:
@@ -254,19 +379,25 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     if args.trace_out is not None:
         if args.strategy == "free":
             raise UsageError("--trace-out needs a controlled strategy (random, pct); free runs cannot be replayed")
-        _check_output_file(args.trace_out)
+        if args.json not in (None, "-") and Path(args.json).resolve() == Path(args.trace_out).resolve():
+            raise UsageError(f"--json and --trace-out name the same file {args.trace_out!r}")
     overrides = _overrides(args)
     config = scenario_config(
         args.scenario, seed=args.seed, strategy=args.strategy, faults=frozenset(args.fault), **overrides
     )
+    _outputs.claim_file("--json", args.json)
+    _outputs.claim_file("--trace-out", args.trace_out)
     result: RunResult = run(config)
     command = reproduce_command(config, overrides)
     trace_path = None
     if args.trace_out is not None and result.trace is not None:
-        write_trace(args.trace_out, result.trace)
-        trace_path = args.trace_out
-        if result.violations:
-            command = f"testbed replay {shlex.quote(trace_path)}"
+        reason = _deliver(args.trace_out, _trace_text(result.trace))
+        if reason is None:
+            trace_path = args.trace_out
+            if result.violations:
+                command = f"testbed replay {shlex.quote(trace_path)}"
+        else:
+            _warn(f"cannot write --trace-out {args.trace_out!r} ({reason}); reproduce with: {command}")
     violations = []
     for violation in result.violations:
         data = violation.to_json()
@@ -329,7 +460,9 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
     new = result.findings[len(result.findings) - len(outcome.violations) :]
     if outcome.trace is not None:
         path = Path(directory) / f"trace-{config.scenario}-{config.seed}.json"
-        write_trace(path, outcome.trace)
+        reason = _deliver(path, _trace_text(outcome.trace))
+        if reason is not None:
+            raise OSError(f"{path}: {reason}")
         for finding in new:
             finding.trace_path = str(path)
             finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
@@ -345,24 +478,35 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
         "violations": [f.to_json() for f in new],
         "stats": outcome.stats,
     }
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    reason = _deliver(path, json.dumps(data, indent=2) + "\n")
+    if reason is not None:
+        raise OSError(f"{path}: {reason}")
 
 
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [n.strip() for n in args.scenario.split(",")]
+    validate.scenario_names(scenarios, "--scenario")  # unknown names fail here, before anything runs
     for name in scenarios:
-        scenario_config(name)  # unknown names fail here, before anything runs
-    _check_output_dir(args.out)
+        scenario_config(name, **_overrides(args))  # and so do knobs a scenario cannot take
+    _outputs.claim_file("--json", args.json)
+    _outputs.claim_dir("--out", args.out)
     duration = args.duration if args.schedules is None and args.duration is not None else None
     if args.schedules is None and duration is None:
         duration = 20.0
     status = _Status(sys.stderr, sys.stderr.isatty() and not args.quiet)
     started = time.monotonic()
 
+    unwritten: list[str] = []
+
     def on_result(result: StressResult, outcome: RunResult) -> None:
         if outcome.violations and args.out:
-            _write_finding_files(args.out, result, outcome)
+            try:
+                _write_finding_files(args.out, result, outcome)
+            except OSError as error:  # a finding is never lost to a file: it stays in the result
+                if not unwritten:
+                    _warn(f"cannot write into --out {args.out!r} ({error}); findings keep their reproduce commands")
+                unwritten.append(str(error))
         if outcome.violations:
             logger.info(
                 "schedule {} (seed {}) found {}",
@@ -443,10 +587,11 @@ def _found(violation: dict[str, Any] | None) -> str:
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     """Exit 1 when a replay finds a violation (the recorded one or not), 0 when every replay is clean,
     2 when one stops following the trace's tape (nothing printed but the one-line error)."""
-    _check_output_file(args.json)
+    if args.json not in (None, "-"):
+        _check_output_file("--json", args.json)
     trace = load_trace(args.trace)
     config = Config.from_json(trace["config"])
-    validate_faults(config.faults)
+    _outputs.claim_file("--json", args.json)
     try:
         outcome = replay(trace, times=args.times)
     except ReplayDivergedError as error:
@@ -485,19 +630,24 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
-    _check_output_file(args.output)
+    _check_output_file("-o", args.output)
     trace = load_trace(args.trace)
-    count = write_timeline(trace, args.output)
+    _outputs.claim_file("-o", args.output)
+    try:
+        count = write_timeline(trace, args.output)
+    except OSError as error:
+        raise UsageError(f"cannot write -o {args.output!r}: {error.strerror or error}") from None
     print(f"testbed timeline: {count} events from {args.trace} -> {args.output} (open in ui.perfetto.dev)", file=out)
     return 0
 
 
 def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
-    _check_output_file(args.output)
+    _check_output_file("-o", args.output)
     trace = load_trace(args.trace)
-    validate_faults(Config.from_json(trace["config"]).faults)
+    Config.from_json(trace["config"])
     if trace["violation"] is None:
         raise UsageError(f"trace {args.trace!r} records no violation; nothing to shrink")
+    _outputs.claim_file("-o", args.output)
     try:
         result = shrink(trace, max_runs=args.max_runs)
     except ReplayDivergedError as error:
@@ -505,7 +655,11 @@ def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as error:
         print(f"testbed shrink: {error}", file=out)
         return 0
-    write_trace(args.output, result.trace)
+    reason = _deliver(args.output, _trace_text(result.trace))
+    if reason is not None:
+        _warn(f"cannot write -o {args.output!r} ({reason}); the shrunk trace follows on stderr")
+        sys.stderr.write(_trace_text(result.trace))
+        return 1
     before, after = result.before, result.after
     print(f"testbed shrink: {result.invariant} still reproduces after {result.runs} runs", file=out)
     for key in ("preemptions", "tape_length", "nonzero_decisions", "steps"):
@@ -521,7 +675,7 @@ def _table(rows: list[list[str]], header: list[str], out: TextIO) -> None:
 
 
 def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
-    _check_output_file(args.json)
+    _outputs.claim_file("--json", args.json)
     if args.command == "scenarios":
         data = [
             {"name": s.name, "description": s.description, "aims_at": s.aims_at, "default": s.name == DEFAULT_SCENARIO}
@@ -590,9 +744,16 @@ def _glue_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``testbed`` command; returns the exit status (bare ``testbed``: the command list, status 2)."""
     parser = build_parser()
+    _outputs.created.clear()
     try:
         args = parser.parse_args(_glue_values(list(sys.argv[1:] if argv is None else argv)))
+        if args.command is None:
+            # No command is bad usage (2), not "no violation" (0): a script that lost its
+            # arguments must not pass.  The list of commands is what a person wants to see.
+            print(f"{parser.format_usage().rstrip()}\n\n{overview()}", file=sys.stderr)
+            return 2
         out = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
         if getattr(args, "verbose", 0):
             logger.enable("testbed")
@@ -614,6 +775,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_timeline(args, out)
         return cmd_catalogue(args, out)
     except (UsageError, ConfigError, UnknownFault, UnknownScenario, UnknownStrategy, TraceError) as error:
+        _outputs.discard()
         print(f"testbed: error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -36,12 +36,15 @@ def test_help(python, subprocess_env) -> None:
         assert command in done.stdout
 
 
-def test_no_subcommand_is_a_one_line_error(python, subprocess_env) -> None:
+def test_no_subcommand_lists_the_commands_with_an_example_each_and_exits_2(python, subprocess_env) -> None:
+    """Bare ``testbed`` is bad usage (2, not 0: a script that lost its arguments must not pass as
+    "no violation"), answered with what a person typing it wants: the commands, one example each."""
     done = _testbed(python, subprocess_env)
     assert done.returncode == 2
     assert done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1, done.stderr
-    assert done.stderr.startswith("testbed: error: ")
+    assert "Traceback" not in done.stderr
+    for command in ("run", "stress", "replay", "shrink", "timeline", "scenarios", "faults", "invariants"):
+        assert f"testbed {command}" in done.stderr, command
 
 
 def test_unknown_fault_is_a_one_line_error(python, subprocess_env) -> None:
