@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 
+from testbed import validate
 from testbed.api import RunResult, reproduce_command, run
 from testbed.check import Checker
 from testbed.gc import SerialScavenger
-from testbed.runtime import Config, Isolate, derive_seed
+from testbed.runtime import Config, ConfigError, Isolate, derive_seed
 from testbed.sched import write_trace
 
 __all__ = ["TestbedRunner"]
@@ -40,6 +41,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--testbed-seed", type=int, default=0, help="first schedule seed (default 0)")
     group.addoption("--testbed-strategy", default="random", help="scheduling strategy (default random)")
     group.addoption("--testbed-schedules", type=int, default=20, help="schedules per check (default 20)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:  # the options as the API takes them (testbed.validate), before any test runs
+        validate.plugin_options(
+            config.option.testbed_seed, config.option.testbed_strategy, config.option.testbed_schedules
+        )
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 class TestbedRunner:
