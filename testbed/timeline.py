@@ -16,11 +16,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from testbed.sched._trace import validate_trace
+
 __all__ = ["chrome_trace", "write_timeline"]
 
 
 def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    """The ``traceEvents`` document for a ``testbed.trace/2`` trace."""
+    """The ``traceEvents`` document for a ``testbed.trace/2`` trace (TraceError if it is not a whole one)."""
+    validate_trace(trace)
     threads: dict[str, int] = {}
 
     def tid(name: str) -> int:
