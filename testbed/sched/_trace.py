@@ -183,7 +183,7 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     return validate_trace(trace, where)
 
 
-def validate_trace(trace: object, where: str = "trace") -> dict[str, Any]:
+def validate_trace(trace: object, where: str = "<document>") -> dict[str, Any]:
     """``trace`` if it is a whole, well-formed trace of this schema and version; else :class:`TraceError`.
 
     ``where`` names the source in the one-line reason (a quoted path).
