@@ -501,6 +501,19 @@ def test_a_catalogue_that_cannot_be_written_goes_to_stderr(cli) -> None:
     assert json.loads(outcome.err.partition("\n")[2])[0]["name"]
 
 
+def test_finding_files_that_cannot_be_written_lose_no_finding(cli, caught, tmp_path, monkeypatch) -> None:
+    """A disk that fills up during a campaign: the findings stay in the result, the exit status is 1."""
+
+    def refuse(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(testbed.cli, "_write_finding_files", refuse)
+    outcome = cli("stress", *caught.args, "--out", str(tmp_path / "found"), "--json", "-")
+    assert outcome.code == 1, outcome
+    assert len(json.loads(outcome.out)["violations"]) >= caught.schedules
+    assert outcome.err.count("cannot write into --out") == 1, outcome.err
+
+
 def test_a_replay_that_diverges_leaves_no_json_file_behind(cli, usage_error, tmp_path, recorded_trace) -> None:
     decisions, expected = decode_tape(recorded_trace["tape"])
     entry = 2
