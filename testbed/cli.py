@@ -100,7 +100,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_count(0), default=0, help="seed (default 0)")
     parser.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
     parser.add_argument("--mutators", type=_count(1), help="mutator threads (scenario default: 4)")
-    parser.add_argument("--ops", type=_count(1), help="operations per mutator")
+    parser.add_argument("--ops", type=_count(0), help="operations per mutator")
     parser.add_argument("--gc-interval", type=_count(0), help="a scavenge every N allocations per mutator")
     parser.add_argument("--store-buffer-capacity", type=_count(1), help="store buffer entries per thread")
     parser.add_argument("--scavenger-workers", type=_count(0), help="scavenger worker threads (0: serial)")
