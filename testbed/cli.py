@@ -254,9 +254,8 @@ def config_from_command(command: str | Sequence[str]) -> Config:
 
 def _label(config: Config) -> str:
     """How a run's scenario is shown: its name, or what it ran without one."""
-    if config.scenario is not None:
-        return config.scenario
-    return "none" if config.program is None else f"none (program {config.program_reference})"
+    label = config.scenario or "none"
+    return label if config.program is None else f"{label} (program {config.program_reference})"
 
 
 def _file_label(config: Config) -> str:

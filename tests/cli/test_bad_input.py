@@ -25,7 +25,7 @@ CASES = [
     ("duration-and-schedules", ["stress", "--duration", "1s", "--schedules", "2"], ["--duration", "--schedules"]),
     ("mutators-zero", ["run", "--mutators", "0"], ["--mutators", "0"]),
     ("mutators-not-a-number", ["run", "--mutators", "four"], ["--mutators", "four"]),
-    ("ops-zero", ["run", "--ops", "0"], ["--ops"]),
+    ("ops-negative", ["run", "--ops", "-1"], ["--ops"]),
     ("gc-interval-negative", ["run", "--gc-interval", "-1"], ["--gc-interval"]),
     ("store-buffer-capacity-zero", ["run", "--store-buffer-capacity", "0"], ["--store-buffer-capacity"]),
     ("schedules-zero", ["stress", "--schedules", "0"], ["--schedules", "0"]),
