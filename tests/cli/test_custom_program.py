@@ -14,9 +14,12 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+import testbed
 
 TIMEOUT = 60
 
@@ -32,18 +35,33 @@ def program(m):
 RUN = ("run", "--fault", "skip-flush", "--strategy", "random", "--seed", "1")
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    (tmp_path / "myload.py").write_text(PROGRAM)
-    return tmp_path
-
-
-@pytest.fixture
-def env_here(subprocess_env: dict[str, str]) -> dict[str, str]:
-    """PYTHONPATH=. (the work directory, where myload.py is) before this checkout."""
-    env = dict(subprocess_env)
-    env["PYTHONPATH"] = os.pathsep.join([".", env["PYTHONPATH"]])
+@pytest.fixture(scope="module")
+def module_env() -> dict[str, str]:
+    """The environment for ``python -m testbed``: this checkout's package first on the path."""
+    root = str(Path(testbed.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
+
+
+@pytest.fixture(scope="module")
+def env_here(module_env: dict[str, str]) -> dict[str, str]:
+    """PYTHONPATH=. (the work directory, where myload.py is) before this checkout."""
+    return {**module_env, "PYTHONPATH": os.pathsep.join([".", module_env["PYTHONPATH"]])}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, env_here: dict[str, str]) -> Path:
+    """myload.py, and the traces of its run as a module (t.json) and as a file (f.json)."""
+    path = tmp_path_factory.mktemp("work")
+    (path / "myload.py").write_text(PROGRAM)
+    for reference, trace in (("myload:program", "t.json"), ("myload.py:program", "f.json")):
+        ran = _testbed(
+            sys.executable, env_here, path, *RUN, "--program", reference, "--trace-out", trace, "--json", f"r{trace}"
+        )
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        assert "store-buffers-flushed" in ran.stdout
+    return path
 
 
 def _testbed(python: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,12 +87,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> No
 
 
 def test_run_replay_shrink_timeline_of_a_module_program(python, env_here, workdir: Path) -> None:
-    ran = _testbed(
-        python, env_here, workdir, *RUN, "--program", "myload:program", "--trace-out", "t.json", "--json", "r.json"
-    )
-    assert ran.returncode == 1, ran.stdout + ran.stderr
-    assert "store-buffers-flushed" in ran.stdout
-    result = json.loads((workdir / "r.json").read_text())
+    result = json.loads((workdir / "rt.json").read_text())
     assert (result["scenario"], result["program"]) == (None, "myload:program")
     assert result["violations"][0]["reproduce"] == "testbed replay t.json"
     trace = json.loads((workdir / "t.json").read_text())
@@ -100,29 +113,24 @@ def test_run_replay_shrink_timeline_of_a_module_program(python, env_here, workdi
     assert any(e["ph"] == "X" for e in events) and all({"name", "ph", "pid"} <= set(e) for e in events)
 
 
-def test_a_file_program_replays_from_another_directory(python, env_here, workdir: Path, tmp_path_factory) -> None:
-    ran = _testbed(python, env_here, workdir, *RUN, "--program", "myload.py:program", "--trace-out", "t.json")
-    assert ran.returncode == 1, ran.stdout + ran.stderr
-    recorded = json.loads((workdir / "t.json").read_text())["program"]
+def test_a_file_program_replays_from_another_directory(python, env_here, workdir: Path, tmp_path: Path) -> None:
+    recorded = json.loads((workdir / "f.json").read_text())["program"]
     assert recorded == f"{workdir / 'myload.py'}:program"  # made absolute when recorded
-    elsewhere = tmp_path_factory.mktemp("elsewhere")
-    replayed = _testbed(python, env_here, elsewhere, "replay", str(workdir / "t.json"), "--times", "2")
+    replayed = _testbed(python, env_here, tmp_path, "replay", str(workdir / "f.json"), "--times", "2")
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "reproduced 2/2" in replayed.stdout
 
 
 def test_a_trace_whose_program_does_not_import_is_a_one_line_error(
-    python, env_here, subprocess_env, workdir: Path, tmp_path_factory
+    python, subprocess_env, workdir: Path, tmp_path: Path
 ) -> None:
-    ran = _testbed(python, env_here, workdir, *RUN, "--program", "myload:program", "--trace-out", "t.json")
-    assert ran.returncode == 1, ran.stdout + ran.stderr
-    elsewhere = tmp_path_factory.mktemp("elsewhere")  # myload is not on the path there
+    # myload is not on the path in another directory without PYTHONPATH=.
     for command in (("replay", str(workdir / "t.json")), ("shrink", str(workdir / "t.json"), "-o", "s.json")):
-        _one_line_error(_testbed(python, subprocess_env, elsewhere, *command), "myload:program", "PYTHONPATH")
+        _one_line_error(_testbed(python, subprocess_env, tmp_path, *command), "myload:program", "PYTHONPATH")
 
 
 def test_run_with_explain_runs_the_program(python, env_here, workdir: Path) -> None:
-    ran = _testbed(python, env_here, workdir, *RUN[:-4], "--program", "myload:program", "--explain")
+    ran = _testbed(python, env_here, workdir, *RUN, "--program", "myload:program", "--explain")
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "no deopt met a pending GC" in ran.stdout  # the program calls no optimized code
 

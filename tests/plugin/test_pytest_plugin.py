@@ -132,6 +132,6 @@ def test_the_reported_line_reproduces_the_failure_of_a_custom_program(
 )
 def test_bad_options_are_usage_errors(pytester: pytest.Pytester, option: str, value: str, message: str) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest_subprocess(*PLUGIN_ARGS, option, value)
+    result = pytester.runpytest_inprocess(*PLUGIN_ARGS, option, value)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
