@@ -3,15 +3,29 @@ deoptimizer, parallel scavenger, safepoints, store buffers, remembered set
 and weak list of deoptimized code.
 
 The public API is this namespace: :class:`Config`, :func:`run`,
-:func:`stress`, and the catalogues.  Layers below (``testbed.sched``,
+:func:`stress`, :func:`replay` and :func:`shrink` (of a trace file), and
+the catalogues.  Layers below (``testbed.sched``,
 ``heap``, ``runtime``, ``gc``, ``check``) are importable for readers and
 custom workloads, but only what is re-exported here is a contract.
 """
 
 from loguru import logger
 
+# The module testbed.shrink first: importing it binds the name ``testbed.shrink``,
+# which the function testbed.shrink (imported below) then takes over for good.
+import testbed.shrink as _shrink_module  # noqa: F401  (imported for the binding order)
 from testbed._version import __version__
-from testbed.api import STRATEGIES, Finding, RunResult, StressResult, reproduce_command, run, stress
+from testbed.api import (
+    STRATEGIES,
+    Finding,
+    RunResult,
+    StressResult,
+    replay,
+    reproduce_command,
+    run,
+    shrink,
+    stress,
+)
 from testbed.check import INVARIANTS
 from testbed.faults import FAULTS
 from testbed.runtime import Config, ConfigError, Mix, Mutator
@@ -38,8 +52,10 @@ __all__ = [
     "TraceError",
     "Violation",
     "__version__",
+    "replay",
     "reproduce_command",
     "run",
     "scenario_config",
+    "shrink",
     "stress",
 ]

@@ -9,7 +9,17 @@ command that reruns its schedule.
 
 A replay given a trace's tape is checked decision by decision; one that no
 longer follows its tape raises :class:`~testbed.sched.ReplayDivergedError`
-rather than return the findings of some other schedule.
+rather than return the findings of some other schedule.  ``replay(path)``
+and ``shrink(path, out)`` take a trace file; a trace of a custom program
+records the program's reference and imports it again, or takes the
+function as ``program=`` when it cannot be imported (a closure, a lambda).
+
+``reproduce_command(config)`` is the ``testbed run`` command line that
+builds ``config`` again: every field that differs from its scenario's
+defaults (or from ``Config``'s when it has no scenario) is on it, as its own
+flag (``--mutators``, ``--ops``, ``--gc-interval``,
+``--store-buffer-capacity``, ``--scavenger-workers``) or as ``--set
+NAME=VALUE`` (``--set mix.WEIGHT=N`` for the operation mix).
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import multiprocessing
+import os
 import resource
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from testbed import validate
 from testbed._version import __version__
@@ -29,7 +40,17 @@ from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
 from testbed.gc import MarkCompact, ParallelScavenger, SerialScavenger
-from testbed.runtime import Config, ConfigError, Event, Isolate, derive_seed
+from testbed.runtime import (
+    Config,
+    ConfigError,
+    Event,
+    Isolate,
+    Mix,
+    Program,
+    derive_seed,
+    program_importable,
+    program_reference,
+)
 from testbed.scenarios import scenario_config
 from testbed.sched import (
     TRACE_SCHEMA,
@@ -48,14 +69,21 @@ from testbed.sched import (
     tape_problem,
 )
 
+if TYPE_CHECKING:
+    from testbed.shrink import ReplayResult, ShrinkResult
+
 __all__ = [
+    "FLAG_FIELDS",
     "STRATEGIES",
     "Finding",
     "RunResult",
     "StressResult",
     "UnknownStrategy",
+    "config_changes",
+    "replay",
     "reproduce_command",
     "run",
+    "shrink",
     "stress",
 ]
 
@@ -64,8 +92,11 @@ __all__ = [
 #: and shrinks the first failing one.
 STRATEGIES = validate.STRATEGIES
 
-#: knobs the CLI can override; reproduce commands repeat them
-OVERRIDES = ("mutators", "ops", "gc_interval", "store_buffer_capacity", "scavenger_workers")
+#: Config fields with a CLI flag of their own (``--gc-interval``); every other knob is ``--set NAME=VALUE``
+FLAG_FIELDS = ("mutators", "ops", "gc_interval", "store_buffer_capacity", "scavenger_workers")
+
+#: Config fields a command line gives with --scenario, --program, --seed, --strategy and --fault
+_IDENTITY = ("scenario", "program", "seed", "strategy", "faults")
 
 
 UnknownStrategy = validate.UnknownStrategy
@@ -127,14 +158,147 @@ def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
     return ControlledScheduler(strategy, max_steps=config.max_steps)
 
 
-def reproduce_command(config: Config, overrides: dict[str, int] | None = None) -> str:
-    """The ``testbed run`` command line that reruns ``config``'s schedule."""
-    words = ["testbed", "run", "--scenario", config.scenario, "--seed", str(config.seed), "--strategy", config.strategy]
+def _field_types() -> dict[str, str]:
+    return {f.name: str(f.type) for f in dataclasses.fields(Config) if f.name not in _IDENTITY}
+
+
+def settable_fields() -> list[str]:
+    """Every name ``--set NAME=VALUE`` takes: the Config knobs and ``mix.WEIGHT``."""
+    names = [name for name in _field_types() if name != "mix"]
+    return names + [f"mix.{weight}" for weight, _ in Mix().items()]
+
+
+def _format_value(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that parses back to the same float
+    return str(value)
+
+
+def _parse_value(name: str, kind: str, text: str) -> object:
+    """``text`` as a value of the field's type (``int``, ``bool``, ``float``, ``float | None``)."""
+    word = text.strip().lower()
+    try:
+        if "None" in kind and word == "none":
+            return None
+        if kind == "bool":
+            if word not in ("true", "false"):
+                raise ValueError
+            return word == "true"
+        if kind == "int":
+            return int(word)
+        return float(word)
+    except ValueError:
+        expected = {"bool": "true or false", "int": "an integer"}.get(kind, "a number")
+        if "None" in kind:
+            expected += " or none"
+        raise ConfigError(f"--set {name}: expected {expected}, got {text!r}") from None
+
+
+def config_changes(base: Config, settings: Sequence[str]) -> dict[str, Any]:
+    """The Config changes that ``--set NAME=VALUE`` settings make to ``base``.
+
+    ``NAME`` is a Config field (``pct_depth``, ``switch_probability``,
+    ``switch_interval`` ... ``none`` for None, ``true``/``false`` for flags) or
+    ``mix.WEIGHT`` (one weight of the operation mix, the others kept from
+    ``base``).  Raises :class:`ConfigError` naming the setting.
+    """
+    types = _field_types()
+    changes: dict[str, Any] = {}
+    weights: dict[str, int] = {}
+    for setting in settings:
+        name, equals, text = setting.partition("=")
+        name = name.strip().replace("-", "_")
+        if not equals:
+            raise ConfigError(f"--set needs NAME=VALUE, got {setting!r}")
+        if name.startswith("mix."):
+            weight = name.removeprefix("mix.")
+            if weight not in dict(Mix().items()):
+                raise ConfigError(
+                    f"--set {name}: unknown mix weight {weight!r} (known: {', '.join(dict(Mix().items()))})"
+                )
+            weights[weight] = _parse_value(name, "int", text)  # type: ignore[assignment]
+        elif name in types and name != "mix":
+            changes[name] = _parse_value(name, types[name], text)
+        elif name in _IDENTITY or name == "mix":
+            flag = {"faults": "--fault", "mix": "--set mix.WEIGHT=N"}.get(name, f"--{name}")
+            raise ConfigError(f"--set {name}: use {flag}")
+        else:
+            raise ConfigError(f"--set: unknown config field {name!r} (known: {', '.join(settable_fields())})")
+    if weights:
+        changes["mix"] = dataclasses.replace(base.mix, **weights)
+    return changes
+
+
+def _base_of(config: Config) -> Config:
+    return scenario_config(config.scenario)
+
+
+def _differences(config: Config) -> list[tuple[str, Any]]:
+    """``(field, value)`` of every knob (not scenario, program, seed, strategy, faults) unlike the base's."""
+    base = _base_of(config)
+    return [(name, getattr(config, name)) for name in _field_types() if getattr(config, name) != getattr(base, name)]
+
+
+def reproduce_command(config: Config) -> str:
+    """The ``testbed run`` command line that builds ``config`` again and reruns its schedule.
+
+    It names the scenario (``--scenario none`` for a Config without one and
+    without a program), the program's reference, the seed, strategy and
+    faults, and every knob that differs from the scenario's defaults.  For a
+    program that cannot be imported (a closure, a lambda) it is the Python
+    call instead, ``testbed.run(testbed.Config(program=NAME, ...))``, to be
+    run where ``NAME`` is that function.
+    """
+    if config.program is not None and not program_importable(config.program):
+        return _reproduce_call(config)
+    words = ["testbed", "run"]
+    if config.scenario is not None:
+        words += ["--scenario", config.scenario]
+    elif config.program is None:
+        words += ["--scenario", "none"]
+    if config.program is not None:
+        words += ["--program", program_reference(config.program)]
+    words += ["--seed", str(config.seed), "--strategy", config.strategy]
     for fault in sorted(config.faults):
         words += ["--fault", fault]
-    for name, value in sorted((overrides or {}).items()):
-        words += [f"--{name.replace('_', '-')}", str(value)]
+    base = _base_of(config)
+    settings: list[str] = []
+    for name, value in _differences(config):
+        if name in FLAG_FIELDS:
+            words += [f"--{name.replace('_', '-')}", str(value)]
+        elif name == "mix":
+            settings += [
+                f"mix.{w}={n}" for (w, n), (_, old) in zip(value.items(), base.mix.items(), strict=True) if n != old
+            ]
+        else:
+            settings.append(f"{name}={_format_value(value)}")
+    for setting in settings:
+        words += ["--set", setting]
     return shlex.join(words)
+
+
+def _reproduce_call(config: Config) -> str:
+    """The Python call that reruns ``config``, whose program is a function in the caller's scope."""
+    name = getattr(config.program, "__name__", "")
+    arguments = [f"program={name if name.isidentifier() else 'program'}"]
+    arguments += [f"seed={config.seed}", f"strategy={config.strategy!r}"]
+    if config.faults:
+        arguments.append(f"faults={sorted(config.faults)!r}")
+    for field, value in _differences(config):
+        if field == "mix":
+            weights = ", ".join(
+                f"{w}={n}" for (w, n), (_, d) in zip(value.items(), Mix().items(), strict=True) if n != d
+            )
+            arguments.append(f"mix=testbed.Mix({weights})")
+        else:
+            arguments.append(f"{field}={value!r}")
+    if config.scenario is None:
+        return f"testbed.run(testbed.Config({', '.join(arguments)}))"
+    return f"testbed.run(testbed.scenario_config({config.scenario!r}, {', '.join(arguments)}))"
 
 
 def _max_rss_mb() -> float:
@@ -157,6 +321,14 @@ class RunResult:
     def ok(self) -> bool:
         return not self.violations
 
+    @property
+    def reproduce(self) -> str:
+        """The command (or, for a program that cannot be imported, the Python call) that reruns this run.
+
+        Exact for controlled strategies; a ``free`` rerun repeats the workload, not the interleaving.
+        """
+        return reproduce_command(self.config)
+
 
 def run(config: Config, tape: Tape | None = None) -> RunResult:
     """Run ``config`` once, checked; never raises for a violation, only for bad input.
@@ -176,6 +348,7 @@ def run(config: Config, tape: Tape | None = None) -> RunResult:
             raise ConfigError(f"tape is read only by strategy 'replay', but config.strategy is {config.strategy!r}")
         tape = validate.tape(tape)
     validate_faults(config.faults)
+    config.program_function()  # a reference that does not import fails here, before anything runs
     scheduler = _scheduler_for(config, tape)
     checker = Checker(config)
     collector = (
@@ -243,6 +416,8 @@ def _trace(
         "schema": TRACE_SCHEMA,
         "testbed_version": __version__,
         "config": config.to_json(),
+        #: the custom program's reference (``config.program``), or null for the standard program
+        "program": config.program_reference,
         "seed": config.seed,
         "strategy": config.strategy,
         #: registration order: a thread's index here is its identity on the tape
@@ -265,7 +440,7 @@ class Finding:
     """A violation found by one schedule of a stress run."""
 
     violation: Violation
-    scenario: str
+    scenario: str | None
     seed: int
     reproduce: str
     trace_path: str | None = None
@@ -291,7 +466,7 @@ def _add_counters(into: dict[str, Any], counters: dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class StressResult:
-    scenarios: list[str]
+    scenarios: list[str | None]
     seed: int
     strategy: str
     faults: frozenset[str]
@@ -322,14 +497,15 @@ class StressResult:
 
 
 def stress(
-    scenarios: Sequence[str] = ("mixed",),
+    scenarios: Sequence[str | None] = ("mixed",),
     *,
     seed: int = 0,
     schedules: int | None = None,
     duration: float | None = None,
     strategy: str = "free",
     faults: Sequence[str] = (),
-    overrides: dict[str, int] | None = None,
+    overrides: dict[str, Any] | None = None,
+    program: Program | None = None,
     jobs: int = 1,
     on_result: Callable[[StressResult, RunResult], None] | None = None,
 ) -> StressResult:
@@ -342,8 +518,13 @@ def stress(
     is process-wide); results are still added in schedule order.  ``on_result`` is called after each schedule (for
     progress display and for writing violation files).  A KeyboardInterrupt
     stops the run early and keeps everything found so far.
+
+    A scenario ``None`` is ``Config``'s own defaults; ``overrides`` are Config
+    fields set on every scenario's config; ``program`` is a custom workload
+    (a function, or a reference; worker processes import it by reference,
+    so with ``jobs > 1`` it must be importable).
     """
-    scenarios, fault_set, overrides = validate.stress_arguments(
+    scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
         seed=seed,
         schedules=schedules,
@@ -354,7 +535,16 @@ def stress(
         jobs=jobs,
         on_result=on_result,
     )
-    configs = [scenario_config(name, strategy=strategy, faults=fault_set, **overrides) for name in scenarios]
+    if program is not None:
+        if jobs > 1 and not isinstance(program, str):
+            if not program_importable(program):
+                raise ConfigError(
+                    f"program {program_reference(program)!r} cannot be imported by worker processes; use jobs=1"
+                )
+            program = program_reference(program)
+        changes["program"] = program
+    configs = [scenario_config(name, strategy=strategy, faults=fault_set, **changes) for name in scenarios]
+    configs[0].program_function()  # a program that does not import fails here, before anything runs
     result = StressResult(list(scenarios), seed, strategy, fault_set)
     started = time.monotonic()
 
@@ -367,7 +557,7 @@ def stress(
         return configs[index % len(configs)].replace(seed=derive_seed(seed, 2, index) % 2**32)
 
     def record(outcome: RunResult) -> None:
-        result.add(outcome, reproduce_command(outcome.config, overrides))
+        result.add(outcome, reproduce_command(outcome.config))
         if on_result is not None:
             on_result(result, outcome)
 
@@ -461,3 +651,56 @@ def _stress_in_processes(
             for future in in_flight:
                 future.cancel()
             raise
+
+
+def _path_argument(path: object, name: str) -> None:
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ConfigError(f"{name} must be a file path, got {path!r}")
+
+
+def _check_program(program: object) -> None:
+    if program is not None and not isinstance(program, str) and not callable(program):
+        raise ConfigError(f"program must be a function fn(m), a 'module:function' reference or None, got {program!r}")
+
+
+def replay(path: str | os.PathLike[str], program: Program | None = None, times: int = 1) -> ReplayResult:
+    """Replay the trace at ``path`` ``times`` times; a :class:`testbed.shrink.ReplayResult`.
+
+    A trace of a custom program names it (``trace["program"]``); it is
+    imported again, or, when it cannot be (a closure, a lambda), taken from
+    ``program``: pass the same function the trace was recorded with.
+    ``result.matches`` counts the replays that found the recorded violation at
+    the recorded step.  Raises :class:`~testbed.sched.TraceError` for a file
+    that is not a trace, :class:`~testbed.sched.ReplayDivergedError` when a
+    replay stops following the tape, and :class:`ConfigError` for bad arguments.
+    """
+    from testbed.shrink import replay as replay_trace
+
+    _path_argument(path, "path")
+    _check_program(program)
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        raise ConfigError(f"times must be an integer >= 1, got {times!r}")
+    return replay_trace(path, times=times, program=program)
+
+
+def shrink(
+    path: str | os.PathLike[str], out: str | os.PathLike[str], program: Program | None = None, max_runs: int = 400
+) -> ShrinkResult:
+    """Shrink the trace at ``path`` to a calmer schedule with the same violation; write it to ``out``.
+
+    Returns a :class:`testbed.shrink.ShrinkResult` (``before``/``after``
+    measures, ``trace``).  ``program`` as for :func:`replay`.  Raises
+    ``ValueError`` when the trace records no violation or does not reproduce
+    it, and what :func:`replay` raises.
+    """
+    from testbed.sched import write_trace
+    from testbed.shrink import shrink as shrink_trace
+
+    _path_argument(path, "path")
+    _path_argument(out, "out")
+    _check_program(program)
+    if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
+        raise ConfigError(f"max_runs must be an integer >= 1, got {max_runs!r}")
+    result = shrink_trace(path, max_runs=max_runs, program=program)
+    write_trace(out, result.trace)
+    return result

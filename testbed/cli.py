@@ -25,13 +25,15 @@ from loguru import logger
 from testbed import validate
 from testbed._version import __version__
 from testbed.api import (
-    OVERRIDES,
+    FLAG_FIELDS,
     STRATEGIES,
     RunResult,
     StressResult,
     UnknownStrategy,
+    config_changes,
     reproduce_command,
     run,
+    settable_fields,
     stress,
 )
 from testbed.check import INVARIANTS
@@ -43,7 +45,7 @@ from testbed.sched import ReplayDivergedError, TraceError, load_trace
 from testbed.shrink import replay, shrink
 from testbed.timeline import write_timeline
 
-__all__ = ["main", "parse_duration"]
+__all__ = ["config_from_command", "main", "parse_duration"]
 
 RESULT_SCHEMA = "testbed.result/1"
 
@@ -87,6 +89,12 @@ def _count(minimum: int) -> Any:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--program",
+        metavar="MODULE:FUNCTION",
+        help="a custom workload fn(m) run by every mutator: MODULE:FUNCTION (importable, e.g. with PYTHONPATH=.) "
+        "or path/to/file.py:FUNCTION; replaces the standard program",
+    )
     parser.add_argument("--strategy", default="free", help=f"scheduling strategy ({', '.join(STRATEGIES)})")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="F", help="switch a fault on (repeatable; see `testbed faults`)"
@@ -94,10 +102,18 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_count(0), default=0, help="seed (default 0)")
     parser.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
     parser.add_argument("--mutators", type=_count(1), help="mutator threads (scenario default: 4)")
-    parser.add_argument("--ops", type=_count(1), help="operations per mutator")
+    parser.add_argument("--ops", type=_count(0), help="operations per mutator")
     parser.add_argument("--gc-interval", type=_count(0), help="a scavenge every N allocations per mutator")
     parser.add_argument("--store-buffer-capacity", type=_count(1), help="store buffer entries per thread")
     parser.add_argument("--scavenger-workers", type=_count(0), help="scavenger worker threads (0: serial)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set any other config knob (repeatable), e.g. pct_depth=4, switch_interval=none, mix.barrier_store=40; "
+        f"names: {', '.join(settable_fields())}",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
 
 
@@ -164,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = _command(commands, "run")
-    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"scenario (default {DEFAULT_SCENARIO})")
+    p.add_argument(
+        "--scenario",
+        help=f"scenario, or `none` for Config's own defaults (default {DEFAULT_SCENARIO}; none with --program)",
+    )
     p.add_argument("--trace-out", metavar="FILE", help="write the run's trace (controlled strategies only)")
     p.add_argument("--explain", action="store_true", help="tell the story of one deopt that met a scavenge")
     _add_model_options(p)
@@ -185,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(commands, "stress")
     p.add_argument(
-        "--scenario", default=DEFAULT_SCENARIO, help="scenario name, comma-separated names (round robin), or `all`"
+        "--scenario",
+        help="scenario name, comma-separated names (round robin), `all`, or `none` for Config's own defaults "
+        f"(default {DEFAULT_SCENARIO}; none with --program)",
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
@@ -312,8 +333,59 @@ def _trace_text(trace: dict[str, Any]) -> str:
 # -- commands ---------------------------------------------------------------------------
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, int]:
-    return {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
+def _scenario_names(args: argparse.Namespace) -> list[str | None]:
+    """``--scenario`` as scenario names (None: no scenario); unknown names fail here."""
+    text = args.scenario
+    if text is None:
+        text = "none" if args.program is not None else DEFAULT_SCENARIO
+    if text == "all":
+        return list(SCENARIOS)
+    names: list[str | None] = [None if n.strip() == "none" else n.strip() for n in text.split(",")]
+    for name in names:
+        scenario_config(name)  # unknown names fail here, before anything runs
+    return names
+
+
+def _changes(args: argparse.Namespace, scenario: str | None) -> dict[str, Any]:
+    """The Config fields the knob options set (``--mutators`` ..., ``--set``, ``--program``)."""
+    changes: dict[str, Any] = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
+    changes.update(config_changes(scenario_config(scenario, **changes), args.set))
+    if args.program is not None:
+        changes["program"] = args.program
+    return changes
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The Config of a ``testbed run`` command line."""
+    names = _scenario_names(args)
+    if len(names) != 1:
+        raise UsageError(f"run takes one scenario, got {args.scenario!r}")
+    return scenario_config(
+        names[0], seed=args.seed, strategy=args.strategy, faults=frozenset(args.fault), **_changes(args, names[0])
+    )
+
+
+def config_from_command(command: str | Sequence[str]) -> Config:
+    """The Config a ``testbed run ...`` command line builds (a reproduce command, say).
+
+    Raises :class:`ConfigError` (or ``UsageError``) when it is not one.
+    """
+    words = shlex.split(command) if isinstance(command, str) else list(command)
+    if words[:1] == ["testbed"]:
+        words = words[1:]
+    if words[:1] != ["run"]:
+        raise ConfigError(f"not a `testbed run` command: {command!r}")
+    return _config(build_parser().parse_args(_glue_values(words)))
+
+
+def _label(config: Config) -> str:
+    """How a run's scenario is shown: its name, or what it ran without one."""
+    label = config.scenario or "none"
+    return label if config.program is None else f"{label} (program {config.program_reference})"
+
+
+def _file_label(config: Config) -> str:
+    return config.scenario or ("program" if config.program is not None else "config")
 
 
 def _validate_model_args(args: argparse.Namespace) -> None:
@@ -340,7 +412,8 @@ def _violation_lines(violation_json: dict[str, Any]) -> list[str]:
 
 def _result_json(
     command: str,
-    scenario: str,
+    scenario: str | None,
+    program: str | None,
     seed: int,
     strategy: str,
     faults: Sequence[str],
@@ -353,6 +426,7 @@ def _result_json(
         "testbed_version": __version__,
         "command": command,
         "scenario": scenario,
+        "program": program,
         "seed": seed,
         "strategy": strategy,
         "faults": sorted(faults),
@@ -381,14 +455,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("--trace-out needs a controlled strategy (random, pct); free runs cannot be replayed")
         if args.json not in (None, "-") and Path(args.json).resolve() == Path(args.trace_out).resolve():
             raise UsageError(f"--json and --trace-out name the same file {args.trace_out!r}")
-    overrides = _overrides(args)
-    config = scenario_config(
-        args.scenario, seed=args.seed, strategy=args.strategy, faults=frozenset(args.fault), **overrides
-    )
+    config = _config(args)
+    config.program_function()  # exit 2 naming the reference when it does not import
     _outputs.claim_file("--json", args.json)
     _outputs.claim_file("--trace-out", args.trace_out)
     result: RunResult = run(config)
-    command = reproduce_command(config, overrides)
+    command = reproduce_command(config)
     trace_path = None
     if args.trace_out is not None and result.trace is not None:
         reason = _deliver(args.trace_out, _trace_text(result.trace))
@@ -405,7 +477,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         violations.append(data)
     stats = result.stats
     print(
-        f"testbed run: scenario {config.scenario}, seed {config.seed}, strategy {config.strategy}, "
+        f"testbed run: scenario {_label(config)}, seed {config.seed}, strategy {config.strategy}, "
         f"faults {', '.join(sorted(config.faults)) or 'none'}",
         file=out,
     )
@@ -420,7 +492,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         print("no violations", file=out)
     _write_json(
         args.json,
-        _result_json("run", config.scenario, config.seed, config.strategy, sorted(config.faults), 1, violations, stats),
+        _result_json(
+            "run",
+            config.scenario,
+            config.program_reference,
+            config.seed,
+            config.strategy,
+            sorted(config.faults),
+            1,
+            violations,
+            stats,
+        ),
     )
     return 1 if violations else 0
 
@@ -459,7 +541,7 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
     config = outcome.config
     new = result.findings[len(result.findings) - len(outcome.violations) :]
     if outcome.trace is not None:
-        path = Path(directory) / f"trace-{config.scenario}-{config.seed}.json"
+        path = Path(directory) / f"trace-{_file_label(config)}-{config.seed}.json"
         reason = _deliver(path, _trace_text(outcome.trace))
         if reason is not None:
             raise OSError(f"{path}: {reason}")
@@ -467,7 +549,7 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
             finding.trace_path = str(path)
             finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
         return
-    path = Path(directory) / f"violation-{config.scenario}-{config.seed}.json"
+    path = Path(directory) / f"violation-{_file_label(config)}-{config.seed}.json"
     for finding in new:
         finding.trace_path = str(path)
     data = {
@@ -485,10 +567,14 @@ def _write_finding_files(directory: str, result: StressResult, outcome: RunResul
 
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
-    scenarios = list(SCENARIOS) if args.scenario == "all" else [n.strip() for n in args.scenario.split(",")]
-    validate.scenario_names(scenarios, "--scenario")  # unknown names fail here, before anything runs
-    for name in scenarios:
-        scenario_config(name, **_overrides(args))  # and so do knobs a scenario cannot take
+    scenarios = _scenario_names(args)
+    changes = _changes(args, scenarios[0])
+    for name in scenarios[1:]:
+        if _changes(args, name) != changes:  # --set mix.W=N keeps each scenario's other weights
+            raise UsageError("--set mix.WEIGHT takes one scenario (the other weights differ between scenarios)")
+    program = changes.pop("program", None)
+    if program is not None:
+        Config(program=program).program_function()  # exit 2 naming the reference when it does not import
     _outputs.claim_file("--json", args.json)
     _outputs.claim_dir("--out", args.out)
     duration = args.duration if args.schedules is None and args.duration is not None else None
@@ -523,15 +609,18 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         duration=duration,
         strategy=args.strategy,
         faults=args.fault,
-        overrides=_overrides(args),
+        overrides=changes,
+        program=program,
         jobs=args.jobs,
         on_result=on_result,
     )
     status.clear()
     stats = result.stats
-    label = "all" if args.scenario == "all" else args.scenario
+    label = ",".join(name or "none" for name in scenarios) if args.scenario != "all" else "all"
     print(
-        f"testbed stress: scenario {label}, seed {args.seed}, strategy {args.strategy}, "
+        f"testbed stress: scenario {label}"
+        + (f", program {Config(program=program).program_reference}" if program is not None else "")
+        + f", seed {args.seed}, strategy {args.strategy}, "
         f"faults {', '.join(sorted(args.fault)) or 'none'}" + (" (interrupted)" if result.interrupted else ""),
         file=out,
     )
@@ -566,7 +655,8 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         args.json,
         _result_json(
             "stress",
-            label,
+            None if label == "none" else label,
+            None if program is None else Config(program=program).program_reference,
             args.seed,
             args.strategy,
             args.fault,
@@ -591,6 +681,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         _check_output_file("--json", args.json)
     trace = load_trace(args.trace)
     config = Config.from_json(trace["config"])
+    config.program_function()  # exit 2 naming the reference when it does not import
     _outputs.claim_file("--json", args.json)
     try:
         outcome = replay(trace, times=args.times)
@@ -599,7 +690,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     recorded = trace["violation"]
     decisions = sum(run[3] for run in trace["tape"])
     print(
-        f"testbed replay: {args.trace} (scenario {config.scenario}, seed {config.seed}, "
+        f"testbed replay: {args.trace} (scenario {_label(config)}, seed {config.seed}, "
         f"strategy {trace['strategy']}, {decisions} decisions); expecting {_found(recorded)}",
         file=out,
     )
@@ -617,6 +708,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     document = _result_json(
         "replay",
         config.scenario,
+        config.program_reference,
         config.seed,
         trace["strategy"],
         sorted(config.faults),
@@ -644,7 +736,8 @@ def cmd_timeline(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
     _check_output_file("-o", args.output)
     trace = load_trace(args.trace)
-    Config.from_json(trace["config"])
+    config = Config.from_json(trace["config"])
+    config.program_function()  # exit 2 naming the reference when it does not import
     if trace["violation"] is None:
         raise UsageError(f"trace {args.trace!r} records no violation; nothing to shrink")
     _outputs.claim_file("-o", args.output)
@@ -725,6 +818,7 @@ _VALUED = (
     "--store-buffer-capacity",
     "--scavenger-workers",
     "--max-runs",
+    "--set",
 )
 
 

@@ -1,9 +1,10 @@
 """pytest plugin: run the model from tests, get a reproduce command on failure.
 
 Installed with the package (entry point ``pytest11``).  Options:
-``--testbed-seed`` (first seed, default 0), ``--testbed-strategy`` (default
-``random``: controlled, so failures replay), ``--testbed-schedules``
-(schedules per ``check``, default 20).
+``--testbed-seed`` (first seed, a non-negative integer, default 0),
+``--testbed-strategy`` (``random``, the default, or ``pct``: controlled, so
+failures replay; or ``free``), ``--testbed-schedules`` (schedules per
+``check``, at least 1, default 20).  A bad value is a ``pytest.UsageError``.
 
 Fixtures:
 
@@ -12,7 +13,11 @@ Fixtures:
   number of schedules and fails the test on the first violation.  Every
   failing schedule's trace is written to the test's temporary directory, and
   a failed test gets a "testbed" report section with the invariant, the
-  trace path and the command that replays it.
+  trace path and a line to paste that reproduces the failure: ``testbed
+  replay TRACE`` (the trace names the program; a custom one is imported
+  again), ``testbed.replay('TRACE', program=NAME)`` from Python for a program
+  that cannot be imported (a local function, a lambda), or, in free mode
+  (no trace), the ``testbed run`` command of the config.
 * ``testbed_isolate``: a fresh, checked isolate for a config (not running),
   for tests that drive one mutator's operations themselves.
 """
@@ -26,30 +31,49 @@ from typing import Any
 
 import pytest
 
-from testbed import validate
 from testbed.api import RunResult, reproduce_command, run
 from testbed.check import Checker
 from testbed.gc import SerialScavenger
-from testbed.runtime import Config, ConfigError, Isolate, derive_seed
+from testbed.runtime import Config, Isolate, derive_seed, program_importable
 from testbed.sched import write_trace
 
 __all__ = ["TestbedRunner"]
 
 
+#: strategies a runner can run one schedule with (``replay`` needs a tape, ``hypothesis`` is stress-only)
+RUNNER_STRATEGIES = ("random", "pct", "free")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("testbed", "testbed (real-thread runtime model)")
-    group.addoption("--testbed-seed", type=int, default=0, help="first schedule seed (default 0)")
-    group.addoption("--testbed-strategy", default="random", help="scheduling strategy (default random)")
-    group.addoption("--testbed-schedules", type=int, default=20, help="schedules per check (default 20)")
+    group.addoption("--testbed-seed", default="0", help="first schedule seed, an integer >= 0 (default 0)")
+    group.addoption(
+        "--testbed-strategy",
+        default="random",
+        help=f"scheduling strategy: {', '.join(RUNNER_STRATEGIES)} (default random)",
+    )
+    group.addoption("--testbed-schedules", default="20", help="schedules per check, at least 1 (default 20)")
+
+
+def _integer(option: str, text: object, minimum: int) -> int:
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise pytest.UsageError(f"{option} must be an integer >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise pytest.UsageError(f"{option} must be an integer >= {minimum}, got {value}")
+    return value
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    try:  # the options as the API takes them (testbed.validate), before any test runs
-        validate.plugin_options(
-            config.option.testbed_seed, config.option.testbed_strategy, config.option.testbed_schedules
+    """Check the options once, before any test runs; store them converted."""
+    options = config.option
+    options.testbed_seed = _integer("--testbed-seed", options.testbed_seed, 0)
+    options.testbed_schedules = _integer("--testbed-schedules", options.testbed_schedules, 1)
+    if options.testbed_strategy not in RUNNER_STRATEGIES:
+        raise pytest.UsageError(
+            f"--testbed-strategy must be one of {', '.join(RUNNER_STRATEGIES)}, got {options.testbed_strategy!r}"
         )
-    except ConfigError as error:
-        raise pytest.UsageError(str(error)) from None
 
 
 class TestbedRunner:
@@ -89,15 +113,16 @@ class TestbedRunner:
         config = result.config
         path: str | None = None
         if result.trace is not None:
-            target = self.directory / f"trace-{config.scenario}-{config.seed}.json"
+            label = config.scenario or ("program" if config.program is not None else "config")
+            target = self.directory / f"trace-{label}-{config.seed}.json"
             write_trace(target, result.trace)
             path = str(target)
-        if path is not None and config.program is None:
-            command = f"testbed replay {shlex.quote(path)}"
-        elif config.program is None:
-            command = reproduce_command(config)
+        if path is None or config.program is None or program_importable(config.program):
+            # The trace names an importable program: the CLI imports it again.
+            command = reproduce_command(config) if path is None else f"testbed replay {shlex.quote(path)}"
         else:
-            command = f"testbed.shrink.replay({path!r}) with the same program"
+            name = getattr(config.program, "__name__", "")
+            command = f"testbed.replay({path!r}, program={name if name.isidentifier() else 'program'})"
         self.failures.append((result, path, command))
 
     def report(self) -> str:

@@ -1,7 +1,8 @@
 """Named scenarios: workload mixes and heap shapes that aim at one race each.
 
 A scenario is a function from (seed, faults) to a :class:`Config`; users'
-own scenarios are just Configs.  ``waltz``, the whole deopt-meets-scavenge
+own scenarios are just Configs (``Config.scenario`` None, or the name of the
+scenario whose defaults they start from).  ``waltz``, the whole deopt-meets-scavenge
 sequence, is the default.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from testbed.runtime import Config, ConfigError, Mix
 
@@ -189,8 +191,13 @@ SCENARIOS: dict[str, Scenario] = {
 DEFAULT_SCENARIO = "waltz"
 
 
-def scenario_config(name: str, **changes: object) -> Config:
-    """The scenario's Config with ``changes`` applied (seed, faults, knobs)."""
+def scenario_config(name: str | None, **changes: Any) -> Config:
+    """The scenario's Config with ``changes`` applied (seed, faults, knobs).
+
+    ``None`` is no scenario: ``Config(**changes)``, the Config class's own defaults.
+    """
+    if name is None:
+        return Config(**changes)
     scenario = SCENARIOS.get(name) if isinstance(name, str) else None
     if scenario is None:
         raise UnknownScenario(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")

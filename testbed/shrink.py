@@ -24,14 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from testbed.api import RunResult, run
-from testbed.runtime import Config
+from testbed.runtime import Config, ConfigError, Program
 from testbed.sched import decode_tape, load_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
 
 
-def _config_of(trace: dict[str, Any]) -> Config:
-    return Config.from_json(trace["config"]).replace(strategy="replay")
+def _config_of(trace: dict[str, Any], program: Program | None = None) -> Config:
+    """The trace's config as a replay; its program imported again, or ``program`` in its place."""
+    config = Config.from_json(trace["config"]).replace(strategy="replay")
+    if program is not None:
+        if config.program is None:
+            raise ConfigError("program: the trace ran the standard program, it takes no program=")
+        return config.replace(program=program)
+    config.program_function()  # ConfigError naming the reference when it does not import
+    return config
 
 
 def _first(result: RunResult) -> tuple[str, int] | None:
@@ -56,11 +63,15 @@ class ReplayResult:
         return sum(1 for r in self.results if _first(r) == self.expected)
 
 
-def replay(trace: dict[str, Any] | str | Path, times: int = 1) -> ReplayResult:
-    """Re-run a trace ``times`` times with its tape, checked (ReplayDivergedError if it diverges)."""
+def replay(trace: dict[str, Any] | str | Path, times: int = 1, program: Program | None = None) -> ReplayResult:
+    """Re-run a trace ``times`` times with its tape, checked (ReplayDivergedError if it diverges).
+
+    A custom program is imported from the trace's reference, or is ``program``
+    (for one that cannot be imported: the function the trace was recorded with).
+    """
     if not isinstance(trace, dict):
         trace = load_trace(trace)
-    config = _config_of(trace)
+    config = _config_of(trace, program)
     return ReplayResult(trace, [run(config, tape=trace["tape"]) for _ in range(times)])
 
 
@@ -101,8 +112,9 @@ def shrink(
     trace: dict[str, Any] | str | Path,
     max_runs: int = 400,
     on_progress: Callable[[int, dict[str, int]], None] | None = None,
+    program: Program | None = None,
 ) -> ShrinkResult:
-    """A shorter tape that still breaks the trace's invariant.
+    """A shorter tape that still breaks the trace's invariant (``program`` as for :func:`replay`).
 
     Raises ValueError when the trace does not reproduce its violation at all.
     """
@@ -111,7 +123,7 @@ def shrink(
     if trace["violation"] is None:
         raise ValueError("the trace records no violation; there is nothing to shrink towards")
     target = trace["violation"]["invariant"]
-    config = _config_of(trace)
+    config = _config_of(trace, program)
     runs = 0
 
     def attempt(tape: list[int] | list[list[int]]) -> RunResult | None:

@@ -98,7 +98,12 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
     return {
         "traceEvents": events,
         "displayTimeUnit": "ns",
-        "metadata": {"scenario": trace["config"].get("scenario"), "seed": trace["seed"], "strategy": trace["strategy"]},
+        "metadata": {
+            "scenario": trace["config"].get("scenario"),
+            "program": trace["config"].get("program"),
+            "seed": trace["seed"],
+            "strategy": trace["strategy"],
+        },
     }
 
 

@@ -159,11 +159,18 @@ def stress_arguments(
     overrides: object,
     jobs: object,
     on_result: object,
-) -> tuple[list[str], frozenset[str], dict[str, Any]]:
+) -> tuple[list[str | None], frozenset[str], dict[str, Any]]:
     """``stress``'s arguments: the scenario names, the fault set and the overrides, normalised."""
     from testbed.runtime.config import Config
 
-    names = scenario_names(scenarios)
+    # None is "no scenario" (Config's own defaults, e.g. for a custom program)
+    if isinstance(scenarios, list | tuple) and None in scenarios:
+        if all(item is None for item in scenarios):
+            names: list[Any] = list(scenarios)
+        else:
+            names = [None if item is None else scenario_names(item)[0] for item in scenarios]
+    else:
+        names = scenario_names(scenarios)
     integer("seed", seed)
     if schedules is None and duration is None:
         raise ConfigError("stress needs a number of schedules or a duration, got neither")

@@ -1,7 +1,15 @@
 """Runtime layer: the isolate, mutator threads, frames, the safepoint
 protocol and the standard workload program."""
 
-from testbed.runtime.config import Config, ConfigError, Mix
+from testbed.runtime.config import (
+    Config,
+    ConfigError,
+    Mix,
+    Program,
+    load_program,
+    program_importable,
+    program_reference,
+)
 from testbed.runtime.events import Event, EventLog
 from testbed.runtime.frames import Frame
 from testbed.runtime.isolate import Isolate, derive_seed
@@ -30,6 +38,10 @@ __all__ = [
     "Safepoint",
     "ThreadState",
     "Value",
+    "Program",
     "derive_seed",
+    "load_program",
+    "program_importable",
+    "program_reference",
     "standard_program",
 ]

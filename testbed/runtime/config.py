@@ -11,7 +11,13 @@ into a one-line error and exit status 2.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed import validate
@@ -20,11 +26,15 @@ from testbed.validate import ConfigError
 if TYPE_CHECKING:
     from testbed.runtime.mutator import Mutator
 
-__all__ = ["Config", "ConfigError", "Mix"]
+__all__ = ["Config", "ConfigError", "Mix", "Program", "load_program", "program_importable", "program_reference"]
 
 
 #: more OS threads than this only measure the interpreter, not the model
 MAX_MUTATORS = 256
+
+
+#: what ``Config.program`` holds: a workload function, or a reference to one
+Program = Callable[["Mutator"], None] | str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +85,9 @@ def _check_mix(mix: object) -> None:
 class Config:
     """Everything that decides what a run does, apart from thread timing."""
 
-    scenario: str = "mixed"
+    #: the named scenario whose defaults these are (``testbed scenarios``), or None:
+    #: no scenario, this class's own defaults
+    scenario: str | None = None
     seed: int = 0
     strategy: str = "free"
     faults: frozenset[str] = frozenset()
@@ -125,15 +137,21 @@ class Config:
     #: hard cap, in multiples of wait_timeout (a wait) or run_timeout (the run), on
     #: how far progress by other threads may extend a timeout
     timeout_cap: float = 6.0
-    #: a custom workload ``fn(m: Mutator)``; None runs the standard program
-    program: Callable[[Mutator], None] | None = None
+    #: a custom workload ``fn(m: Mutator)``, or a reference to one
+    #: (``"module:function"``, ``"path/to/file.py:function"``; see :func:`load_program`);
+    #: None runs the standard program
+    program: Program | None = None
 
     def __post_init__(self) -> None:
-        validate.name("scenario", self.scenario)
+        if self.scenario is not None:
+            validate.scenario_names(self.scenario, "scenario")
         validate.integer("seed", self.seed)
         validate.strategy(self.strategy)
         object.__setattr__(self, "faults", validate.fault_names(self.faults))
-        validate.program(self.program)
+        if isinstance(self.program, str):
+            object.__setattr__(self, "program", _normalized_reference(self.program))
+        else:
+            validate.program(self.program)
         _positive("mutators", self.mutators)
         if self.mutators > MAX_MUTATORS:
             raise ConfigError(f"mutators must be at most {MAX_MUTATORS}, got {self.mutators}")
@@ -173,22 +191,34 @@ class Config:
         _known_fields(changes, "config field")
         return dataclasses.replace(self, **changes)
 
+    @property
+    def program_reference(self) -> str | None:
+        """The program as a reference string (None: the standard program); see :func:`program_reference`."""
+        return None if self.program is None else program_reference(self.program)
+
+    def program_function(self) -> Callable[[Mutator], None] | None:
+        """The program to run (None: the standard program), importing a reference."""
+        return None if self.program is None else load_program(self.program)
+
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """The config as JSON; a program is written as its reference (:func:`program_reference`)."""
+        program = self.program_reference
+        data = dataclasses.asdict(dataclasses.replace(self, program=None))
         data["faults"] = sorted(self.faults)
-        data["program"] = None if self.program is None else getattr(self.program, "__qualname__", "custom")
+        data["program"] = program
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Config:
-        """The Config ``to_json`` wrote; a custom program cannot be restored."""
+        """The Config ``to_json`` wrote; a program comes back as its reference (imported when run)."""
         if not isinstance(data, dict):
             raise ConfigError("config must be a JSON object")
         _known_fields(data, "config field")
-        if data.get("program") is not None:
-            raise ConfigError(f"the run used a custom program ({data['program']}); replay it from Python")
         values = dict(data)
-        values.pop("program", None)
+        if values.get("program") is not None and not isinstance(values["program"], str):
+            raise ConfigError(
+                f"config program must be a 'module:function' reference or null, got {values['program']!r}"
+            )
         if "mix" in values:
             mix = values["mix"]
             if not isinstance(mix, dict):
@@ -205,3 +235,154 @@ def _known_fields(data: dict[str, Any], what: str, kind: type = Config) -> None:
     unknown = sorted(str(key) for key in set(data) - known)
     if unknown:
         raise ConfigError(f"unknown {what} {unknown[0]!r}")
+
+
+# -- program references ---------------------------------------------------------------
+
+#: module names of program files imported by path: this prefix and a hash of the absolute path
+_FILE_MODULE_PREFIX = "_testbed_program_"
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    """``(target, qualified name)`` of ``"target:name"``; the target is a module or a ``.py`` file."""
+    target, colon, name = reference.rpartition(":")
+    if not colon or not target or not name or not all(part for part in name.split(".")):
+        raise ConfigError(
+            f"program reference must be 'module:function' or 'path/to/file.py:function', got {reference!r}"
+        )
+    return target, name
+
+
+def _is_file_target(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
+def _normalized_reference(reference: str) -> str:
+    """The reference with a file target made absolute (against the current directory), so it
+    names the same file from any directory a trace is replayed in."""
+    target, name = _split_reference(reference)
+    if _is_file_target(target):
+        target = os.path.abspath(target)
+    return f"{target}:{name}"
+
+
+def _file_module_name(path: str) -> str:
+    """The stable module name a program file is imported under (one module per absolute path)."""
+    return _FILE_MODULE_PREFIX + hashlib.sha1(path.encode()).hexdigest()[:16]
+
+
+def _import_file(path: str) -> Any:
+    name = _file_module_name(path)
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    if not Path(path).is_file():
+        raise ConfigError(f"no such file {path!r}")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    # Like ``python FILE``: the file's directory is on the path, for its own imports.
+    directory = os.path.dirname(path)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_program(program: Program) -> Callable[[Mutator], None]:
+    """The workload function ``program`` names (a function is returned as it is).
+
+    A reference is ``"module:function"``, imported like ``python -c "import module"``
+    would (``sys.path``, ``PYTHONPATH``), or ``"path/to/file.py:function"``, the file
+    imported under a name derived from its absolute path (its directory is put on
+    ``sys.path`` first, as ``python path/to/file.py`` does); ``function`` may be a
+    dotted path (``Class.method``).  Raises :class:`ConfigError` naming the reference
+    when it cannot be imported or is not callable.
+    """
+    if not isinstance(program, str):
+        return program
+    reference = _normalized_reference(program)
+    target, name = _split_reference(reference)
+    if "<" in name:
+        raise ConfigError(
+            f"program {reference!r} is a local function or lambda, which cannot be imported: "
+            "pass the function itself, e.g. testbed.replay(TRACE, program=fn)"
+        )
+    try:
+        module = _import_file(target) if _is_file_target(target) else importlib.import_module(target)
+    except ConfigError as error:
+        raise ConfigError(f"cannot import program {reference!r}: {error}") from None
+    except ModuleNotFoundError as error:
+        raise ConfigError(
+            f"cannot import program {reference!r}: {error} (is its directory on sys.path, e.g. PYTHONPATH=.?)"
+        ) from None
+    except Exception as error:  # whatever the user's module raised while importing
+        raise ConfigError(f"cannot import program {reference!r}: {type(error).__name__}: {error}") from None
+    value: Any = module
+    for part in name.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            raise ConfigError(f"cannot import program {reference!r}: {target} has no attribute {name!r}") from None
+    if not callable(value):
+        raise ConfigError(f"program {reference!r} is not callable (a {type(value).__name__})")
+    return value
+
+
+def _on_sys_path(module_name: str, file: str) -> bool:
+    """Whether importing ``module_name`` from ``sys.path`` finds ``file``."""
+    parts = module_name.split(".")
+    target = Path(file).resolve()
+    for entry in sys.path:
+        base = Path(entry or ".").resolve().joinpath(*parts)
+        if target in (base.with_suffix(".py"), base / "__init__.py"):
+            return True
+    return False
+
+
+def program_reference(program: Program) -> str:
+    """The reference a trace records for ``program`` (a reference is returned normalized).
+
+    A function of a top-level module or of a file (``__main__``, a file
+    imported by path, a test module) is ``"/absolute/file.py:qualname"``, which
+    imports from any directory; one of a package's module that ``sys.path``
+    finds is ``"package.module:qualname"`` (relative imports need the
+    package).  A local function or a lambda gets a reference too (its
+    qualified name holds ``<locals>`` or ``<lambda>``) that names it but
+    cannot be imported: replay it with ``program=`` from Python.
+    """
+    if isinstance(program, str):
+        return _normalized_reference(program)
+    module_name = getattr(program, "__module__", None) or "?"
+    qualname = getattr(program, "__qualname__", None) or f"<{type(program).__name__}>"
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if file is None or "<" in qualname:
+        return f"{module_name}:{qualname}"
+    if "." in module_name and _on_sys_path(module_name, file):
+        return f"{module_name}:{qualname}"
+    return f"{os.path.abspath(file)}:{qualname}"  # also __main__ and files imported by path
+
+
+def program_importable(program: Program) -> bool:
+    """Whether ``program`` can be found again from its reference in another process.
+
+    A reference (a string) is taken to be importable (:func:`load_program` says
+    otherwise when it is not); a function is when it is reachable by its
+    qualified name from its module, i.e. not a local function or a lambda.
+    """
+    if isinstance(program, str):
+        return "<" not in program
+    reference = program_reference(program)
+    if "<" in reference:
+        return False
+    value: Any = sys.modules.get(getattr(program, "__module__", None) or "?")
+    for part in reference.rpartition(":")[2].split("."):
+        value = getattr(value, part, None)
+    return value is program

@@ -205,7 +205,7 @@ class Isolate:
 
     def run(self) -> None:
         """Run every mutator's program on its own thread; return when all ended."""
-        program = self.config.program or standard_program
+        program = self.config.program_function() or standard_program
         scheduler = active_scheduler()
         self.collector.start(self)
         if self.full_collector is not None:

@@ -5,6 +5,13 @@ A trace is a JSON object with ``"schema": "testbed.trace/2"``:
 ``testbed_version``, ``config``, ``seed``, ``strategy``
     what ran: replaying runs the same configuration with the tape as a
     ``replay`` strategy.
+``program``
+    the program the run needs (the same as ``config["program"]``): null for
+    the standard program, else a reference ``"module:qualname"`` or
+    ``"/absolute/file.py:qualname"`` that a replay imports again; a local
+    function or lambda is named too (``...<locals>...``, ``<lambda>``) but
+    cannot be imported, and is passed to ``testbed.replay(path, program=fn)``.
+    Optional when reading (a trace without it ran ``config["program"]``).
 ``threads``
     the names of the run's threads in registration order; a thread's index
     in this list is its identity on the tape.
