@@ -19,14 +19,14 @@ a new section is tested the moment it is written:
     reader's shell session would, so a later block may use files an
     earlier one wrote.  ``testbed ...`` runs as ``python -m testbed ...``
     (the console script needs an installed package).  Skipped, by rule:
-    ``pip install`` (the test runs the checkout, not an installed copy)
+    ``pip`` / ``python -m pip`` (the test runs the checkout, not an installed copy)
     and ``pytest`` / ``python -m pytest`` / ``tox`` (the suite itself: this
     test is part of it).  Any other command fails the test: say how to run
     it here first.  Checked for every command:
 
     * exit status: ``exit N`` in its comment, else 0;
-    * every ```text``` in backquotes in its comment appears in its output
-      (whitespace runs compare equal), e.g. ``# exit 1, `reproduced 20/20```;
+    * what its comment quotes in backquotes appears in its output
+      (whitespace runs compare equal): ``# exit 1, `reproduced 20/20```;
     * every file or directory it is told to write (``--out``, ``--json``,
       ``--trace-out``, ``-o``) exists afterwards, unless it is to exit 2;
     * ``testbed stress`` names a budget (``--duration`` or ``--schedules``),
