@@ -471,7 +471,7 @@ def _stress_with_hypothesis(
     generates anything.
     """
     started = time.monotonic()
-    from hypothesis import Phase, Verbosity, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fix_seed
     from hypothesis import strategies as st
 
@@ -493,6 +493,7 @@ def _stress_with_hypothesis(
         max_examples=schedules if schedules is not None else 100_000,
         database=db,
         deadline=None,
+        suppress_health_check=list(HealthCheck),
         phases=[Phase.reuse, Phase.generate, Phase.shrink],
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,  # nothing on stdout: `--json -` owns it
