@@ -98,6 +98,9 @@ FLAG_FIELDS = ("mutators", "ops", "gc_interval", "store_buffer_capacity", "scave
 #: Config fields a command line gives with --scenario, --program, --seed, --strategy and --fault
 _IDENTITY = ("scenario", "program", "seed", "strategy", "faults")
 
+#: where ``stress(strategy="hypothesis")`` keeps its example database unless told otherwise
+HYPOTHESIS_DB = ".hypothesis/testbed"
+
 
 UnknownStrategy = validate.UnknownStrategy
 
@@ -508,6 +511,7 @@ def stress(
     program: Program | None = None,
     jobs: int = 1,
     on_result: Callable[[StressResult, RunResult], None] | None = None,
+    hypothesis_db: Any = HYPOTHESIS_DB,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -522,7 +526,10 @@ def stress(
     A scenario ``None`` is ``Config``'s own defaults; ``overrides`` are Config
     fields set on every scenario's config; ``program`` is a custom workload
     (a function, or a reference; worker processes import it by reference,
-    so with ``jobs > 1`` it must be importable).
+    so with ``jobs > 1`` it must be importable).  With
+    ``strategy="hypothesis"``, ``hypothesis_db`` is the example database
+    (a directory, a Hypothesis ``ExampleDatabase``, or None for none) that
+    remembers failures for the next campaign.
     """
     scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
@@ -563,7 +570,7 @@ def stress(
 
     try:
         if strategy == "hypothesis":
-            _stress_with_hypothesis(configs, seed, schedules, duration, record)
+            _stress_with_hypothesis(configs, seed, schedules, duration, record, hypothesis_db)
         elif jobs == 1:
             index = 0
             while budget_left(index):
@@ -577,45 +584,126 @@ def stress(
     return result
 
 
+class _BudgetSpent(BaseException):
+    """Raised inside a Hypothesis search when the time budget is spent.
+
+    A BaseException (like KeyboardInterrupt), so Hypothesis does not take it
+    for a failing example to shrink: it leaves the search at once.
+    """
+
+
+def _campaign_database(where: Any, configs: list[Config]) -> Any:
+    """``where`` (a directory path, an ExampleDatabase, or None) as the campaign's database.
+
+    The campaign sees the database under keys prefixed with a digest of its
+    configs (scenarios, faults, overrides): a campaign replays only what
+    failed under the same configs, and a clean campaign never deletes
+    another's failures.  Once ``stopped`` is set nothing more is saved:
+    Hypothesis saves the example an exception interrupts, and the example a
+    budget stop (or Ctrl-C) interrupts did not fail.
+    """
+    import hashlib
+    import json
+    import os
+
+    from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+    if where is None:
+        return None
+    if not isinstance(where, ExampleDatabase):
+        if not isinstance(where, str | os.PathLike) or not os.fspath(where):
+            raise ConfigError(
+                f"hypothesis_db must be a directory path, a hypothesis ExampleDatabase or None, got {where!r}"
+            )
+        if os.path.exists(where) and not os.path.isdir(where):
+            raise ConfigError(f"hypothesis_db {os.fspath(where)!r} exists and is not a directory")
+        where = DirectoryBasedExampleDatabase(os.fspath(where))
+    digest = hashlib.sha256(json.dumps([c.to_json() for c in configs], sort_keys=True).encode()).hexdigest()
+    prefix = f"testbed.stress.{digest[:24]}.".encode()
+
+    class CampaignDatabase(ExampleDatabase):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stopped = False
+
+        def __repr__(self) -> str:
+            return f"CampaignDatabase({where!r}, {prefix!r})"
+
+        def save(self, key: bytes, value: bytes) -> None:
+            if not self.stopped:
+                where.save(prefix + key, value)
+
+        def fetch(self, key: bytes) -> Any:
+            return where.fetch(prefix + key)
+
+        def delete(self, key: bytes, value: bytes) -> None:
+            where.delete(prefix + key, value)
+
+        def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+            if not self.stopped:
+                where.move(prefix + src, prefix + dest, value)
+
+    return CampaignDatabase()
+
+
 def _stress_with_hypothesis(
     configs: list[Config],
     seed: int,
     schedules: int | None,
     duration: float | None,
     record: Callable[[RunResult], None],
+    database: Any = HYPOTHESIS_DB,
 ) -> None:
     """Let Hypothesis draw (scenario, workload seed, tape); shrink the first failure.
 
     Passing schedules are recorded as they run; of the failing ones only the
     minimal example Hypothesis ends on is recorded, so the finding is the
     shrunk schedule.
+
+    ``duration`` ends the search, generating or shrinking, when it is spent
+    (the finding is then the smallest failing schedule so far).  Failing
+    examples are saved to ``database`` (a directory, default
+    ``.hypothesis/testbed``, or any Hypothesis ``ExampleDatabase``; None for
+    none), so the next campaign with the same configs replays them before it
+    generates anything.
     """
-    from hypothesis import HealthCheck, Phase, given, settings
+    started = time.monotonic()
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fix_seed
     from hypothesis import strategies as st
 
     from testbed.strategies import schedules as tapes
 
+    db = _campaign_database(database, configs)
+    failing: list[RunResult] = []
+
     class _Failed(Exception):
         pass
 
-    started = time.monotonic()
-    failing: list[RunResult] = []
+    def stop(reason: BaseException) -> BaseException:
+        if db is not None:
+            db.stopped = True
+        return reason
 
-    @fix_seed(seed)
+    # @settings goes on last: @seed alone would switch the database off.
     @settings(
         max_examples=schedules if schedules is not None else 100_000,
-        database=None,
+        database=db,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.shrink],
+        phases=[Phase.reuse, Phase.generate, Phase.shrink],
         report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,  # nothing on stdout: `--json -` owns it
     )
+    @fix_seed(seed)
     @given(index=st.integers(0, len(configs) - 1), workload=st.integers(0, 2**32 - 1), tape=tapes())
     def probe(index: int, workload: int, tape: list[int]) -> None:
-        if duration is not None and not failing and time.monotonic() - started >= duration:
-            return  # budget spent: the remaining examples pass trivially
-        outcome = run(configs[index].replace(seed=workload, strategy="replay"), tape=tape)
+        if duration is not None and time.monotonic() - started >= duration:
+            raise stop(_BudgetSpent())
+        try:
+            outcome = run(configs[index].replace(seed=workload, strategy="replay"), tape=tape)
+        except KeyboardInterrupt as interrupt:
+            raise stop(interrupt) from None
         if outcome.violations:
             failing.append(outcome)
             raise _Failed
@@ -625,7 +713,13 @@ def _stress_with_hypothesis(
     try:
         probe()
     except _Failed:
-        record(failing[-1])
+        record(failing[-1])  # Hypothesis' last call replays the minimal example
+    except (_BudgetSpent, KeyboardInterrupt) as stopped:
+        # Stopped mid-search: the finding is the smallest failing schedule so far.
+        if failing:
+            record(min(reversed(failing), key=lambda r: (r.stats["preemptions"], r.stats["decisions"])))
+        if isinstance(stopped, KeyboardInterrupt):
+            raise
 
 
 def _stress_in_processes(

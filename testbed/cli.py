@@ -613,6 +613,8 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         program=program,
         jobs=args.jobs,
         on_result=on_result,
+        # hypothesis: failures are remembered next to the traces, replayed first by the next campaign
+        hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
     )
     status.clear()
     stats = result.stats

@@ -9,11 +9,12 @@ A drawn tape is a plain list of decisions, so ``testbed.run`` replays it
 unchecked (any list is a schedule); the trace of that run records the full
 tape with each decision's expectations, and replays of it are checked.
 
-    from hypothesis import given
     import testbed
+    from hypothesis import given, settings
     from testbed.strategies import configs, schedules
 
-    @given(config=configs(scenarios=["store-buffer-storm"]), tape=schedules())
+    @settings(deadline=None)  # a schedule can take longer than the default 200 ms
+    @given(config=configs(scenarios=["store-buffer-storm"], ops=300), tape=schedules())
     def test_remset_stays_complete(config, tape):
         assert testbed.run(config, tape=tape).ok
 
