@@ -1,28 +1,31 @@
 """Each available fault is caught in free mode, by the invariant the catalogue names.
 
-Budgets come from measured detection rates (bench/detection_rates.py, 200
-seeds per fault and scenario): a budget is used only where the per-schedule
-miss rate's upper bound, raised to the budget, is below 1e-4.  Faults whose
-races are too rare for that wait for the controlled scheduler.
+Budgets come from measured detection rates (bench/detection_rates.py
+--scenario-of, 200 seeds per fault, on a loaded 2-core machine): a budget is
+used only where the per-schedule miss rate's upper bound, raised to the
+budget, is below 1e-4.  Faults whose races are too rare for that wait for the
+controlled scheduler.
 
-    fault                       scenario            named/200  miss bound  budget  miss^budget
-    skip-flush                  mixed               196        0.040       5       1.0e-7
-    unlocked-remset-insert      store-buffer-storm  200        0.015       4       5.1e-8
-    store-buffer-overflow-drop  store-buffer-storm  200        0.015       4       5.1e-8
-    early-scavenge              mixed               188        0.095       5       7.7e-6
-    promote-without-remset      mixed               200        0.015       4       5.1e-8
-    racy-forwarding             mixed               183        0.126       6       4.0e-6
-    resume-before-workers-done  store-buffer-storm  168        0.217       8       4.9e-6
-    missing-barrier-in-materialize deopt-storm      200        0.015       4       5.1e-8
-    unlink-before-marking-done  deopt-storm         200        0.015       4       5.1e-8
-    stale-frame-code            deopt-storm         200        0.015       4       5.1e-8
-    unlocked-weak-unlink        weak-list-churn     152        0.309       9       2.6e-5
+    fault                          scenario            named/200  miss bound  budget  miss^budget
+    skip-flush                     mixed               200        0.015       5       7.6e-10
+    unlocked-remset-insert         store-buffer-storm  200        0.015       4       5.1e-8
+    store-buffer-overflow-drop     store-buffer-storm  200        0.015       4       5.1e-8
+    early-scavenge                 mixed               192        0.068       5       1.5e-6
+    promote-without-remset         mixed               200        0.015       4       5.1e-8
+    racy-forwarding                mixed               163        0.246       7       5.4e-5
+    resume-before-workers-done     store-buffer-storm  123        0.473       13      5.8e-5
+    missing-barrier-in-materialize deopt-storm         200        0.015       4       5.1e-8
+    unlink-before-marking-done     deopt-storm         200        0.015       4       5.1e-8
+    stale-frame-code               deopt-storm         200        0.015       4       5.1e-8
+    unlocked-weak-unlink           weak-list-churn     187        0.101       9       1.1e-9
 
-unlocked-steal loses a segment only when a publish lands inside a steal's
-two-step window (23/200 schedules in free mode), and no-poll-in-deopt only
-when a deopt leaves the runtime while a GC is pending (65/200 in waltz):
-too rare for a budget, so their deterministic tests are in controlled mode
-(tests/gc, tests/deopt).
+resume-before-workers-done fell from 168/200 to 123/200 when zapping from-space
+(now a pass over every object there) made the pause's tail longer: the early
+resume has less of a window.  unlocked-steal loses a segment only when a
+publish lands inside a steal's two-step window (23/200 schedules in free
+mode), and no-poll-in-deopt only when a deopt leaves the runtime while a GC
+is pending (53/200 in waltz): too rare for a budget, so their deterministic
+tests are in controlled mode (tests/gc, tests/deopt).
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ CASES = [
     ("store-buffer-overflow-drop", "store-buffer-storm", 4),
     ("early-scavenge", "mixed", 5),
     ("promote-without-remset", "mixed", 4),
-    ("racy-forwarding", "mixed", 6),
-    ("resume-before-workers-done", "store-buffer-storm", 8),
+    ("racy-forwarding", "mixed", 7),
+    ("resume-before-workers-done", "store-buffer-storm", 13),
     ("missing-barrier-in-materialize", "deopt-storm", 4),
     ("unlink-before-marking-done", "deopt-storm", 4),
     ("stale-frame-code", "deopt-storm", 4),
