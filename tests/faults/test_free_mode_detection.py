@@ -19,9 +19,10 @@ controlled scheduler.
     stale-frame-code               deopt-storm         200        0.015       4       5.1e-8
     unlocked-weak-unlink           weak-list-churn     187        0.101       9       1.1e-9
 
-resume-before-workers-done fell from 168/200 to 123/200 when zapping from-space
-(now a pass over every object there) made the pause's tail longer: the early
-resume has less of a window.  unlocked-steal loses a segment only when a
+resume-before-workers-done fell from 168/200 to 123/200 between two
+measurements (the second under heavier load, and after zapping from-space
+became a pass over every object there, which lengthens the pause's tail the
+early resume races with); the budget follows the lower rate.  unlocked-steal loses a segment only when a
 publish lands inside a steal's two-step window (23/200 schedules in free
 mode), and no-poll-in-deopt only when a deopt leaves the runtime while a GC
 is pending (53/200 in waltz): too rare for a budget, so their deterministic
