@@ -79,13 +79,16 @@ def test_one_lock_order_never_deadlocks(seed: int) -> None:
     assert result.ok, [v.to_json() for v in result.violations]
 
 
-def test_trace_of_a_custom_program_is_refused_by_cli_replay(cli, tmp_path) -> None:
+def test_trace_of_a_closure_is_refused_by_cli_replay_and_replays_from_python(cli, tmp_path) -> None:
     trace = testbed.run(config(DEADLOCK_SEED)[0]).trace
     path = tmp_path / "deadlock.json"
     write_trace(path, trace)
     outcome = cli("replay", str(path))
     assert outcome.code == 2
     assert outcome.err.startswith("testbed: error:")
-    assert "custom program" in outcome.err
-    with pytest.raises(ConfigError, match="custom program"):
-        testbed.Config.from_json(trace["config"])
+    assert "program=fn" in outcome.err, outcome.err
+    with pytest.raises(ConfigError, match="local function"):
+        testbed.Config.from_json(trace["config"]).program_function()
+    program, _, _ = two_lock_program(opposite=True)
+    replayed = testbed.replay(path, program=program)
+    assert replayed.matches == 1, "the same deadlock at the same step"
