@@ -23,9 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from testbed import validate
 from testbed.api import RunResult, run
 from testbed.runtime import Config, ConfigError, Program
 from testbed.sched import decode_tape, load_trace
+from testbed.sched._trace import validate_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
 
@@ -63,14 +65,21 @@ class ReplayResult:
         return sum(1 for r in self.results if _first(r) == self.expected)
 
 
+def _checked(trace: dict[str, Any] | str | Path) -> dict[str, Any]:
+    """A trace document, read from a path or given whole; validated either way, before anything runs."""
+    if isinstance(trace, dict):
+        return validate_trace(trace)
+    return load_trace(trace)
+
+
 def replay(trace: dict[str, Any] | str | Path, times: int = 1, program: Program | None = None) -> ReplayResult:
     """Re-run a trace ``times`` times with its tape, checked (ReplayDivergedError if it diverges).
 
     A custom program is imported from the trace's reference, or is ``program``
     (for one that cannot be imported: the function the trace was recorded with).
     """
-    if not isinstance(trace, dict):
-        trace = load_trace(trace)
+    trace = _checked(trace)
+    validate.integer("times", times, 1)
     config = _config_of(trace, program)
     return ReplayResult(trace, [run(config, tape=trace["tape"]) for _ in range(times)])
 
@@ -118,8 +127,8 @@ def shrink(
 
     Raises ValueError when the trace does not reproduce its violation at all.
     """
-    if not isinstance(trace, dict):
-        trace = load_trace(trace)
+    trace = _checked(trace)
+    validate.integer("max_runs", max_runs, 1)
     if trace["violation"] is None:
         raise ValueError("the trace records no violation; there is nothing to shrink towards")
     target = trace["violation"]["invariant"]
