@@ -4,13 +4,15 @@ Fixtures (test modules cannot import this file under ``--import-mode=importlib``
 ``cli`` comes from tests/conftest.py; ``usage_error(outcome,
 *needles)`` checks the bad-input rule: exit 2, exactly one line on stderr
 starting ``testbed: error:``, nothing on stdout, no traceback; ``caught``
-describes a fault run that fails in every schedule.
+describes a fault run that fails in every schedule; ``testbed_process(env,
+cwd, *args)`` runs ``python -m testbed`` in a subprocess (``cwd`` None: here).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +76,26 @@ def usage_error() -> Callable[..., str]:
 @pytest.fixture
 def caught() -> Caught:
     return Caught()
+
+
+#: seconds one ``python -m testbed`` subprocess may take
+SUBPROCESS_TIMEOUT = 60
+
+
+def _testbed_process(env: dict[str, str], cwd: Path | None, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "testbed", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=SUBPROCESS_TIMEOUT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def testbed_process() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``python -m testbed ARGS`` with ``env`` in ``cwd``, as a user's shell runs it."""
+    return _testbed_process

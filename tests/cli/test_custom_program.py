@@ -14,7 +14,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -51,30 +50,15 @@ def env_here(module_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory, env_here: dict[str, str]) -> Path:
+def workdir(tmp_path_factory: pytest.TempPathFactory, env_here: dict[str, str], testbed_process) -> Path:
     """myload.py, and the traces of its run as a module (t.json) and as a file (f.json)."""
     path = tmp_path_factory.mktemp("work")
     (path / "myload.py").write_text(PROGRAM)
     for reference, trace in (("myload:program", "t.json"), ("myload.py:program", "f.json")):
-        ran = _testbed(
-            sys.executable, env_here, path, *RUN, "--program", reference, "--trace-out", trace, "--json", f"r{trace}"
-        )
+        ran = testbed_process(env_here, path, *RUN, "--program", reference, "--trace-out", trace, "--json", f"r{trace}")
         assert ran.returncode == 1, ran.stdout + ran.stderr
         assert "store-buffers-flushed" in ran.stdout
     return path
-
-
-def _testbed(python: str, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [python, "-m", "testbed", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -86,7 +70,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in done.stderr, done.stderr
 
 
-def test_run_replay_shrink_timeline_of_a_module_program(python, env_here, workdir: Path) -> None:
+def test_run_replay_shrink_timeline_of_a_module_program(testbed_process, python, env_here, workdir: Path) -> None:
     result = json.loads((workdir / "rt.json").read_text())
     assert (result["scenario"], result["program"]) == (None, "myload:program")
     assert result["violations"][0]["reproduce"] == "testbed replay t.json"
@@ -94,18 +78,18 @@ def test_run_replay_shrink_timeline_of_a_module_program(python, env_here, workdi
     assert trace["program"] == trace["config"]["program"] == "myload:program"
     assert trace["config"]["scenario"] is None  # no scenario ran: no label pretends one did
 
-    replayed = _testbed(python, env_here, workdir, "replay", "t.json", "--times", "5")
+    replayed = testbed_process(env_here, workdir, "replay", "t.json", "--times", "5")
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "reproduced 5/5" in replayed.stdout
 
-    shrunk = _testbed(python, env_here, workdir, "shrink", "t.json", "-o", "s.json")
+    shrunk = testbed_process(env_here, workdir, "shrink", "t.json", "-o", "s.json")
     assert shrunk.returncode == 1, shrunk.stdout + shrunk.stderr
     assert json.loads((workdir / "s.json").read_text())["program"] == "myload:program"
-    again = _testbed(python, env_here, workdir, "replay", "s.json")
+    again = testbed_process(env_here, workdir, "replay", "s.json")
     assert again.returncode == 1, again.stdout + again.stderr
     assert "reproduced 1/1" in again.stdout
 
-    drawn = _testbed(python, env_here, workdir, "timeline", "s.json", "-o", "tl.json")
+    drawn = testbed_process(env_here, workdir, "timeline", "s.json", "-o", "tl.json")
     assert drawn.returncode == 0, drawn.stderr
     timeline = json.loads((workdir / "tl.json").read_text())
     assert timeline["metadata"]["program"] == "myload:program"
@@ -113,24 +97,26 @@ def test_run_replay_shrink_timeline_of_a_module_program(python, env_here, workdi
     assert any(e["ph"] == "X" for e in events) and all({"name", "ph", "pid"} <= set(e) for e in events)
 
 
-def test_a_file_program_replays_from_another_directory(python, env_here, workdir: Path, tmp_path: Path) -> None:
+def test_a_file_program_replays_from_another_directory(
+    testbed_process, python, env_here, workdir: Path, tmp_path: Path
+) -> None:
     recorded = json.loads((workdir / "f.json").read_text())["program"]
     assert recorded == f"{workdir / 'myload.py'}:program"  # made absolute when recorded
-    replayed = _testbed(python, env_here, tmp_path, "replay", str(workdir / "f.json"), "--times", "2")
+    replayed = testbed_process(env_here, tmp_path, "replay", str(workdir / "f.json"), "--times", "2")
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "reproduced 2/2" in replayed.stdout
 
 
 def test_a_trace_whose_program_does_not_import_is_a_one_line_error(
-    python, subprocess_env, workdir: Path, tmp_path: Path
+    testbed_process, python, subprocess_env, workdir: Path, tmp_path: Path
 ) -> None:
     # myload is not on the path in another directory without PYTHONPATH=.
     for command in (("replay", str(workdir / "t.json")), ("shrink", str(workdir / "t.json"), "-o", "s.json")):
-        _one_line_error(_testbed(python, subprocess_env, tmp_path, *command), "myload:program", "PYTHONPATH")
+        _one_line_error(testbed_process(subprocess_env, tmp_path, *command), "myload:program", "PYTHONPATH")
 
 
-def test_run_with_explain_runs_the_program(python, env_here, workdir: Path) -> None:
-    ran = _testbed(python, env_here, workdir, *RUN, "--program", "myload:program", "--explain")
+def test_run_with_explain_runs_the_program(testbed_process, python, env_here, workdir: Path) -> None:
+    ran = testbed_process(env_here, workdir, *RUN, "--program", "myload:program", "--explain")
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "no deopt met a pending GC" in ran.stdout  # the program calls no optimized code
 
@@ -150,9 +136,11 @@ def test_a_program_that_does_not_import_is_a_one_line_error(cli, usage_error, re
     usage_error(cli("stress", "--program", reference, "--schedules", "1"), needle)
 
 
-def test_stress_of_a_program_reports_it_and_its_reproduce_command_names_it(python, env_here, workdir: Path) -> None:
+def test_stress_of_a_program_reports_it_and_its_reproduce_command_names_it(
+    testbed_process, python, env_here, workdir: Path
+) -> None:
     args = ("--program", "myload:program", "--fault", "skip-flush", "--gc-interval", "7", "--schedules", "2")
-    stressed = _testbed(python, env_here, workdir, "stress", *args, "--json", "-")
+    stressed = testbed_process(env_here, workdir, "stress", *args, "--json", "-")
     assert stressed.returncode == 1, stressed.stderr
     document = json.loads(stressed.stdout)
     assert document["scenario"] is None and document["program"] == "myload:program"
@@ -162,13 +150,15 @@ def test_stress_of_a_program_reports_it_and_its_reproduce_command_names_it(pytho
     assert "--scenario" not in words and words[-2:] == ["--gc-interval", "7"]
 
 
-def test_stress_reproduce_commands_carry_the_knobs_and_rerun(python, subprocess_env, tmp_path: Path) -> None:
+def test_stress_reproduce_commands_carry_the_knobs_and_rerun(
+    testbed_process, python, subprocess_env, tmp_path: Path
+) -> None:
     args = ("stress", "--mutators", "3", "--gc-interval", "7", "--fault", "skip-flush", "--schedules", "5")
-    stressed = _testbed(python, subprocess_env, tmp_path, *args, "--json", "-")
+    stressed = testbed_process(subprocess_env, tmp_path, *args, "--json", "-")
     assert stressed.returncode == 1, stressed.stderr
     violations = json.loads(stressed.stdout)["violations"]
     assert violations
     for violation in violations:
         assert "--mutators 3" in violation["reproduce"] and "--gc-interval 7" in violation["reproduce"]
-    rerun = _testbed(python, subprocess_env, tmp_path, *shlex.split(violations[0]["reproduce"])[1:])
+    rerun = testbed_process(subprocess_env, tmp_path, *shlex.split(violations[0]["reproduce"])[1:])
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr
