@@ -70,7 +70,7 @@ def _one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> No
         assert needle in done.stderr, done.stderr
 
 
-def test_run_replay_shrink_timeline_of_a_module_program(testbed_process, python, env_here, workdir: Path) -> None:
+def test_run_replay_shrink_timeline_of_a_module_program(testbed_process, env_here, workdir: Path) -> None:
     result = json.loads((workdir / "rt.json").read_text())
     assert (result["scenario"], result["program"]) == (None, "myload:program")
     assert result["violations"][0]["reproduce"] == "testbed replay t.json"
@@ -98,7 +98,7 @@ def test_run_replay_shrink_timeline_of_a_module_program(testbed_process, python,
 
 
 def test_a_file_program_replays_from_another_directory(
-    testbed_process, python, env_here, workdir: Path, tmp_path: Path
+    testbed_process, env_here, workdir: Path, tmp_path: Path
 ) -> None:
     recorded = json.loads((workdir / "f.json").read_text())["program"]
     assert recorded == f"{workdir / 'myload.py'}:program"  # made absolute when recorded
@@ -108,14 +108,14 @@ def test_a_file_program_replays_from_another_directory(
 
 
 def test_a_trace_whose_program_does_not_import_is_a_one_line_error(
-    testbed_process, python, subprocess_env, workdir: Path, tmp_path: Path
+    testbed_process, subprocess_env, workdir: Path, tmp_path: Path
 ) -> None:
     # myload is not on the path in another directory without PYTHONPATH=.
     for command in (("replay", str(workdir / "t.json")), ("shrink", str(workdir / "t.json"), "-o", "s.json")):
         _one_line_error(testbed_process(subprocess_env, tmp_path, *command), "myload:program", "PYTHONPATH")
 
 
-def test_run_with_explain_runs_the_program(testbed_process, python, env_here, workdir: Path) -> None:
+def test_run_with_explain_runs_the_program(testbed_process, env_here, workdir: Path) -> None:
     ran = testbed_process(env_here, workdir, *RUN, "--program", "myload:program", "--explain")
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "no deopt met a pending GC" in ran.stdout  # the program calls no optimized code
@@ -137,7 +137,7 @@ def test_a_program_that_does_not_import_is_a_one_line_error(cli, usage_error, re
 
 
 def test_stress_of_a_program_reports_it_and_its_reproduce_command_names_it(
-    testbed_process, python, env_here, workdir: Path
+    testbed_process, env_here, workdir: Path
 ) -> None:
     args = ("--program", "myload:program", "--fault", "skip-flush", "--gc-interval", "7", "--schedules", "2")
     stressed = testbed_process(env_here, workdir, "stress", *args, "--json", "-")
@@ -150,9 +150,7 @@ def test_stress_of_a_program_reports_it_and_its_reproduce_command_names_it(
     assert "--scenario" not in words and words[-2:] == ["--gc-interval", "7"]
 
 
-def test_stress_reproduce_commands_carry_the_knobs_and_rerun(
-    testbed_process, python, subprocess_env, tmp_path: Path
-) -> None:
+def test_stress_reproduce_commands_carry_the_knobs_and_rerun(testbed_process, subprocess_env, tmp_path: Path) -> None:
     args = ("stress", "--mutators", "3", "--gc-interval", "7", "--fault", "skip-flush", "--schedules", "5")
     stressed = testbed_process(subprocess_env, tmp_path, *args, "--json", "-")
     assert stressed.returncode == 1, stressed.stderr

@@ -10,13 +10,13 @@ import testbed
 TIMEOUT = 60
 
 
-def test_version(testbed_process, python, subprocess_env) -> None:
+def test_version(testbed_process, subprocess_env) -> None:
     done = testbed_process(subprocess_env, None, "--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"testbed {testbed.__version__}"
 
 
-def test_help(testbed_process, python, subprocess_env) -> None:
+def test_help(testbed_process, subprocess_env) -> None:
     done = testbed_process(subprocess_env, None, "--help")
     assert done.returncode == 0, done.stderr
     for command in ("run", "stress", "scenarios", "faults", "invariants"):
@@ -34,7 +34,7 @@ def test_no_subcommand_lists_the_commands_with_an_example_each_and_exits_2(testb
         assert f"testbed {command}" in done.stderr, command
 
 
-def test_unknown_fault_is_a_one_line_error(testbed_process, python, subprocess_env) -> None:
+def test_unknown_fault_is_a_one_line_error(testbed_process, subprocess_env) -> None:
     done = testbed_process(subprocess_env, None, "stress", "--fault", "no-such-fault", "--schedules", "1")
     assert done.returncode == 2
     assert done.stdout == ""
@@ -42,13 +42,13 @@ def test_unknown_fault_is_a_one_line_error(testbed_process, python, subprocess_e
     assert done.stderr.startswith("testbed: error: ") and "no-such-fault" in done.stderr
 
 
-def test_correct_model_exits_0_with_json(testbed_process, python, subprocess_env) -> None:
+def test_correct_model_exits_0_with_json(testbed_process, subprocess_env) -> None:
     done = testbed_process(subprocess_env, None, "stress", "--schedules", "2", "--ops", "200", "--json", "-")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["violations"] == []
 
 
-def test_fault_exits_1_and_its_reproduce_command_exits_1(testbed_process, python, subprocess_env) -> None:
+def test_fault_exits_1_and_its_reproduce_command_exits_1(testbed_process, subprocess_env) -> None:
     args = ("--scenario", "store-buffer-storm", "--fault", "store-buffer-overflow-drop", "--ops", "300")
     done = testbed_process(subprocess_env, None, "stress", *args, "--schedules", "3")
     assert done.returncode == 1, done.stdout + done.stderr
