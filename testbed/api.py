@@ -386,6 +386,7 @@ def run(config: Config, tape: Tape | None = None) -> RunResult:
         allocations=sum(m.allocations for m in mutators),
         checks=checker.checks,
         checks_by_invariant=dict(checker.evaluations),
+        verify_s=round(checker.verify_s, 4),
         points=scheduler.steps,
         wall_s=round(wall, 4),
         max_rss_mb=_max_rss_mb(),

@@ -11,7 +11,9 @@ counted (:attr:`Checker.evaluations`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from testbed.check.findings import Evaluations
 from testbed.check.raw import death
@@ -19,6 +21,7 @@ from testbed.check.shadow import ShadowGraph
 from testbed.check.verifier import HeapVerifier
 from testbed.heap import HeapObject, Tagged
 from testbed.runtime import Config, Observer
+from testbed.sched import Violation
 
 if TYPE_CHECKING:
     from testbed.runtime import Frame, Isolate, Mutator
@@ -36,6 +39,8 @@ class Checker(Observer):
         self.verifier = HeapVerifier(self.shadow, self.evaluations)
         #: verification points passed (pauses, collections, the run end)
         self.checks = 0
+        #: seconds spent in the heap verifier (a measurement, not part of any verdict)
+        self.verify_s = 0.0
 
     # -- mutator operations ------------------------------------------------------
 
@@ -100,19 +105,26 @@ class Checker(Observer):
         self.checks += 1
         # Every running mutator arrived: this safepoint's stop phase completed.
         self.evaluations["safepoint-liveness"] += 1
-        isolate.report(self.verifier.at_pause_start(isolate))
+        isolate.report(self._timed(self.verifier.at_pause_start, isolate))
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        isolate.report(self.verifier.after_scavenge(isolate))
+        isolate.report(self._timed(self.verifier.after_scavenge, isolate))
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        isolate.report(self.verifier.after_mark_compact(isolate, isolate.config.concurrent_sweeping))
+        isolate.report(self._timed(self.verifier.after_mark_compact, isolate, isolate.config.concurrent_sweeping))
 
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
         # Every model thread ended, in time and without an exception.
         self.evaluations["safepoint-liveness"] += 1
         self.evaluations["model-error"] += len(isolate.mutators)
-        isolate.report(self.verifier.at_run_end(isolate))
+        isolate.report(self._timed(self.verifier.at_run_end, isolate))
+
+    def _timed(self, check: Callable[..., list[Violation]], *args: Any) -> list[Violation]:
+        started = time.perf_counter()
+        try:
+            return check(*args)
+        finally:
+            self.verify_s += time.perf_counter() - started
