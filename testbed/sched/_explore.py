@@ -152,12 +152,12 @@ class ExploreResult:
 
     def __str__(self) -> str:
         if not self.failed:
-            return f"no failure in {self.schedules} schedules ({self.strategy})"
+            return f"no failure in {self.schedules} schedule{'' if self.schedules == 1 else 's'} ({self.strategy})"
         where = "the probe run" if self.seed is None else f"schedule {self.schedule} (seed {self.seed})"
         thread = f" in thread {self.thread}" if self.thread else ""
         return (
             f"{self.kind} in {where}, at step {self.step}{thread}: {self.message} "
-            f"({self.schedules} schedules run, {self.strategy})"
+            f"({self.schedules} schedule{'' if self.schedules == 1 else 's'} run, {self.strategy})"
         )
 
 
@@ -178,7 +178,7 @@ class _Failure:
             kind = "livelock"
         else:
             kind = "exception"
-        text = str(error)
+        text = str(error).strip().split("\n", 1)[0]  # one line (pytest's asserts explain below it)
         if kind == "exception":
             text = f"{type(error).__name__}: {text}" if text else type(error).__name__
         # Formatted now, without the first frame (explore's own wrapper around the thread).
@@ -303,11 +303,12 @@ class _Explorer:
         try:
             ok = self.check(*args)
         except AssertionError as error:
+            text = str(error).strip().split("\n", 1)[0]
             return _Failure(
                 "check",
                 step,
                 None,
-                f"check failed: {error}" if str(error) else "check failed",
+                f"check failed: {text}" if text else "check failed",
                 error,
                 "".join(traceback.format_exception(error)),
             )
