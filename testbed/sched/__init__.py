@@ -12,9 +12,17 @@ scheduler), so a scheduler can perturb (free mode) or serialize (controlled
 mode) the threads without the model code knowing which.  A scheduler stops
 a run from inside a thread with a :class:`Halt` (``Deadlock``,
 ``StepLimit``), which no ``except Exception`` can swallow.
+
+The same machinery is a library for anyone's threads: :func:`explore` runs
+plain functions as threads under a controlled scheduler until a check fails
+or an exception escapes, and returns the failing schedule with a
+``replay()``; :class:`Lock`, :class:`RLock`, :class:`Condition`,
+:class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore` and
+:class:`Queue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 """
 
 from testbed.sched._controlled import ControlledScheduler
+from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
@@ -24,7 +32,8 @@ from testbed.sched._points import (
     point,
     running,
 )
-from testbed.sched._primitives import Barrier, Condition, Event, Lock
+from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
+from testbed.sched._queue import Queue
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._trace import (
@@ -49,6 +58,12 @@ __all__ = [
     "tape_problem",
     "write_trace",
     "Barrier",
+    "BoundedSemaphore",
+    "ExploreResult",
+    "Queue",
+    "RLock",
+    "Semaphore",
+    "explore",
     "Condition",
     "ControlledScheduler",
     "Deadlock",

@@ -37,6 +37,7 @@ measured in seconds, and it only ever ends a run, never steers it.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import sys
 import threading
@@ -138,9 +139,12 @@ class ControlledScheduler(Scheduler):
                 self._saved_affinity = None
 
     def stop(self) -> None:
-        if self._saved_affinity is not None:
-            os.sched_setaffinity(0, self._saved_affinity)
-            self._saved_affinity = None
+        """Restore the calling thread's CPU mask (``running`` calls this however the run ends)."""
+        saved, self._saved_affinity = self._saved_affinity, None
+        if saved is not None:
+            # OSError: a CPU of the old mask went offline; the run is over either way.
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, saved)
 
     def spawn(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
         task = _Task(len(self._tasks), name)

@@ -189,8 +189,12 @@ _idle = Scheduler()
 _active: Scheduler = _idle
 
 
-def point(kind: str, detail: object = None) -> None:
-    """Announce an operation on shared state; the scheduler may switch here."""
+def point(kind: str = "point", detail: object = None) -> None:
+    """Announce an operation on shared state; the scheduler may switch here.
+
+    ``kind`` and ``detail`` say what the operation is (for logs); a bare
+    ``point()`` is a place where another thread may run first.
+    """
     _active.point(kind, detail)
 
 
