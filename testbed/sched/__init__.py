@@ -26,7 +26,7 @@ from testbed.sched._points import (
 )
 from testbed.sched._primitives import Barrier, Condition, Event, Lock
 from testbed.sched._stacks import thread_stacks
-from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._strategies import NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._trace import (
     TRACE_SCHEMA,
     ReplayDivergedError,
@@ -52,6 +52,7 @@ __all__ = [
     "Condition",
     "ControlledScheduler",
     "Deadlock",
+    "NoPreemptionStrategy",
     "PCTStrategy",
     "RandomStrategy",
     "ReplayDiverged",
