@@ -1,72 +1,138 @@
-"""Detection rate of each available fault, per scenario, in free mode.
+"""How fast each strategy finds each catalogued fault: schedules and seconds to first detection.
 
-    python bench/detection_rates.py [--seeds 200] [--seed 1] [--jobs 2] [--strategy random]
-        [--faults F ...] [--scenarios S ...] [--scenario-of] [--no-clean]
+    python bench/detection_rates.py [--strategies free,random,pct,portfolio] [--seeds 10] [--cap 20]
+        [--seed 1] [--faults F,...] [--jobs 1]
 
-For every available fault and every scenario, runs ``--seeds`` schedules
-(seeds derived from ``--seed`` exactly as ``testbed stress`` derives them)
-and prints how many found a violation, how many named the fault's
-catalogued invariant, the per-schedule miss rate's 95% upper bound
-(rule of three when nothing was missed) and the first detectors (the
-invariant each failing schedule reported first, with counts).  The first
-rows: the clean model's violation count over the same seeds (must be 0).
+For every available fault, on the scenario aimed at it (``testbed.FAULTS[i].scenario``),
+and every strategy: for each of ``--seeds`` campaign seeds ``s`` (``--seed``,
+``--seed + 1``, ...) runs the schedules ``testbed stress --seed s`` runs, one after
+another, until the first schedule that reports any violation or ``--cap``
+schedules.  Per (fault, strategy) it prints one line::
+
+    detection fault=F strategy=S found=K/N median_schedules=M median_s=T
+
+``found``: seeds with a detection within the cap; ``median_schedules``: the
+median over all N seeds of the schedules run up to and including the first
+detection (a miss counts as infinite, so ``inf`` means half or more missed);
+``median_s``: the same for wall seconds from the campaign's start (PCT's
+probe included) to the end of the detecting schedule.  A line
+``first_detectors fault=F strategy=S INVARIANT:COUNT ...`` follows: the
+invariant each detecting schedule reported first.
+
+The last line is a summary ``summary name=value ...``: the faults and, when
+both ``free`` and ``portfolio`` ran, ``portfolio_not_slower_than_free=K/F``,
+the faults on which portfolio found at least as many seeds as free with a
+median schedule count and a median wall time each no larger than free's.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import math
+import statistics
 import time
 
 import testbed
+from testbed.faults import Fault
+
+KNOWN = ("free", "random", "pct", "pos", "surw", "portfolio")
+
+
+class _Found(Exception):
+    """Raised from ``on_result`` to end a campaign at its first detection."""
+
+
+def first_detection(
+    fault: Fault, strategy: str, seed: int, cap: int, jobs: int
+) -> tuple[int | None, float, str | None]:
+    """(schedules to the first detection or None, seconds, the first invariant) for one campaign seed."""
+    started = time.monotonic()
+    seen: list[tuple[int, float, str]] = []
+
+    def on_result(result: testbed.StressResult, outcome: testbed.RunResult) -> None:
+        if outcome.violations and not seen:
+            seen.append((result.schedules, time.monotonic() - started, outcome.violations[0].invariant))
+            raise _Found
+
+    with contextlib.suppress(_Found):
+        testbed.stress(
+            [fault.scenario],
+            seed=seed,
+            schedules=cap,
+            strategy=strategy,
+            faults=[fault.name],
+            jobs=jobs,
+            on_result=on_result,
+        )
+    if not seen:
+        return None, time.monotonic() - started, None
+    return seen[0]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.inf
+
+
+def _text(value: float, digits: int) -> str:
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--strategies", default="free,random,pct,portfolio", help=f"comma-separated, of {KNOWN}")
+    parser.add_argument("--seeds", type=int, default=10, help="campaign seeds per fault and strategy")
+    parser.add_argument("--cap", type=int, default=20, help="schedules per campaign seed before it counts as a miss")
+    parser.add_argument("--seed", type=int, default=1, help="the first campaign seed")
+    parser.add_argument("--faults", default="", help="comma-separated fault names (default: all available)")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--faults", nargs="*", help="only these faults (default: all available)")
-    parser.add_argument("--scenarios", nargs="*", help="only these scenarios (default: all)")
-    parser.add_argument("--no-clean", action="store_true", help="skip the clean-model rows")
-    parser.add_argument("--strategy", default="free", help="free (default), random or pct")
-    parser.add_argument("--scenario-of", action="store_true", help="each fault only on the scenario aimed at it")
     args = parser.parse_args()
-    faults = [f for f in testbed.FAULTS if f.available and (not args.faults or f.name in args.faults)]
-    scenarios = args.scenarios or list(testbed.SCENARIOS)
-    print(f"{'fault':30} {'scenario':20} {'detected':>9} {'named':>9} {'miss<=':>8} {'s':>6}  first detectors")
-    for fault in ([] if args.no_clean else [None]) + faults:
-        for scenario in scenarios:
-            started = time.monotonic()
-            if args.scenario_of and fault is not None and scenario != fault.scenario:
-                continue
-            result = testbed.stress(
-                [scenario],
-                seed=args.seed,
-                schedules=args.seeds,
-                faults=[fault.name] if fault else [],
-                jobs=args.jobs,
-                strategy=args.strategy,
-            )
-            detected = result.failed_schedules
-            named_seeds = {
-                f.seed for f in result.findings if fault and f.violation.invariant in fault.caught_by.split(" / ")
-            }
-            named = len(named_seeds)
-            missed = result.schedules - (named if fault else result.schedules - detected)
-            bound = (3 / result.schedules) if missed == 0 else min(1.0, (missed + 2 * missed**0.5) / result.schedules)
-            name = fault.name if fault else "(none: clean model)"
-            # findings are in schedule order, each schedule's violations in report order
-            first: dict[int, str] = {}
-            for finding in result.findings:
-                first.setdefault(finding.seed, finding.violation.invariant)
-            firsts = collections.Counter(first.values())
+    strategies = [s for s in args.strategies.split(",") if s]
+    for name in strategies:
+        if name not in testbed.STRATEGIES:
+            parser.error(f"strategy {name!r} is not available in this version (available: {testbed.STRATEGIES})")
+    wanted = {f for f in args.faults.split(",") if f}
+    faults = [f for f in testbed.FAULTS if f.available and (not wanted or f.name in wanted)]
+    medians: dict[tuple[str, str], tuple[int, float, float]] = {}
+    for fault in faults:
+        for strategy in strategies:
+            counts: list[float] = []
+            seconds: list[float] = []
+            firsts: collections.Counter[str] = collections.Counter()
+            for seed in range(args.seed, args.seed + args.seeds):
+                schedules, wall, invariant = first_detection(fault, strategy, seed, args.cap, args.jobs)
+                counts.append(math.inf if schedules is None else schedules)
+                seconds.append(math.inf if schedules is None else wall)
+                if invariant is not None:
+                    firsts[invariant] += 1
+            found = sum(1 for c in counts if not math.isinf(c))
+            m_schedules, m_seconds = _median(counts), _median(seconds)
+            medians[fault.name, strategy] = (found, m_schedules, m_seconds)
             print(
-                f"{name:30} {scenario:20} {detected:>4}/{result.schedules:<4} {named:>4}/{result.schedules:<4} "
-                f"{bound if fault else 0:>8.4f} {time.monotonic() - started:>6.1f}  "
+                f"detection fault={fault.name} strategy={strategy} found={found}/{args.seeds} "
+                f"median_schedules={_text(m_schedules, 1)} median_s={_text(m_seconds, 3)}",
+                flush=True,
+            )
+            print(
+                f"first_detectors fault={fault.name} strategy={strategy} "
                 + " ".join(f"{inv}:{n}" for inv, n in firsts.most_common()),
                 flush=True,
             )
+    summary = [f"faults={len(faults)}", f"seeds={args.seeds}", f"cap={args.cap}"]
+    for strategy in strategies:
+        summary.append(f"{strategy}_found_all={sum(1 for f in faults if medians[f.name, strategy][0] == args.seeds)}")
+    if "free" in strategies and "portfolio" in strategies:
+        not_slower = 0
+        for fault in faults:
+            found, schedules, seconds = medians[fault.name, "portfolio"]
+            free_found, free_schedules, free_seconds = medians[fault.name, "free"]
+            if found >= free_found and schedules <= free_schedules and seconds <= free_seconds:
+                not_slower += 1
+        summary.append(f"portfolio_not_slower_than_free={not_slower}/{len(faults)}")
+    print("summary " + " ".join(summary), flush=True)
 
 
 if __name__ == "__main__":

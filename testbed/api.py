@@ -56,6 +56,7 @@ from testbed.sched import (
     TRACE_SCHEMA,
     ControlledScheduler,
     FreeScheduler,
+    NoPreemptionStrategy,
     PCTStrategy,
     RandomStrategy,
     ReplayDiverged,
@@ -74,12 +75,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FLAG_FIELDS",
+    "PCT_FALLBACK_HORIZON",
+    "PORTFOLIO",
     "STRATEGIES",
     "Finding",
     "RunResult",
     "StressResult",
     "UnknownStrategy",
     "config_changes",
+    "pct_horizon",
+    "portfolio_member",
     "replay",
     "reproduce_command",
     "run",
@@ -133,8 +138,68 @@ def _replay_strategy(tape: Tape) -> ReplayStrategy:
     )
 
 
+#: what ``strategy="portfolio"`` rotates through: schedule ``i`` of a campaign runs
+#: ``PORTFOLIO[i % len(PORTFOLIO)]``, a single run the member its seed picks
+#: (:func:`portfolio_member`).  A new member is one more name here.
+PORTFOLIO = ("random", "pct")
+
+#: PCT's horizon when the probe run measures nothing (it raised, or reached ``max_steps``)
+PCT_FALLBACK_HORIZON = 10_000
+
+
+def portfolio_member(index: int) -> str:
+    """The strategy that schedule ``index`` of a portfolio campaign (or a run with seed ``index``) uses."""
+    return PORTFOLIO[index % len(PORTFOLIO)]
+
+
+#: measured horizons by config (strategy and horizon normalised away); a few hundred at most
+_horizons: dict[Config, int] = {}
+_HORIZON_CACHE = 256
+
+
+def pct_horizon(config: Config) -> int:
+    """PCT's horizon for ``config``: the step count of one run of it that never preempts.
+
+    The probe runs the same config (scenario, program, seed, faults,
+    knobs) under :class:`~testbed.sched.NoPreemptionStrategy`, checked like
+    any run; it is deterministic, so the same config always measures the
+    same horizon.  At least ``pct_depth``; :data:`PCT_FALLBACK_HORIZON` when
+    the probe raises (a program that errors outside the model's own
+    handlers) or reaches ``max_steps`` (a livelock without preemption).
+    A violation or a deadlock in the probe does not matter: the steps it
+    ran until then are the measure.  Results are cached per config.
+    """
+    key = config.replace(strategy="pct", pct_horizon=0)
+    cached = _horizons.get(key)
+    if cached is not None:
+        return cached
+    try:
+        scheduler = ControlledScheduler(NoPreemptionStrategy(), max_steps=config.max_steps)
+        _execute(key, scheduler)
+        steps = scheduler.steps
+    except Exception:
+        steps = PCT_FALLBACK_HORIZON
+    if steps >= config.max_steps:
+        steps = PCT_FALLBACK_HORIZON
+    horizon = max(steps, config.pct_depth, 1)
+    if len(_horizons) >= _HORIZON_CACHE:
+        _horizons.clear()
+    _horizons[key] = horizon
+    return horizon
+
+
+def _resolved(config: Config) -> Config:
+    """``config`` as it runs: a portfolio's member strategy chosen, PCT's horizon measured."""
+    if config.strategy == "portfolio":
+        config = config.replace(strategy=portfolio_member(config.seed))
+    if config.strategy == "pct" and config.pct_horizon == 0:
+        config = config.replace(pct_horizon=pct_horizon(config))
+    return config
+
+
 def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
     strategy: Strategy
+    config = _resolved(config)
     if config.strategy == "free":
         return FreeScheduler(
             derive_seed(config.seed, 0),
@@ -146,10 +211,9 @@ def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
     if config.strategy == "random":
         strategy = RandomStrategy(derive_seed(config.seed, 3), config.switch_probability)
     elif config.strategy == "pct":
-        # PCT needs a bound on the run's length to place its change points;
-        # a few points per operation is what the standard program passes.
-        horizon = max(1000, config.ops * config.mutators * 6)
-        strategy = PCTStrategy(derive_seed(config.seed, 4), config.pct_depth, horizon)
+        # PCT draws its change points from the first pct_horizon steps: the
+        # length of this config's run, measured by a probe (_resolved).
+        strategy = PCTStrategy(derive_seed(config.seed, 4), config.pct_depth, config.pct_horizon)
     elif config.strategy == "hypothesis":
         raise UnknownStrategy("strategy 'hypothesis' searches many schedules: use it with `stress`")
     elif config.strategy == "replay":
@@ -343,6 +407,12 @@ def run(config: Config, tape: Tape | None = None) -> RunResult:
     :class:`~testbed.sched.ReplayDivergedError` at the first mismatch.
     A violation found before the divergence was found by the recorded
     schedule and is returned as usual.
+
+    ``strategy="portfolio"`` runs the member its seed picks
+    (:func:`portfolio_member`); ``strategy="pct"`` with ``pct_horizon=0``
+    measures the horizon first (:func:`pct_horizon`).  ``result.config``
+    (and the trace's config) is the config that ran: the member strategy,
+    the measured horizon.
     """
     if not isinstance(config, Config):
         raise ConfigError(f"config must be a testbed.Config (e.g. testbed.scenario_config('waltz')), got {config!r}")
@@ -352,7 +422,12 @@ def run(config: Config, tape: Tape | None = None) -> RunResult:
         tape = validate.tape(tape)
     validate_faults(config.faults)
     config.program_function()  # a reference that does not import fails here, before anything runs
-    scheduler = _scheduler_for(config, tape)
+    config = _resolved(config)  # the result's config (and trace) say which member ran, with which horizon
+    return _execute(config, _scheduler_for(config, tape))
+
+
+def _execute(config: Config, scheduler: Scheduler) -> RunResult:
+    """Run ``config`` (validated, resolved) under ``scheduler``."""
     checker = Checker(config)
     collector = (
         ParallelScavenger(config.scavenger_workers, config.faults) if config.scavenger_workers else SerialScavenger()
@@ -518,7 +593,11 @@ def stress(
 
     Schedule ``i`` uses scenario ``scenarios[i % len(scenarios)]`` and seed
     ``derive_seed(seed, 2, i)``, so a stress run is itself reproducible
-    schedule by schedule.  With ``jobs > 1`` schedules run in that many
+    schedule by schedule.  With ``strategy="portfolio"`` schedule ``i`` runs
+    ``PORTFOLIO[i % len(PORTFOLIO)]``; its config (so its trace and its
+    reproduce command) names that member.  PCT's horizon is measured once
+    per scenario (:func:`pct_horizon`, with the seed of the scenario's first
+    PCT schedule) and set in every PCT schedule's config.  With ``jobs > 1`` schedules run in that many
     worker processes (one run at a time per process, because the scheduler
     is process-wide); results are still added in schedule order.  ``on_result`` is called after each schedule (for
     progress display and for writing violation files).  A KeyboardInterrupt
@@ -561,8 +640,22 @@ def stress(
             return False
         return duration is None or time.monotonic() - started < duration
 
+    horizons: dict[int, int] = {}
+
     def schedule(index: int) -> Config:
-        return configs[index % len(configs)].replace(seed=derive_seed(seed, 2, index) % 2**32)
+        which = index % len(configs)
+        config = configs[which].replace(seed=derive_seed(seed, 2, index) % 2**32)
+        if strategy == "portfolio":
+            config = config.replace(strategy=portfolio_member(index))
+        if config.strategy == "pct" and config.pct_horizon == 0:
+            # One probe per scenario, with the seed of its first PCT schedule: a
+            # scenario's run length varies by a few percent between workload seeds,
+            # and PCT needs the order of magnitude.  The horizon is in each
+            # schedule's config, so its reproduce command reruns it without a probe.
+            if which not in horizons:
+                horizons[which] = pct_horizon(config)
+            config = config.replace(pct_horizon=horizons[which])
+        return config
 
     def record(outcome: RunResult) -> None:
         result.add(outcome, reproduce_command(outcome.config))

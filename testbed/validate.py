@@ -37,8 +37,9 @@ __all__ = [
 ]
 
 #: strategies this version can run; all but ``free`` are controlled (exactly replayable).
-#: ``replay`` needs a tape; ``hypothesis`` exists only in ``stress``.
-STRATEGIES = ("free", "random", "pct", "replay", "hypothesis")
+#: ``replay`` needs a tape; ``hypothesis`` exists only in ``stress``; ``portfolio``
+#: runs one of a fixed rotation of controlled strategies per schedule (``testbed.api.PORTFOLIO``).
+STRATEGIES = ("free", "random", "pct", "portfolio", "replay", "hypothesis")
 
 
 class ConfigError(ValueError):

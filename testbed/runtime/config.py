@@ -122,6 +122,10 @@ class Config:
     switch_probability: float = 0.1
     #: controlled ``pct``: the bug depth d (d - 1 priority change points)
     pct_depth: int = 3
+    #: controlled ``pct``: the scheduling points its change points are drawn from;
+    #: 0 measures it: the step count of a probe run of the same config that never
+    #: preempts (``testbed.run`` records the measured value here)
+    pct_horizon: int = 0
     #: controlled mode: scheduling points before the run is a livelock
     max_steps: int = 2_000_000
     #: free mode: probability of yielding the GIL at a scheduling point
@@ -179,6 +183,7 @@ class Config:
         _number("yield_probability", self.yield_probability, 0.0, 1.0)
         _number("switch_probability", self.switch_probability, 0.0, 1.0)
         _positive("pct_depth", self.pct_depth)
+        _positive("pct_horizon", self.pct_horizon, 0)
         _positive("max_steps", self.max_steps)
         if self.switch_interval is not None:
             _number("switch_interval", self.switch_interval, 0.0, None, open_low=True)

@@ -35,7 +35,7 @@ from testbed.sched._points import (
 from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from testbed.sched._queue import Queue
 from testbed.sched._stacks import thread_stacks
-from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._strategies import NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._trace import (
     TRACE_SCHEMA,
     ReplayDivergedError,
@@ -67,6 +67,7 @@ __all__ = [
     "Condition",
     "ControlledScheduler",
     "Deadlock",
+    "NoPreemptionStrategy",
     "PCTStrategy",
     "RandomStrategy",
     "ReplayDiverged",

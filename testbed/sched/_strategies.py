@@ -16,7 +16,8 @@ Strategies after the literature: ``random`` (a seeded random walk, as in
 Shuttle and Fray), ``pct`` (Burckhardt, Kothari, Musuvathi, Nagarakatte,
 "A Randomized Scheduler with Probabilistic Guarantees of Finding Bugs",
 ASPLOS 2010: random thread priorities plus d-1 random priority change
-points), ``replay`` (a recorded tape).
+points), ``replay`` (a recorded tape).  ``NoPreemptionStrategy`` never
+preempts: it is the probe run that measures a config's length for PCT.
 
 A replay tape may carry expectations: for each decision, how many threads
 were runnable and which thread (by registration index) ran after it.  A
@@ -34,7 +35,7 @@ from typing import NoReturn
 
 from testbed.sched._halts import ReplayDiverged
 
-__all__ = ["PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
+__all__ = ["NoPreemptionStrategy", "PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
 
 
 class Strategy:
@@ -120,6 +121,21 @@ class ReplayStrategy(Strategy):
         expected = (self._runnable[self._next], self._chosen[self._next])
         self.diverged = ReplayDiverged(step, self._next, expected, None, len(self.tape))
         return self.diverged
+
+
+class NoPreemptionStrategy(Strategy):
+    """Never preempts: the current thread keeps running while it can.
+
+    When it cannot (it blocked or ended) the first runnable thread in
+    registration order gets the turn, so the run is a function of the
+    config alone.  Its step count is the length PCT places its change
+    points in (the probe run of ``testbed.run``).
+    """
+
+    name = "no-preemption"
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        return 0
 
 
 class RandomStrategy(Strategy):

@@ -45,6 +45,7 @@ def _knobs(lab_words: int) -> dict[str, st.SearchStrategy[Any]]:
         "globals_per_mutator": COUNTS,
         "switch_probability": probability,
         "pct_depth": st.integers(1, 10**6),
+        "pct_horizon": COUNTS,
         "max_steps": st.integers(1, 10**9),
         "yield_probability": probability,
         "switch_interval": st.none() | positive,

@@ -1,4 +1,4 @@
-"""Strategies: random, pct and replay, as units and inside a controlled run.
+"""Strategies: random, pct, replay and no-preemption, as units and inside a controlled run.
 
 A decision is relative to the running thread when it can go on (0 keeps it
 running, k switches to the k-th next runnable thread) and an index into the
@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 import pytest
 
-from testbed.sched import ControlledScheduler, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy, point
+from testbed.sched import (
+    ControlledScheduler,
+    NoPreemptionStrategy,
+    PCTStrategy,
+    RandomStrategy,
+    ReplayStrategy,
+    Strategy,
+    point,
+)
 
 THREADS = (0, 1, 2, 3)
 
@@ -216,3 +224,16 @@ def test_strategies_need_no_cpu_affinity_support(run_threads, monkeypatch) -> No
     monkeypatch.delattr(os, "sched_setaffinity", raising=False)
     unpinned, _ = run_workers(run_threads, RandomStrategy(9, switch_probability=0.3))
     assert pinned == unpinned
+
+
+def test_no_preemption_keeps_the_current_thread_and_otherwise_takes_the_first_runnable() -> None:
+    asked = questions(200)
+    assert answers(NoPreemptionStrategy(), asked) == [0] * len(asked)
+
+
+def test_no_preemption_run_never_preempts_and_is_the_same_every_time(run_threads) -> None:
+    log, scheduler = run_workers(run_threads, NoPreemptionStrategy())
+    assert scheduler.preemptions == 0
+    assert sorted(blocks(log)) == ["a", "b", "c"]
+    again, second = run_workers(run_threads, NoPreemptionStrategy())
+    assert again == log and second.steps == scheduler.steps
