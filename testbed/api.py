@@ -146,7 +146,7 @@ def _replay_strategy(tape: Tape) -> ReplayStrategy:
 #: what ``strategy="portfolio"`` rotates through: schedule ``i`` of a campaign runs
 #: ``PORTFOLIO[i % len(PORTFOLIO)]``, a single run the member its seed picks
 #: (:func:`portfolio_member`).  A new member is one more name here.
-PORTFOLIO = ("random", "pct")
+PORTFOLIO = ("random", "pct", "pos", "surw")
 
 #: PCT's horizon when the probe run measures nothing (it raised, or reached ``max_steps``)
 PCT_FALLBACK_HORIZON = 10_000
