@@ -25,6 +25,7 @@ NAME=VALUE`` (``--set mix.WEIGHT=N`` for the operation mix).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -58,12 +59,15 @@ from testbed.sched import (
     FreeScheduler,
     NoPreemptionStrategy,
     PCTStrategy,
+    POSStrategy,
     RandomStrategy,
     ReplayDiverged,
     ReplayDivergedError,
     ReplayStrategy,
     Scheduler,
     Strategy,
+    SURWProfile,
+    SURWStrategy,
     Violation,
     decode_tape,
     running,
@@ -90,6 +94,7 @@ __all__ = [
     "run",
     "shrink",
     "stress",
+    "surw_profile",
 ]
 
 #: strategies this version can run; all but ``free`` are controlled (exactly replayable).
@@ -141,7 +146,7 @@ def _replay_strategy(tape: Tape) -> ReplayStrategy:
 #: what ``strategy="portfolio"`` rotates through: schedule ``i`` of a campaign runs
 #: ``PORTFOLIO[i % len(PORTFOLIO)]``, a single run the member its seed picks
 #: (:func:`portfolio_member`).  A new member is one more name here.
-PORTFOLIO = ("random", "pct")
+PORTFOLIO = ("random", "pct", "pos", "surw")
 
 #: PCT's horizon when the probe run measures nothing (it raised, or reached ``max_steps``)
 PCT_FALLBACK_HORIZON = 10_000
@@ -188,6 +193,34 @@ def pct_horizon(config: Config) -> int:
     return horizon
 
 
+#: SURW profiles by config (strategy normalised away); a few hundred at most
+_profiles: dict[Config, tuple[int, ...]] = {}
+
+
+def surw_profile(config: Config) -> tuple[int, ...]:
+    """SURW's estimate for ``config``: each thread's interesting points in one run that never preempts.
+
+    By thread registration index.  The profile is a function of the config
+    alone (the same config, run under :class:`~testbed.sched.SURWProfile`),
+    so it is not recorded anywhere: a rerun of a ``surw`` config (its
+    reproduce command, a trace) recomputes the same profile and draws the
+    same schedule.  A profiling run that raises counts what it reached
+    (empty: every thread weighs 1, a uniform walk).  Cached per config.
+    """
+    key = config.replace(strategy="surw")
+    cached = _profiles.get(key)
+    if cached is not None:
+        return cached
+    profiler = SURWProfile()
+    with contextlib.suppress(Exception):
+        _execute(key, ControlledScheduler(profiler, max_steps=config.max_steps))
+    profile = tuple(profiler.counts)
+    if len(_profiles) >= _HORIZON_CACHE:
+        _profiles.clear()
+    _profiles[key] = profile
+    return profile
+
+
 def _resolved(config: Config) -> Config:
     """``config`` as it runs: a portfolio's member strategy chosen, PCT's horizon measured."""
     if config.strategy == "portfolio":
@@ -214,6 +247,11 @@ def _scheduler_for(config: Config, tape: Tape | None) -> Scheduler:
         # PCT draws its change points from the first pct_horizon steps: the
         # length of this config's run, measured by a probe (_resolved).
         strategy = PCTStrategy(derive_seed(config.seed, 4), config.pct_depth, config.pct_horizon)
+    elif config.strategy == "pos":
+        strategy = POSStrategy(derive_seed(config.seed, 6))
+    elif config.strategy == "surw":
+        # Weighted by a profiling run of this very config (surw_profile, cached).
+        strategy = SURWStrategy(derive_seed(config.seed, 7), surw_profile(config))
     elif config.strategy == "hypothesis":
         raise UnknownStrategy("strategy 'hypothesis' searches many schedules: use it with `stress`")
     elif config.strategy == "replay":

@@ -453,7 +453,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     if args.trace_out is not None:
         if args.strategy == "free":
             raise UsageError(
-                "--trace-out needs a controlled strategy (random, pct, portfolio); free runs cannot be replayed"
+                "--trace-out needs a controlled strategy (random, pct, pos, surw, portfolio); free runs cannot be replayed"
             )
         if args.json not in (None, "-") and Path(args.json).resolve() == Path(args.trace_out).resolve():
             raise UsageError(f"--json and --trace-out name the same file {args.trace_out!r}")

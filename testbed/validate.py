@@ -39,7 +39,7 @@ __all__ = [
 #: strategies this version can run; all but ``free`` are controlled (exactly replayable).
 #: ``replay`` needs a tape; ``hypothesis`` exists only in ``stress``; ``portfolio``
 #: runs one of a fixed rotation of controlled strategies per schedule (``testbed.api.PORTFOLIO``).
-STRATEGIES = ("free", "random", "pct", "portfolio", "replay", "hypothesis")
+STRATEGIES = ("free", "random", "pct", "pos", "surw", "portfolio", "replay", "hypothesis")
 
 
 class ConfigError(ValueError):

@@ -32,10 +32,12 @@ from testbed.sched._points import (
     point,
     running,
 )
+from testbed.sched._pos import POSStrategy
 from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from testbed.sched._queue import Queue
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._surw import SURWProfile, SURWStrategy
 from testbed.sched._trace import (
     TRACE_SCHEMA,
     ReplayDivergedError,
@@ -69,6 +71,9 @@ __all__ = [
     "Deadlock",
     "NoPreemptionStrategy",
     "PCTStrategy",
+    "POSStrategy",
+    "SURWProfile",
+    "SURWStrategy",
     "RandomStrategy",
     "ReplayDiverged",
     "ReplayStrategy",

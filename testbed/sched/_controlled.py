@@ -115,6 +115,10 @@ class ControlledScheduler(Scheduler):
         self._limit_reported = False
         self._pin = pin_cpu
         self._saved_affinity: set[int] | None = None
+        if strategy.wants_ops:
+            # Only a strategy that needs every operation (pos, surw) gets the
+            # reporting point; the others keep the plain one, untouched.
+            self.point = self._point_ops  # type: ignore[method-assign]
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -240,6 +244,13 @@ class ControlledScheduler(Scheduler):
             if self._record:
                 self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
             self._hand_over(task, chosen)
+
+    def _point_ops(self, kind: str, detail: object = None) -> None:
+        """:meth:`point`, first reporting the operation to the strategy (``wants_ops``)."""
+        task = self._current
+        if task is not None and task.ident == get_ident() and not self._abandoned:
+            self.strategy.at_point(task.index, kind, detail)
+        ControlledScheduler.point(self, kind, detail)
 
     def _stop(self, step: int) -> None:
         """The step passed ``_stop_at``: raise the pending halt, or the step limit, once."""

@@ -42,9 +42,15 @@ class Strategy:
     """Chooses among ``choices`` runnable threads (the current one first if runnable)."""
 
     name = "strategy"
+    #: whether the scheduler reports every point to :meth:`at_point` (read
+    #: once, when the scheduler is built: strategies that do not need it pay nothing)
+    wants_ops = False
 
     def register(self, index: int) -> None:
         """A thread with registration index ``index`` joined the run."""
+
+    def at_point(self, index: int, kind: str, detail: object) -> None:
+        """Thread ``index`` reached ``point(kind, detail)``: its previous operation executed (``wants_ops`` only)."""
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         """The decision at ``step``; ``runnable`` lists runnable thread indices in order."""

@@ -79,7 +79,7 @@ _OLD_SCHEMAS = ("testbed.trace/1",)
 _REQUIRED = ("schema", "testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation")
 _OPTIONAL = ("preemptions", "steps", "model_events", "program")
 #: strategies whose runs have a trace (``free`` runs cannot be replayed)
-_CONTROLLED = ("random", "pct", "replay", "hypothesis")
+_CONTROLLED = ("random", "pct", "pos", "surw", "replay", "hypothesis")
 
 
 class TraceError(ValueError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.api import portfolio_member
+from testbed.api import PORTFOLIO, portfolio_member
 
 SMALL = ("--scenario", "mixed", "--ops", "300", "--gc-interval", "30", "--fault", "skip-flush")
 
@@ -42,7 +42,7 @@ def test_every_failure_of_a_portfolio_campaign_replays(cli, tmp_path: Path) -> N
     assert result["strategy"] == "portfolio"
     traces = sorted(out.glob("trace-*.json"))
     assert traces
-    assert {json.loads(t.read_text())["strategy"] for t in traces} <= {"random", "pct"}
+    assert {json.loads(t.read_text())["strategy"] for t in traces} <= set(PORTFOLIO)
     for trace in traces:
         replayed = cli("replay", str(trace), "--json", "-")
         assert replayed.code == 1 and "reproduced 1/1" in replayed.err, replayed

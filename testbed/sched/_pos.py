@@ -1,0 +1,151 @@
+"""POS: partial-order aware sampling of schedules.
+
+After Xinhao Yuan, Junfeng Yang, Ronghui Gu, "Partial Order Aware
+Concurrency Sampling", CAV 2018.  Every *pending operation* (the point a
+thread is parked at, or the point the running thread has just reached)
+carries a random priority; the runnable thread whose pending operation has
+the highest priority runs next.  When an operation executes (its thread
+goes on to its next point), every other pending operation that *races* with
+it gets a fresh random priority, and so does the executing thread's next
+operation.  Operations that do not race keep their priorities, so
+reorderings that cannot change the outcome are not re-sampled: schedules
+are drawn close to uniformly over partial orders rather than interleavings.
+
+The race relation comes from the points' ``kind`` and ``detail``
+(:data:`CONFLICTS`): a kind names a *resource family* (a slot-set cell, an
+object's forwarding word, the scavenge worklist, the weak code list's head,
+a lock) and whether the operation writes it; the detail names the object
+within the family when the family has more than one.  Two pending
+operations race when they touch the same resource and at least one writes.
+A kind the table does not know races with the same kind and detail
+(conservative: assumed to write).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from testbed.sched._strategies import Strategy
+
+__all__ = ["CONFLICTS", "POSStrategy", "Resource", "races", "resource"]
+
+#: (family, keyed by detail?, writes?) of an operation
+Resource = tuple[str, object, bool]
+
+#: kind -> (resource family, whether ``detail`` names the object, writes).
+#: ``keyed=False``: the family is one object per run (the detail, if any, is
+#: not the object touched: a list node, a segment size), so every operation
+#: of the family touches the same resource.  Families of synchronization
+#: primitives are keyed by the primitive's name (a Condition carries its
+#: lock's name, so waits and notifies race with the lock's acquires).
+CONFLICTS: dict[str, tuple[str, bool, bool]] = {
+    # remembered set: slot-set buckets and cells, by index and address
+    "slot-set-read-bucket": ("slot-bucket", True, False),
+    "slot-set-publish-bucket": ("slot-bucket", True, True),
+    "slot-set-read-cell": ("slot-cell", True, False),
+    "slot-set-write-cell": ("slot-cell", True, True),
+    "remset-record": ("remset", True, True),
+    "remset-scan": ("remset", True, False),
+    # scavenger: an object's forwarding word, by the object's lid
+    "forwarding-cas": ("forwarding", True, True),
+    "forwarding-store": ("forwarding", True, True),
+    # the scavenge worklist (one per scavenge; points carry no detail)
+    "worklist-publish-read": ("worklist", False, False),
+    "worklist-publish-write": ("worklist", False, True),
+    "worklist-steal-read": ("worklist", False, False),
+    "worklist-steal-write": ("worklist", False, True),
+    # the weak code list: its head (the detail is the code linked, or the
+    # node unlinked, not the word written; an unlink writes the head or a
+    # predecessor's link, both reachable from the head)
+    "weak-list-read-head": ("weak-list", False, False),
+    "weak-list-write-head": ("weak-list", False, True),
+    "weak-list-unlink": ("weak-list", False, True),
+    # deoptimizer: code marks and function code slots
+    "deopt-check-mark": ("code-mark", True, False),
+    "deopt-mark-code": ("code-mark", True, True),
+    "function-code-read": ("function-code", True, False),
+    "function-code-write": ("function-code", True, True),
+    "code-release": ("code-mark", True, True),
+    # safepoint interrupts, by the mutator's name
+    "interrupt-test": ("interrupt", True, False),
+    "interrupt-set": ("interrupt", True, True),
+    # heap objects and allocation (the detail of a LAB or store-buffer
+    # point is a size or the host, not the buffer: one resource each)
+    "field-store": ("object", True, True),
+    "mark-object": ("mark", True, True),
+    "sweep-free": ("object", True, True),
+    "store-buffer-append": ("store-buffer", False, True),
+    "store-buffer-flush": ("store-buffer", False, True),
+    "new-space-lab": ("new-space", False, True),
+    "old-space-lab": ("old-space", False, True),
+    # synchronization primitives, by name
+    "lock-acquire": ("lock", True, True),
+    "condition-wait": ("lock", True, True),
+    "condition-notify": ("lock", True, True),
+    "event-set": ("event", True, True),
+    "event-clear": ("event", True, True),
+    "event-wait": ("event", True, False),
+    "semaphore-acquire": ("semaphore", True, True),
+    "semaphore-release": ("semaphore", True, True),
+    "barrier-wait": ("barrier", True, True),
+    # thread-local: races with nothing
+    "deopt-runtime-call": ("", False, False),
+}
+
+#: families of synchronization primitives (not data of the model)
+SYNC_FAMILIES = frozenset({"lock", "event", "semaphore", "barrier"})
+
+
+def resource(kind: str, detail: object) -> Resource:
+    """``(family, object, writes)`` of an operation; an unknown kind is its own family, written."""
+    entry = CONFLICTS.get(kind)
+    if entry is None:
+        return (kind, detail, True)
+    family, keyed, writes = entry
+    return (family, detail if keyed else None, writes)
+
+
+def races(a: Resource, b: Resource) -> bool:
+    """Whether two operations touch the same resource and at least one writes it."""
+    return (a[2] or b[2]) and a[0] == b[0] and a[0] != "" and a[1] == b[1]
+
+
+class POSStrategy(Strategy):
+    """Partial-order sampling: the runnable thread whose pending operation has the highest priority runs."""
+
+    name = "pos"
+    #: the scheduler reports every point (:meth:`at_point`), not only decisions
+    wants_ops = True
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        #: thread -> its pending operation's resource (None: not at a point yet)
+        self._pending: dict[int, Resource | None] = {}
+        #: thread -> its pending operation's priority
+        self._priority: dict[int, float] = {}
+
+    def register(self, index: int) -> None:
+        self._pending[index] = None
+        self._priority[index] = self._rng.random()
+
+    def at_point(self, index: int, kind: str, detail: object) -> None:
+        """Thread ``index`` reached a point: its previous pending operation executed."""
+        pending = self._pending
+        executed = pending.get(index)
+        rng = self._rng
+        if executed is not None and executed[0] != "":
+            priority = self._priority
+            for other, op in pending.items():
+                if other != index and op is not None and races(executed, op):
+                    priority[other] = rng.random()
+        pending[index] = resource(kind, detail)
+        self._priority[index] = rng.random()
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        priority = self._priority
+        position = max(range(len(runnable)), key=lambda i: priority.get(runnable[i], 0.0))
+        if not current_runnable:
+            return position
+        # Relative to the current thread (0 = keep running).
+        return (position - runnable.index(current)) % len(runnable)

@@ -1,0 +1,89 @@
+"""SURW: selectively uniform random walk over schedules.
+
+After Huan Zhao, Dylan Wolff, Umang Mathur, Abhik Roychoudhury,
+"Selectively Uniform Concurrency Testing", ASPLOS 2025.  A plain random
+walk favours schedules that switch early and rarely reach the interleavings
+deep in a long thread; SURW samples the interleavings of the *interesting*
+events uniformly by picking each runnable thread with probability
+proportional to the number of interesting events it has left.  Those
+counts are estimated by a profiling run of the same program
+(:class:`SURWProfile`, a run that never preempts), then decremented as
+each thread reaches its events.
+
+Here the interesting events are the points on the model's shared data:
+every kind of :data:`~testbed.sched._pos.CONFLICTS` except the
+synchronization primitives and thread-local points (:data:`INTERESTING`).
+The walk switches only there (and when the running thread blocks or
+ends): any other point keeps the running thread, so "selective" also
+means fewer, better-placed switches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from testbed.sched._pos import CONFLICTS, SYNC_FAMILIES
+from testbed.sched._strategies import NoPreemptionStrategy, Strategy
+
+__all__ = ["INTERESTING", "SURWProfile", "SURWStrategy"]
+
+#: the point kinds SURW counts and switches at: accesses to the model's shared data
+INTERESTING = frozenset(kind for kind, (family, _, _) in CONFLICTS.items() if family and family not in SYNC_FAMILIES)
+
+
+class SURWProfile(NoPreemptionStrategy):
+    """The profiling run: never preempts, counts each thread's interesting points."""
+
+    name = "surw-profile"
+    wants_ops = True
+
+    def __init__(self) -> None:
+        #: interesting points reached, by thread registration index
+        self.counts: list[int] = []
+
+    def register(self, index: int) -> None:
+        while len(self.counts) <= index:
+            self.counts.append(0)
+
+    def at_point(self, index: int, kind: str, detail: object) -> None:
+        if kind in INTERESTING:
+            self.counts[index] += 1
+
+
+class SURWStrategy(Strategy):
+    """Weights each runnable thread by its remaining interesting points (profiled minus reached, at least 1)."""
+
+    name = "surw"
+    wants_ops = True
+
+    def __init__(self, seed: int, profile: Sequence[int]) -> None:
+        self._rng = random.Random(seed)
+        self._profile = list(profile)
+        #: interesting points reached so far, by thread
+        self._reached: dict[int, int] = {}
+        #: whether each thread's pending point is interesting
+        self._interesting: dict[int, bool] = {}
+
+    def register(self, index: int) -> None:
+        self._reached[index] = 0
+        self._interesting[index] = True  # its first turn is a choice
+
+    def at_point(self, index: int, kind: str, detail: object) -> None:
+        interesting = kind in INTERESTING
+        self._interesting[index] = interesting
+        if interesting:
+            self._reached[index] += 1
+
+    def _remaining(self, index: int) -> int:
+        profiled = self._profile[index] if index < len(self._profile) else 0
+        return max(profiled - self._reached.get(index, 0), 1)
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        if current_runnable and not self._interesting.get(current, True):
+            return 0
+        weights = [self._remaining(t) for t in runnable]
+        position = self._rng.choices(range(len(runnable)), weights)[0]
+        if not current_runnable:
+            return position
+        return (position - runnable.index(current)) % len(runnable)
