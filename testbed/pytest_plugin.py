@@ -41,7 +41,7 @@ __all__ = ["TestbedRunner"]
 
 
 #: strategies a runner can run one schedule with (``replay`` needs a tape, ``hypothesis`` is stress-only)
-RUNNER_STRATEGIES = ("random", "pct", "portfolio", "free")
+RUNNER_STRATEGIES = ("random", "pct", "pos", "surw", "portfolio", "free")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -207,6 +207,6 @@ def plugin_options(seed: object, strategy_name: object, schedules: object) -> No
     strategy(strategy_name, "--testbed-strategy")
     if strategy_name in ("replay", "hypothesis"):
         raise UnknownStrategy(
-            f"--testbed-strategy {strategy_name!r} cannot run a test's schedules (use free, random or pct)"
+            f"--testbed-strategy {strategy_name!r} cannot run a test's schedules (use free, random, pct, pos, surw or portfolio)"
         )
     integer("--testbed-schedules", schedules, 1)

@@ -126,7 +126,11 @@ def test_the_reported_line_reproduces_the_failure_of_a_custom_program(
     ("option", "value", "message"),
     [
         ("--testbed-schedules", "0", "--testbed-schedules must be an integer >= 1, got 0"),
-        ("--testbed-strategy", "hypothesis", "--testbed-strategy must be one of random, pct, portfolio, free"),
+        (
+            "--testbed-strategy",
+            "hypothesis",
+            "--testbed-strategy must be one of random, pct, pos, surw, portfolio, free",
+        ),
         ("--testbed-seed", "x", "--testbed-seed must be an integer >= 0, got 'x'"),
     ],
 )
