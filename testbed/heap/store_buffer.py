@@ -1,10 +1,15 @@
 """Per-thread store buffers: where the write barrier parks old-to-young slots.
 
-Mirrors V8's historic ``StoreBuffer`` (src/heap/store-buffer.cc, removed in
-2016 for slot sets; see docs/v8-mapping.md): the barrier appends the slot to
-the running thread's buffer without synchronisation; a full buffer is moved
+Mirrors V8's historic ``StoreBuffer`` (src/heap/store-buffer.cc, since
+removed; see docs/v8-mapping.md): the barrier appends the slot to the
+running thread's buffer without synchronisation; a full buffer is moved
 into the remembered set under its lock, and so is every buffer before a
 scavenge starts, because the scavenger reads only the remembered set.
+
+Simplified, and a model choice: V8 had one store buffer per heap (later two
+halves, the full one processed on a task); the model gives every mutator
+thread its own single buffer, flushed synchronously, so that flushes of
+different threads race into the remembered set.
 
 Fault ``store-buffer-overflow-drop`` empties a full buffer without moving
 its entries: the slots are simply forgotten.
