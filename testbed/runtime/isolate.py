@@ -31,25 +31,21 @@ from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
-from testbed.sched import Halt, Patience, Scheduler, Violation, WaitTimeout, active_scheduler, thread_stacks
+from testbed.sched import (
+    Halt,
+    Patience,
+    Scheduler,
+    Violation,
+    WaitTimeout,
+    active_scheduler,
+    derive_seed,
+    thread_stacks,
+)
 
 __all__ = ["Isolate", "derive_seed"]
 
 #: how often the main thread checks on a run it waits for (seconds)
 _JOIN_SLICE = 0.1
-
-
-def derive_seed(seed: int, *path: int) -> int:
-    """A child seed from ``seed`` and a path of small integers (splitmix64 steps)."""
-    value = seed & 0xFFFFFFFFFFFFFFFF
-    for part in path:
-        value = (value + 0x9E3779B97F4A7C15 * (part + 1)) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 30
-        value = (value * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 27
-        value = (value * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 31
-    return value
 
 
 class Isolate:
@@ -80,14 +76,13 @@ class Isolate:
         self._aborted = False
         #: a non-liveness halt (a diverged replay): the run is invalid, not failed
         self.halted: Halt | None = None
-        # A leaf mutex, not a model Lock: it is never held across a scheduling
-        # point, so it cannot deadlock a controlled run, and taking it is no
-        # point either, so no halt (step limit, diverged replay) can land
-        # inside the reporting of a violation or of another halt.
-        self._report_lock = threading.Lock()
-        # Mutators whose program ended, counted without a lock: next() on a
-        # count is atomic under the GIL and, unlike a Lock, is no scheduling
-        # point, so no halt can land between ending and being counted.
+        # First report wins, decided by a ticket instead of a lock: next() on
+        # a count is atomic under the GIL and, unlike a Lock, is no scheduling
+        # point, so no halt (step limit, diverged replay) can land inside the
+        # reporting of a violation or of another halt.  The same goes for
+        # counting the mutators whose program ended.
+        self._report_tickets = itertools.count()
+        self._halt_tickets = itertools.count()
         self._finished = itertools.count(1)
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
@@ -102,12 +97,11 @@ class Isolate:
         """Record violations and abort the run (first checkpoint wins)."""
         if not violations:
             return
-        with self._report_lock:
-            if not self._aborted:
-                self.violations.extend(violations)
-                for violation in violations:
-                    logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
-            self._aborted = True
+        if not self._aborted and next(self._report_tickets) == 0:
+            self.violations.extend(violations)
+            for violation in violations:
+                logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
+        self._aborted = True
         active_scheduler().interrupt_waits()
 
     def report_thread_failure(self, thread: str, error: BaseException) -> None:
@@ -119,10 +113,9 @@ class Isolate:
         other exception is a ``model-error`` with its traceback.
         """
         if isinstance(error, Halt) and not error.liveness:
-            with self._report_lock:
-                if self.halted is None:
-                    self.halted = error
-                self._aborted = True
+            if next(self._halt_tickets) == 0:
+                self.halted = error
+            self._aborted = True
             active_scheduler().interrupt_waits()
         elif isinstance(error, Halt | WaitTimeout):
             self.report([self.violation("safepoint-liveness", f"{thread} {error}", error.stacks)])

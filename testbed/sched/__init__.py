@@ -35,6 +35,7 @@ from testbed.sched._points import (
 from testbed.sched._pos import POSStrategy
 from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from testbed.sched._queue import Queue
+from testbed.sched._seeds import derive_seed
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._surw import SURWProfile, SURWStrategy
@@ -51,6 +52,7 @@ from testbed.sched._trace import (
 from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
+    "derive_seed",
     "TRACE_SCHEMA",
     "ReplayDivergedError",
     "TraceError",

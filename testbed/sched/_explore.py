@@ -56,6 +56,7 @@ from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._points import running
 from testbed.sched._primitives import fresh_names
+from testbed.sched._seeds import derive_seed
 from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._trace import ReplayDivergedError, decode_tape
 
@@ -69,23 +70,6 @@ PCT_DEPTH = 3
 RANDOM_SWITCH = 0.1
 
 StrategyFactory = Callable[[int], Strategy]
-
-
-def derive_seed(seed: int, *path: int) -> int:
-    """A child seed from ``seed`` and a path of small integers (splitmix64 steps).
-
-    The same function as ``testbed.runtime.derive_seed`` (this layer cannot
-    import the runtime).
-    """
-    value = seed & 0xFFFFFFFFFFFFFFFF
-    for part in path:
-        value = (value + 0x9E3779B97F4A7C15 * (part + 1)) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 30
-        value = (value * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 27
-        value = (value * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-        value ^= value >> 31
-    return value
 
 
 @dataclasses.dataclass(eq=False)

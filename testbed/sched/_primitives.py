@@ -103,7 +103,55 @@ class _Exit:
         self.release()
 
 
-class Lock(_Exit):
+class _Mutex(_Exit):
+    """What Lock and RLock share: one owner record, a claim under the guard, a parked wait.
+
+    ``acquire`` is a scheduling point; a subclass says how a free lock is
+    claimed (``_claim``) and whether its holder may take it again
+    (``_reenter``).
+    """
+
+    __slots__ = ()
+    _kind = "lock"
+    name: str
+    _lot: ParkingLot
+    _owner: str | None
+    _ident: int | None
+
+    def _claim(self, me: str, ident: int) -> bool:
+        """Guard held: take the lock if it is free (True), else leave it (False)."""
+        raise NotImplementedError
+
+    def _reenter(self, ident: int) -> bool:
+        """Guard held: the holder takes it again (True); never for a plain lock."""
+        return False
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Take the lock; False only when ``blocking`` is false and it is held."""
+        point("lock-acquire", self.name)
+        me = threading.current_thread().name
+        ident = get_ident()
+        lot = self._lot
+
+        def claim() -> bool:  # guard held: check and take in one step
+            return self._claim(me, ident)
+
+        with lot.guard:
+            if self._reenter(ident) or claim():
+                return True
+        if not blocking:
+            return False
+        _points._active.park(lot, claim, self._describe, _patience(timeout))
+        return True
+
+    def _describe(self) -> str:
+        return f"{self._kind} {self.name!r} held by {self._owner}"
+
+    def _is_owned(self) -> bool:
+        return self._ident == get_ident()
+
+
+class Lock(_Mutex):
     """A mutex; ``acquire`` is a scheduling point and is bounded like every wait."""
 
     __slots__ = ("_ident", "_lot", "_owner", "name")
@@ -116,30 +164,12 @@ class Lock(_Exit):
         #: the holding thread's ident (a Condition checks its lock is held by the caller)
         self._ident: int | None = None
 
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        """Take the lock; False only when ``blocking`` is false and it is held."""
-        point("lock-acquire", self.name)
-        me = threading.current_thread().name
-        ident = get_ident()
-        lot = self._lot
-
-        def claim() -> bool:  # guard held: check and take in one step
-            if self._owner is None:
-                self._owner = me
-                self._ident = ident
-                return True
-            return False
-
-        with lot.guard:
-            if claim():
-                return True
-        if not blocking:
-            return False
-        _points._active.park(lot, claim, self._describe, _patience(timeout))
-        return True
-
-    def _describe(self) -> str:
-        return f"lock {self.name!r} held by {self._owner}"
+    def _claim(self, me: str, ident: int) -> bool:
+        if self._owner is None:
+            self._owner = me
+            self._ident = ident
+            return True
+        return False
 
     def release(self) -> None:
         lot = self._lot
@@ -157,9 +187,6 @@ class Lock(_Exit):
     def locked(self) -> bool:
         return self._owner is not None
 
-    def _is_owned(self) -> bool:
-        return self._ident == get_ident()
-
     def _release_save(self) -> object:
         self.release()
         return None
@@ -171,10 +198,11 @@ class Lock(_Exit):
         return f"<testbed.sched.Lock {self.name!r} {'held by ' + str(self._owner) if self._owner else 'unlocked'}>"
 
 
-class RLock(_Exit):
+class RLock(_Mutex):
     """A reentrant lock: the holder may acquire it again and releases it as often."""
 
     __slots__ = ("_count", "_ident", "_lot", "_owner", "name")
+    _kind = "rlock"
 
     def __init__(self, name: str | None = None) -> None:
         self.name = auto_name("rlock") if name is None else name
@@ -183,31 +211,17 @@ class RLock(_Exit):
         self._ident: int | None = None
         self._count = 0
 
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        point("lock-acquire", self.name)
-        ident = get_ident()
-        me = threading.current_thread().name
-        lot = self._lot
+    def _claim(self, me: str, ident: int) -> bool:
+        if self._ident is None:
+            self._owner, self._ident, self._count = me, ident, 1
+            return True
+        return False
 
-        def claim() -> bool:
-            if self._ident is None:
-                self._owner, self._ident, self._count = me, ident, 1
-                return True
-            return False
-
-        with lot.guard:
-            if self._ident == ident:
-                self._count += 1
-                return True
-            if claim():
-                return True
-        if not blocking:
-            return False
-        _points._active.park(lot, claim, self._describe, _patience(timeout))
-        return True
-
-    def _describe(self) -> str:
-        return f"rlock {self.name!r} held by {self._owner}"
+    def _reenter(self, ident: int) -> bool:
+        if self._ident == ident:
+            self._count += 1
+            return True
+        return False
 
     def release(self) -> None:
         lot = self._lot
@@ -223,9 +237,6 @@ class RLock(_Exit):
         self._count = 0
         if self._lot.waiters:
             _points._active.unpark(self._lot, 1)
-
-    def _is_owned(self) -> bool:
-        return self._ident == get_ident()
 
     def _release_save(self) -> object:
         with self._lot.guard:

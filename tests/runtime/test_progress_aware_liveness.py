@@ -58,8 +58,8 @@ def test_opposite_lock_orders_deadlock_is_reported_with_stacks_in_free_and_rando
     for thread in ("mutator-0", "mutator-1"):
         assert any("program" in line for line in violation.stacks[thread]), violation.stacks[thread]
     deadline = time.monotonic() + 5.0
-    while model_threads_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for thread in [t for t in threading.enumerate() if t.name in model_threads_alive()]:
+        thread.join(max(0.0, deadline - time.monotonic()))
     assert model_threads_alive() == []
 
 
