@@ -783,6 +783,7 @@ def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
         data = [
             {
                 "name": f.name,
+                "summary": f.summary,
                 "bug": f.bug,
                 "caught_by": f.caught_by,
                 "scenario": f.scenario,
@@ -792,8 +793,8 @@ def cmd_catalogue(args: argparse.Namespace, out: TextIO) -> int:
             for f in FAULTS
         ]
         _table(
-            [[d["name"], d["scenario"], d["caught_by"], d["bug"]] for d in data],
-            ["fault", "provoked by", "caught by", "bug"],
+            [[d["name"], d["scenario"], d["caught_by"], d["summary"], d["bug"] or "-"] for d in data],
+            ["fault", "provoked by", "caught by", "what goes wrong", "V8 bug"],
             out,
         )
     else:

@@ -24,134 +24,121 @@ class UnknownFault(ConfigError):
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
+    """One catalogued fault.
+
+    ``summary`` says what the bug does; ``bug`` is the public report of the
+    same bug in V8's history (a crbug, v8 or nodejs/node reference) when the
+    fault reproduces one, and None for the faults invented to teach the
+    mechanism; ``scenario`` is the scenario built to provoke its race.
+    """
+
     name: str
-    bug: str
+    summary: str
     caught_by: str
     where: str
-    available: bool
-
-    @property
-    def scenario(self) -> str:
-        """The scenario built to provoke this fault's race."""
-        return _AIMED_AT[self.name]
-
-
-_AIMED_AT = {
-    "skip-flush": "mixed",
-    "unlocked-remset-insert": "store-buffer-storm",
-    "store-buffer-overflow-drop": "store-buffer-storm",
-    "early-scavenge": "mixed",
-    "resume-before-workers-done": "store-buffer-storm",
-    "racy-forwarding": "mixed",
-    "unlocked-steal": "mixed",
-    "promote-without-remset": "mixed",
-    "no-poll-in-deopt": "waltz",
-    "missing-barrier-in-materialize": "deopt-storm",
-    "unlocked-weak-unlink": "weak-list-churn",
-    "unlink-before-marking-done": "deopt-storm",
-    "stale-frame-code": "deopt-storm",
-    "resume-without-disarm": "mixed",
-}
+    scenario: str
+    bug: str | None = None
+    available: bool = True
 
 
 FAULTS: tuple[Fault, ...] = (
     Fault(
-        "skip-flush",
-        "a mutator enters the safepoint without flushing its store buffer",
-        "store-buffers-flushed / remset-complete",
-        "testbed/runtime/safepoint.py",
-        True,
+        name="skip-flush",
+        summary="a mutator enters the safepoint without flushing its store buffer",
+        caught_by="store-buffers-flushed / remset-complete",
+        where="testbed/runtime/safepoint.py",
+        scenario="mixed",
     ),
     Fault(
-        "unlocked-remset-insert",
-        "remembered-set insertion without the lock",
-        "remset-complete",
-        "testbed/heap/remembered_set.py",
-        True,
+        name="unlocked-remset-insert",
+        summary="remembered-set insertion without the lock",
+        caught_by="remset-complete",
+        where="testbed/heap/remembered_set.py",
+        scenario="store-buffer-storm",
     ),
     Fault(
-        "store-buffer-overflow-drop",
-        "overflow drops entries instead of flushing",
-        "remset-complete",
-        "testbed/heap/store_buffer.py",
-        True,
+        name="store-buffer-overflow-drop",
+        summary="overflow drops entries instead of flushing",
+        caught_by="remset-complete",
+        where="testbed/heap/store_buffer.py",
+        scenario="store-buffer-storm",
     ),
     Fault(
-        "early-scavenge",
-        "the initiator starts before the last running mutator arrived",
-        "world-stopped",
-        "testbed/runtime/safepoint.py",
-        True,
+        name="early-scavenge",
+        summary="the initiator starts before the last running mutator arrived",
+        caught_by="world-stopped",
+        where="testbed/runtime/safepoint.py",
+        scenario="mixed",
     ),
     Fault(
-        "resume-before-workers-done",
-        "mutators resume while scavenger tasks still run",
-        "world-stopped",
-        "testbed/gc/scavenger.py",
-        True,
+        name="resume-before-workers-done",
+        summary="mutators resume while scavenger tasks still run",
+        caught_by="world-stopped",
+        where="testbed/gc/scavenger.py",
+        scenario="store-buffer-storm",
     ),
     Fault(
-        "no-poll-in-deopt",
-        "deopt entry skips the safepoint poll",
-        "world-stopped",
-        "testbed/deopt/deoptimizer.py",
-        True,
+        name="no-poll-in-deopt",
+        summary="deopt entry skips the safepoint poll",
+        caught_by="world-stopped",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="waltz",
     ),
     Fault(
-        "racy-forwarding",
-        "forwarding installed by check-then-set instead of CAS",
-        "forwarding-unique",
-        "testbed/gc/evacuator.py",
-        True,
+        name="racy-forwarding",
+        summary="forwarding installed by check-then-set instead of CAS",
+        caught_by="forwarding-unique",
+        where="testbed/gc/evacuator.py",
+        scenario="mixed",
     ),
     Fault(
-        "unlocked-steal",
-        "a worker steals from the global pool without the lock",
-        "remset-complete / remset-precise / no-from-space-refs",
-        "testbed/gc/worklist.py",
-        True,
+        name="unlocked-steal",
+        summary="a worker steals from the global pool without the lock",
+        caught_by="remset-complete / remset-precise / no-from-space-refs",
+        where="testbed/gc/worklist.py",
+        scenario="mixed",
     ),
     Fault(
-        "promote-without-remset",
-        "promoted objects' young fields are not recorded",
-        "remset-complete",
-        "testbed/gc/evacuator.py",
-        True,
+        name="promote-without-remset",
+        summary="promoted objects' young fields are not recorded",
+        caught_by="remset-complete",
+        where="testbed/gc/evacuator.py",
+        scenario="mixed",
     ),
     Fault(
-        "missing-barrier-in-materialize",
-        "materialized young values stored without the barrier",
-        "remset-complete",
-        "testbed/deopt/deoptimizer.py",
-        True,
+        name="missing-barrier-in-materialize",
+        summary="materialized young values stored without the barrier",
+        caught_by="remset-complete",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="deopt-storm",
     ),
     Fault(
-        "unlocked-weak-unlink",
-        "weak-list unlink races with a concurrent append",
-        "weak-list-wellformed / weak-list-complete",
-        "testbed/heap/code.py",
-        True,
+        name="unlocked-weak-unlink",
+        summary="weak-list unlink races with a concurrent append",
+        caught_by="weak-list-wellformed / weak-list-complete",
+        where="testbed/heap/code.py",
+        scenario="weak-list-churn",
     ),
     Fault(
-        "unlink-before-marking-done",
-        "weak-list entries unlinked and released before marking finished",
-        "frames-consistent / weak-list-cleared",
-        "testbed/gc/mark_compact.py",
-        True,
+        name="unlink-before-marking-done",
+        summary="weak-list entries unlinked and released before marking finished",
+        caught_by="frames-consistent / weak-list-cleared",
+        where="testbed/gc/mark_compact.py",
+        scenario="deopt-storm",
     ),
     Fault(
-        "stale-frame-code",
-        "the rebuilt frame still refers to the optimized code, which then dies",
-        "frames-consistent / weak-list-cleared",
-        "testbed/deopt/deoptimizer.py",
-        True,
+        name="stale-frame-code",
+        summary="the rebuilt frame still refers to the optimized code, which then dies",
+        caught_by="frames-consistent / weak-list-cleared",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="deopt-storm",
     ),
     Fault(
-        "resume-without-disarm",
-        "the resume clears the GC request but leaves the safepoint barrier armed",
-        "safepoint-liveness",
-        "testbed/runtime/safepoint.py",
-        True,
+        name="resume-without-disarm",
+        summary="the resume clears the GC request but leaves the safepoint barrier armed",
+        caught_by="safepoint-liveness",
+        where="testbed/runtime/safepoint.py",
+        scenario="mixed",
     ),
 )
 

@@ -11,7 +11,10 @@ import testbed
 
 CATALOGUES = {
     "scenarios": ({"name", "description", "aims_at", "default"}, sorted(testbed.SCENARIOS)),
-    "faults": ({"name", "bug", "caught_by", "available", "where"}, sorted(f.name for f in testbed.FAULTS)),
+    "faults": (
+        {"name", "summary", "bug", "caught_by", "available", "where", "scenario"},
+        sorted(f.name for f in testbed.FAULTS),
+    ),
     "invariants": ({"name", "holds", "checked_at", "checked"}, sorted(i.name for i in testbed.INVARIANTS)),
 }
 HEADERS = {"scenarios": "scenario", "faults": "fault", "invariants": "invariant"}
