@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from testbed.sched import ControlledScheduler, Strategy, point, running
+from testbed.sched import NEVER, ControlledScheduler, Strategy, point, running
 
 REPEATS = 7
 TARGET_S = 0.3
@@ -74,12 +74,19 @@ class AlwaysSwitch(Strategy):
 
 
 class NeverSwitch(Strategy):
-    """Keep the current thread running at every point (decision 0)."""
+    """Keep the current thread running at every point (decision 0), and say so ahead (``quiet``).
+
+    The cost measured is that of a point below the scheduler's horizon, which
+    is what most points of a random, pct or replay run are.
+    """
 
     name = "never-switch"
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         return 0
+
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        return NEVER
 
 
 # -- helpers -------------------------------------------------------------------

@@ -37,7 +37,7 @@ from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Even
 from testbed.sched._queue import Queue
 from testbed.sched._seeds import derive_seed
 from testbed.sched._stacks import thread_stacks
-from testbed.sched._strategies import NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._strategies import NEVER, NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._surw import SURWProfile, SURWStrategy
 from testbed.sched._trace import (
     TRACE_SCHEMA,
@@ -81,6 +81,7 @@ __all__ = [
     "ReplayStrategy",
     "StepLimit",
     "Strategy",
+    "NEVER",
     "Event",
     "Halt",
     "FreeScheduler",

@@ -18,12 +18,19 @@ with each blocked thread's name, what it waits on and all stacks.  A step
 limit turns livelock into the same kind of report.  Both are halts
 (:mod:`testbed.sched._halts`), which no ``except Exception`` can swallow.
 
+A point that keeps the turn costs a counter increment and one compare
+(:func:`testbed.sched.point` does both inline): the scheduler keeps a
+*horizon*, the first step at which anything may happen, and only a point
+that reaches it calls into the scheduler.  The horizon is the strategy's
+next possible switch (:meth:`Strategy.quiet`) or the step limit, and drops
+to 0 whenever the runnable set or the turn changes, or control ends, so the
+next point re-plans.  The decisions passed below the horizon are all 0; they
+are counted, not appended: whenever the scheduler is entered it first adds
+the steps passed since it last was as one run of zeros.
+
 The tape records, besides each decision, how many threads were runnable and
-which thread (registration index) ran after it.  Those two change only when
-the runnable set is rebuilt or the turn changes hands, so they are noted
-then, as *marks*, never at a point that keeps the turn; the per-decision
-entries are expanded from the marks when the run is over
-(:meth:`ControlledScheduler.recorded_tape`).  A checked replay that no
+which thread (registration index) ran after it, run-length encoded as it is
+recorded (:meth:`ControlledScheduler.recorded_tape`, the trace format).  A checked replay that no
 longer matches (:class:`ReplayDiverged`, raised by the strategy) stops at
 the point where it noticed, in the running thread; noticed at a turn change
 that has no model code to raise into (the first turn, a thread's end, a
@@ -49,6 +56,7 @@ from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience, What, describe
 from testbed.sched._points import Scheduler
 from testbed.sched._strategies import ReplayStrategy, Strategy
+from testbed.sched._trace import decode_tape
 
 __all__ = ["ControlledScheduler"]
 
@@ -86,21 +94,28 @@ class ControlledScheduler(Scheduler):
         self.strategy = strategy
         #: the step limit (fixed for the run: point() compares with a copy, _stop_at)
         self.max_steps = max_steps
-        # point() compares the step with one bound: the step limit, or 0 while
-        # a halt waits to be raised at the next point (see _stop).
+        # The step limit, or 0 while a halt waits to be raised at the next
+        # point (see _stop); the horizon never passes it.
         self._stop_at = max_steps
-        #: the decisions consumed, in order: the schedule
-        self.tape: list[int] = []
-        # (tape position, runnable threads, thread holding the turn): from that
-        # decision on, until the next mark, each decision saw that many runnable
-        # threads and handed the turn to that thread (registration index).
-        self._marks: list[tuple[int, int, int]] = []
+        # The first step that must enter the scheduler (see the module
+        # docstring): 0 until the first point of a thread holding the turn.
+        self._horizon = 0
+        # Only strategies that do not watch every operation skip points.
+        self._skips = not strategy.wants_ops
+        #: the decisions consumed, run-length encoded: [decision, runnable, thread, repeat]
+        self._runs: list[list[int]] = []
+        #: how many decisions were consumed (the tape's length)
+        self.decisions = 0
+        # The last step accounted for on the tape, and how many threads were
+        # runnable for the points since (each was a decision if two or more).
+        self._accounted = 0
+        self._span_choices = 0
         #: the first divergence of a checked replay (ReplayStrategy with expectations)
         self.diverged: ReplayDiverged | None = None
         self._deferred: ReplayDiverged | None = None
         #: thread switches and blocking, as (step, event, thread, detail)
         self.events: list[tuple[int, str, str, str]] = []
-        self._record = record_events
+        self._record_events = record_events
         self._tasks: list[_Task] = []
         self._current: _Task | None = None
         # The runnable threads and their indices, rebuilt only when a thread is
@@ -151,6 +166,7 @@ class ControlledScheduler(Scheduler):
         task = _Task(len(self._tasks), name)
         self._tasks.append(task)
         self._runnable_cache = None
+        self._horizon = 0
         self.strategy.register(task.index)
         thread = threading.Thread(target=self._task_body, args=(task, target, args), name=name, daemon=True)
         self.threads.append(thread)
@@ -166,6 +182,11 @@ class ControlledScheduler(Scheduler):
         self._event("start", first, "the first turn")
         self._current = first
         first.baton.release()
+
+    @property
+    def tape(self) -> list[int]:
+        """The decisions consumed, in order: the schedule (expanded from the runs)."""
+        return decode_tape(self._runs)[0]
 
     def abandon(self) -> None:
         """Give up control (the run timed out): let every thread run freely to its end.
@@ -186,6 +207,7 @@ class ControlledScheduler(Scheduler):
         if self._abandoned:
             return
         self._abandoned = True
+        self._horizon = 0  # every point goes to point(), which now returns at once
         for task in self._tasks:
             if task.baton.locked():
                 with contextlib.suppress(RuntimeError):  # a grant released it meanwhile
@@ -213,6 +235,7 @@ class ControlledScheduler(Scheduler):
         finally:
             task.finished = True
             self._runnable_cache = None
+            self._horizon = 0
             self._event("end", task, "")
             if not self._abandoned:
                 self._pass_turn(task, blocking=False)
@@ -220,30 +243,72 @@ class ControlledScheduler(Scheduler):
     # -- scheduling points ---------------------------------------------------
 
     def point(self, kind: str, detail: object = None) -> None:
+        """A point that reached the horizon (or any point of a strategy that watches operations).
+
+        :func:`testbed.sched.point` has already compared the next step with
+        the horizon; only a point at or past it, or under a ``wants_ops``
+        strategy, arrives here.
+        """
         task = self._current
         if task is None or task.ident != get_ident() or self._abandoned:
             return  # not a registered thread (the main thread), or control given up
         step = self._step = self._step + 1
+        self._account(step - 1)
+        self._accounted = step
         if step > self._stop_at:
             self._stop(step)
         runnable = self._runnable_cache or self._runnable()
         choices = len(runnable)
         if choices < 2:
+            if self._skips:
+                self._horizon = self._stop_at + 1
             return
         # The thread at a point is always runnable (it neither ended nor blocked).
+        indices = self._runnable_indices
         try:
-            decision = self.strategy.decide(step, self._runnable_indices, task.index, True) % choices
+            decision = self.strategy.decide(step, indices, task.index, True) % choices
         except ReplayDiverged as halt:
             # Raised here, in the running thread: its top level reports it and the run aborts.
             raise self._diverge(halt) from None
-        self.tape.append(decision)
-        if decision:
-            chosen = runnable[(task.position + decision) % choices]
-            self._marks.append((len(self.tape) - 1, choices, chosen.index))
-            self.preemptions += 1
-            if self._record:
-                self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
-            self._hand_over(task, chosen)
+        if not decision:
+            self._record(0, choices, task.index, 1)
+            if self._skips:
+                quiet = self.strategy.quiet(step, indices, task.index)
+                self._horizon = min(step + 1 + quiet, self._stop_at + 1)
+            return
+        chosen = runnable[(task.position + decision) % choices]
+        self._record(decision, choices, chosen.index, 1)
+        self.preemptions += 1
+        if self._record_events:
+            self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
+        self._hand_over(task, chosen)
+
+    def _record(self, decision: int, runnable: int, thread: int, repeat: int) -> None:
+        """Append ``repeat`` decisions to the tape, merged into the last run when they extend it."""
+        self.decisions += repeat
+        runs = self._runs
+        if runs:
+            last = runs[-1]
+            if last[0] == decision and last[1] == runnable and last[2] == thread:
+                last[3] += repeat
+                return
+        runs.append([decision, runnable, thread, repeat])
+
+    def _account(self, upto: int) -> None:
+        """The points after the last accounted step up to ``upto`` kept the turn: record their zeros.
+
+        Between two entries into the scheduler only the thread holding the
+        turn passes points, with the runnable set unchanged (a change drops
+        the horizon): each was a decision, 0, if two or more threads were
+        runnable, and the strategy announced it (``quiet``).
+        """
+        passed = upto - self._accounted
+        if passed <= 0:
+            return
+        self._accounted = upto
+        if self._span_choices >= 2 and self._current is not None:
+            self._record(0, self._span_choices, self._current.index, passed)
+            self.strategy.skip(passed)
 
     def _point_ops(self, kind: str, detail: object = None) -> None:
         """:meth:`point`, first reporting the operation to the strategy (``wants_ops``)."""
@@ -258,12 +323,14 @@ class ControlledScheduler(Scheduler):
         if halt is not None:
             self._deferred = None
             self._stop_at = sys.maxsize if self._limit_reported else self.max_steps
+            self._horizon = 0
             raise halt
         if step > self.max_steps and not self._limit_reported:
             # Raised once, in the thread that crossed the limit; later points
             # pass, so the report and every thread's unwinding can proceed.
             self._limit_reported = True
             self._stop_at = sys.maxsize
+            self._horizon = 0
             raise StepLimit(self.max_steps)
 
     def _diverge(self, halt: ReplayDiverged) -> ReplayDiverged:
@@ -281,19 +348,14 @@ class ControlledScheduler(Scheduler):
                 t.position = position
             self._runnable_indices = tuple(t.index for t in runnable)
             self._runnable_cache = runnable
-            # Decisions from here on see this many runnable threads; until the
-            # turn changes hands they keep it with the thread that holds it.
-            holder = self._current
-            self._marks.append((len(self.tape), len(runnable), -1 if holder is None else holder.index))
+            # Points from here on see this many runnable threads (see _account).
+            self._span_choices = len(runnable)
         return runnable
 
     def _choose_next(self, runnable: Sequence[_Task]) -> _Task:
         """The thread to run when none holds the turn (first turn, or the holder blocked or ended)."""
         if len(runnable) < 2:
-            chosen = runnable[0]
-            # No decision: the mark holds from the next one on.
-            self._marks.append((len(self.tape), 1, chosen.index))
-            return chosen
+            return runnable[0]  # no decision
         try:
             decision = self.strategy.decide(self._step, [t.index for t in runnable], -1, False) % len(runnable)
         except ReplayDiverged as halt:
@@ -303,13 +365,13 @@ class ControlledScheduler(Scheduler):
             self._deferred = self._diverge(halt)
             self._stop_at = 0
             decision = 0
-        self.tape.append(decision)
         chosen = runnable[decision]
-        self._marks.append((len(self.tape) - 1, len(runnable), chosen.index))
+        self._record(decision, len(runnable), chosen.index, 1)
         return chosen
 
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
         self._current = chosen
+        self._horizon = 0  # the new holder plans its own horizon at its next point
         self._grant(chosen)
         task.baton.acquire()
         if task.pending is not None:
@@ -318,6 +380,8 @@ class ControlledScheduler(Scheduler):
 
     def _pass_turn(self, task: _Task, blocking: bool) -> None:
         """``task`` cannot go on (blocked or ended): give the turn to someone else."""
+        self._account(self._step)
+        self._horizon = 0
         runnable = self._runnable()
         if not runnable:
             blocked = [t for t in self._tasks if not t.finished and t.blocked_on is not None]
@@ -334,6 +398,7 @@ class ControlledScheduler(Scheduler):
             self._hand_over(task, chosen)
         else:
             self._current = chosen
+            self._horizon = 0
             self._grant(chosen)
 
     def _declare_deadlock(self, blocked: list[_Task]) -> None:
@@ -342,6 +407,7 @@ class ControlledScheduler(Scheduler):
             t.pending = Deadlock(description)
             t.blocked_on = None
         self._runnable_cache = None
+        self._horizon = 0
         self._event("deadlock", blocked[0], description)
 
     # -- blocking (called by the primitives) ---------------------------------
@@ -384,6 +450,7 @@ class ControlledScheduler(Scheduler):
                 task.blocked_on = lot
                 task.waiting_for = describe(what)
                 self._runnable_cache = None
+                self._horizon = 0
                 self._event("block", task, task.waiting_for)
             try:
                 self._pass_turn(task, blocking=True)
@@ -406,6 +473,7 @@ class ControlledScheduler(Scheduler):
             if task.blocked_on is on:
                 task.blocked_on = None
                 self._runnable_cache = None
+                self._horizon = 0
                 self._event("wake", task, task.waiting_for)
 
     def interrupt_waits(self) -> None:
@@ -414,9 +482,10 @@ class ControlledScheduler(Scheduler):
             if task.blocked_on is not None:
                 task.blocked_on = None
                 self._runnable_cache = None
+                self._horizon = 0
 
     def _event(self, event: str, task: _Task, detail: str) -> None:
-        if self._record:
+        if self._record_events:
             self.events.append((self._step, event, task.name, detail))
 
     def trace_events(self) -> list[list[Any]]:
@@ -433,33 +502,9 @@ class ControlledScheduler(Scheduler):
         ``repeat`` consecutive decisions that each chose ``decision`` among
         ``runnable`` runnable threads and handed the turn to ``thread``
         (registration index).
-
-        Built from the marks: between two marks only decisions that kept the
-        turn were taken, so a span is its first decision and a run of zeros.
         """
-        tape = self.tape
-        runs: list[list[int]] = []
-
-        def add(decision: int, runnable: int, thread: int, repeat: int) -> None:
-            last = runs[-1] if runs else None
-            if last is not None and last[0] == decision and last[1] == runnable and last[2] == thread:
-                last[3] += repeat
-            else:
-                runs.append([decision, runnable, thread, repeat])
-
-        marks = self._marks
-        for k, (start, runnable, thread) in enumerate(marks):
-            end = marks[k + 1][0] if k + 1 < len(marks) else len(tape)
-            if end <= start:
-                continue  # a later mark at the same decision supersedes this one
-            add(tape[start], runnable, thread, 1)
-            rest = tape[start + 1 : end]
-            if any(rest):  # cannot happen (a switch always marks); kept exact anyway
-                for decision in rest:
-                    add(decision, runnable, thread, 1)
-            elif rest:
-                add(0, runnable, thread, len(rest))
-        return runs
+        self._account(self._step)  # a run stopped by a halt may have zeros not yet added
+        return [list(run) for run in self._runs]
 
     def divergence(self) -> ReplayDiverged | None:
         """After the run: the first divergence of a checked replay, if any.

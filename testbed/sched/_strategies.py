@@ -25,17 +25,33 @@ checked replay compares both at every decision and raises
 :class:`~testbed.sched.ReplayDiverged` at the first mismatch; without
 expectations (Hypothesis-drawn tapes, shrink candidates, a hand-written
 list) any tape is a valid schedule, as above.
+
+Most decisions are 0, and asking for each one would make every point a
+method call.  So a strategy also says how many of the coming decisions it
+already knows to be 0 (:meth:`Strategy.quiet`): a random walk its geometric
+gap to the next switch, PCT the steps to its next change point while the
+running thread has the highest priority, a replay the zeros left in its
+current run.  The scheduler passes those points at the cost of a counter
+increment and a compare, and reports the decisions it took for the strategy
+with :meth:`Strategy.skip`.  The answer holds only while the runnable set
+stays the same: the scheduler asks again whenever it changes.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
+import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from testbed.sched._halts import ReplayDiverged
 
-__all__ = ["NoPreemptionStrategy", "PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
+__all__ = ["NEVER", "NoPreemptionStrategy", "PCTStrategy", "RandomStrategy", "ReplayStrategy", "Strategy"]
+
+#: a :meth:`Strategy.quiet` answer meaning "every coming decision is 0"
+NEVER = sys.maxsize
 
 
 class Strategy:
@@ -55,6 +71,20 @@ class Strategy:
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         """The decision at ``step``; ``runnable`` lists runnable thread indices in order."""
         raise NotImplementedError
+
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        """How many of the decisions after ``step`` are surely 0 (:data:`NEVER`: all of them).
+
+        Asked right after a decision at ``step`` that kept ``current``
+        running, with ``runnable`` (two or more threads) unchanged since: the
+        answer must hold for as long as it stays so.  The scheduler takes
+        those decisions without asking and reports them with :meth:`skip`.
+        0 (the default) asks at every decision.
+        """
+        return 0
+
+    def skip(self, count: int) -> None:
+        """``count`` decisions that :meth:`quiet` announced were taken as 0, without asking."""
 
 
 class ReplayStrategy(Strategy):
@@ -82,6 +112,10 @@ class ReplayStrategy(Strategy):
         self._next = 0
         #: the first divergence of a checked replay
         self.diverged: ReplayDiverged | None = None
+        # The end of the zero run :meth:`quiet` last measured, and for which
+        # (runnable, thread) it was measured: asked again inside the same
+        # run (the runnable set changed and changed back), it does not rescan.
+        self._quiet_run: tuple[int, int, int] = (-1, -1, -1)
 
     @property
     def checked(self) -> bool:
@@ -107,6 +141,36 @@ class ReplayStrategy(Strategy):
                 self._diverge(ReplayDiverged(step, entry, expected, found, len(self.tape)))
         self._next = entry + 1
         return decision
+
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        if self.diverged is not None:
+            return NEVER  # aborting: every decision is 0, unchecked
+        tape, entry = self.tape, self._next
+        if self._runnable is None:
+            end = entry
+            while end < len(tape) and tape[end] == 0:
+                end += 1
+            return NEVER if end == len(tape) else end - entry
+        # Checked: a zero decision is taken unasked only if it also expects
+        # what this run has (this many runnable threads, the turn kept).
+        assert self._chosen is not None
+        choices = len(runnable)
+        cached_end, cached_choices, cached_current = self._quiet_run
+        if cached_choices == choices and cached_current == current and entry <= cached_end:
+            return cached_end - entry
+        expected_runnable, expected_chosen = self._runnable, self._chosen
+        end = entry
+        while (
+            end < len(tape) and tape[end] == 0 and expected_runnable[end] == choices and expected_chosen[end] == current
+        ):
+            end += 1
+        # The entry at ``end`` (a switch, another expectation, or past the
+        # tape, which a checked replay reports) is asked for and checked.
+        self._quiet_run = (end, choices, current)
+        return end - entry
+
+    def skip(self, count: int) -> None:
+        self._next += count
 
     @staticmethod
     def _found(runnable: Sequence[int], current: int, current_runnable: bool, decision: int) -> tuple[int, int]:
@@ -143,23 +207,58 @@ class NoPreemptionStrategy(Strategy):
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         return 0
 
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        return NEVER
+
 
 class RandomStrategy(Strategy):
-    """At each choice, switch with probability ``switch_probability`` to a uniform other thread."""
+    """At each choice, switch with probability ``switch_probability`` to a uniform other thread.
+
+    The coin is not tossed at every decision: the number of decisions up to
+    the next switch is drawn at once, from the geometric distribution the
+    tosses would give (memoryless, so the same walk), and the decisions in
+    between are 0 without asking (:meth:`quiet`).  Where the running thread
+    cannot go on (it blocked or ended), the next one is uniform among the
+    runnable threads, and the gap runs on.
+    """
 
     name = "random"
 
     def __init__(self, seed: int, switch_probability: float = 0.1) -> None:
+        if not 0.0 <= switch_probability <= 1.0:
+            raise ValueError(f"switch_probability must be in [0, 1], got {switch_probability}")
         self._rng = random.Random(seed)
         self._p = switch_probability
+        # log(1 - p), for inverting the geometric distribution's CDF
+        self._log_stay = math.log1p(-switch_probability) if 0.0 < switch_probability < 1.0 else 0.0
+        #: decisions left that keep the current thread before the next switch
+        self._gap = self._draw_gap()
+
+    def _draw_gap(self) -> int:
+        """Failures before the first success of Bernoulli(p) trials, drawn at once."""
+        p = self._p
+        if p >= 1.0:
+            return 0
+        if p <= 0.0:
+            return NEVER
+        # 1 - random() is in (0, 1]: log is finite.
+        return int(math.log(1.0 - self._rng.random()) / self._log_stay)
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         rng = self._rng
         if not current_runnable:
             return rng.randrange(len(runnable))
-        if rng.random() >= self._p:
+        if self._gap > 0:
+            self._gap -= 1
             return 0
+        self._gap = self._draw_gap()
         return rng.randrange(1, len(runnable))
+
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        return self._gap
+
+    def skip(self, count: int) -> None:
+        self._gap -= count
 
 
 class PCTStrategy(Strategy):
@@ -179,9 +278,10 @@ class PCTStrategy(Strategy):
         self._rng = random.Random(seed)
         self._depth = depth
         self._priority: dict[int, float] = {}
-        points = self._rng.sample(range(1, max(horizon, depth) + 1), depth - 1)
+        points = sorted(self._rng.sample(range(1, max(horizon, depth) + 1), depth - 1))
         # change point step -> the low priority it assigns (1 .. depth-1)
-        self._changes = {step: float(i + 1) for i, step in enumerate(sorted(points))}
+        self._changes = {step: float(i + 1) for i, step in enumerate(points)}
+        self._change_steps = points
 
     def register(self, index: int) -> None:
         # Distinct random priorities above every change-point priority.
@@ -198,3 +298,16 @@ class PCTStrategy(Strategy):
         # Express the choice relative to the current thread (0 = keep running).
         here = runnable.index(current)
         return (position - here) % len(runnable)
+
+    def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
+        # The highest priority keeps running until a change point lowers it
+        # (priorities change nowhere else); anyone else is switched away from
+        # at once.
+        priority = self._priority
+        mine = priority.get(current, 0.0)
+        if any(priority.get(t, 0.0) > mine for t in runnable):
+            return 0
+        later = bisect.bisect_right(self._change_steps, step)
+        if later == len(self._change_steps):
+            return NEVER
+        return self._change_steps[later] - step - 1

@@ -6,7 +6,8 @@ a violation (the recorded one: "reproduced N/N"; another one: it says so),
 trace's tape ("diverged at step N: ...") or the trace is a /1 trace.
 
 The trace is written by `testbed run` (mixed, seed 7, skip-flush, 400 ops, a
-collection every 40 allocations: ``store-buffers-flushed`` at step 506).
+collection every 40 allocations: ``store-buffers-flushed`` at the step the
+pinned trace of tests/controlled/test_fault_detection.py records).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from testbed.sched import decode_tape, encode_tape
+from testbed.sched import decode_tape, encode_tape, load_trace
+
+#: the step of the recorded skip-flush violation (the pinned trace of
+#: tests/controlled/test_fault_detection.py: the same config and seed)
+STEP = load_trace(Path(__file__).resolve().parents[1] / "controlled" / "fault_traces" / "skip-flush.json")["violation"][
+    "step"
+]
 
 RUN = ("run", "--scenario", "mixed", "--strategy", "random", "--seed", "7", "--ops", "400", "--gc-interval", "40")
 
@@ -57,7 +64,7 @@ def flip(path: Path, entry: int) -> tuple[Path, tuple[int, int]]:
 def test_a_faithful_replay_reproduces_and_exits_1(cli, trace_file: Path) -> None:
     outcome = cli("replay", str(trace_file), "--times", "2")
     assert outcome.code == 1, outcome
-    assert "expecting store-buffers-flushed at step 506" in outcome.out
+    assert f"expecting store-buffers-flushed at step {STEP}" in outcome.out
     assert "reproduced 2/2" in outcome.out
     assert "diverged" not in outcome.out and "not the recorded" not in outcome.out
 
@@ -75,7 +82,7 @@ def test_flipping_one_decision_exits_2_naming_the_step_of_divergence(
         f"(tape entry {entry})",
     )
     step = int(line.split("diverged at step ")[1].split(":")[0])
-    assert step <= 506, "noticed before the recorded violation"
+    assert step <= STEP, "noticed before the recorded violation"
 
 
 def test_a_diverging_replay_with_json_to_stdout_writes_no_document(cli, usage_error, trace_file: Path) -> None:
@@ -89,22 +96,27 @@ def test_a_different_violation_than_recorded_exits_1_and_says_so(cli, trace_file
     assert outcome.code == 1, outcome
     assert "expecting world-stopped at step 42" in outcome.out
     assert "reproduced 0/1" in outcome.out
-    assert "replay 1 found store-buffers-flushed at step 506, not the recorded world-stopped at step 42" in outcome.out
+    assert (
+        f"replay 1 found store-buffers-flushed at step {STEP}, not the recorded world-stopped at step 42" in outcome.out
+    )
 
 
 def test_the_same_invariant_at_another_step_is_not_a_reproduction(cli, trace_file: Path) -> None:
-    recorded = {"invariant": "store-buffers-flushed", "step": 505, "thread": "mutator-0", "message": "m"}
+    recorded = {"invariant": "store-buffers-flushed", "step": STEP - 1, "thread": "mutator-0", "message": "m"}
     outcome = cli("replay", str(edit(trace_file, violation=recorded)))
     assert outcome.code == 1, outcome
     assert "reproduced 0/1" in outcome.out
-    assert "found store-buffers-flushed at step 506, not the recorded store-buffers-flushed at step 505" in outcome.out
+    assert (
+        f"found store-buffers-flushed at step {STEP}, not the recorded store-buffers-flushed at step {STEP - 1}"
+        in outcome.out
+    )
 
 
 def test_a_clean_trace_that_now_finds_a_violation_exits_1(cli, trace_file: Path) -> None:
     outcome = cli("replay", str(edit(trace_file, violation=None)), "--json", "-")
     assert outcome.code == 1, outcome
     assert "expecting no violation" in outcome.err
-    assert "replay 1 found store-buffers-flushed at step 506, not the recorded no violation" in outcome.err
+    assert f"replay 1 found store-buffers-flushed at step {STEP}, not the recorded no violation" in outcome.err
     document = json.loads(outcome.out)
     assert document["reproduced"] == 0
     assert [v["invariant"] for v in document["violations"]][:1] == ["store-buffers-flushed"]
@@ -114,10 +126,10 @@ def test_a_clean_replay_exits_0_even_when_a_violation_was_recorded(cli, clean_tr
     clean = cli("replay", str(clean_trace_file))
     assert clean.code == 0, clean
     assert "reproduced 1/1" in clean.out
-    recorded = {"invariant": "store-buffers-flushed", "step": 506, "thread": "mutator-0", "message": "m"}
+    recorded = {"invariant": "store-buffers-flushed", "step": STEP, "thread": "mutator-0", "message": "m"}
     outcome = cli("replay", str(edit(clean_trace_file, violation=recorded)))
     assert outcome.code == 0, outcome
-    assert "replay 1 found no violation, not the recorded store-buffers-flushed at step 506" in outcome.out
+    assert f"replay 1 found no violation, not the recorded store-buffers-flushed at step {STEP}" in outcome.out
 
 
 def test_a_version_1_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path) -> None:

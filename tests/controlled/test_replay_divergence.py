@@ -7,7 +7,7 @@ entry, promptly, with every thread of the run ended.  Plain decision lists
 
 The recorded run is the skip-flush case of test_fault_detection.py (mixed,
 seed 7, 400 ops, a collection every 40 allocations): about 550 decisions and
-``store-buffers-flushed`` at step 506, in milliseconds.
+``store-buffers-flushed`` at the step its pinned trace records, in milliseconds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +23,13 @@ import pytest
 import testbed
 from testbed.api import _raise_halt
 from testbed.runtime import ConfigError
-from testbed.sched import Halt, ReplayDivergedError, ReplayStrategy, TraceError, decode_tape, encode_tape
+from testbed.sched import Halt, ReplayDivergedError, ReplayStrategy, TraceError, decode_tape, encode_tape, load_trace
 
 FAULT = frozenset({"skip-flush"})
+
+#: the step of the recorded skip-flush violation (the pinned trace of
+#: tests/controlled/test_fault_detection.py: the same config and seed)
+STEP = load_trace(Path(__file__).resolve().parent / "fault_traces" / "skip-flush.json")["violation"]["step"]
 
 
 def recorded(faults: frozenset[str] = FAULT) -> testbed.RunResult:
@@ -60,6 +65,8 @@ def decision_steps(monkeypatch: pytest.MonkeyPatch, result: testbed.RunResult) -
 
     with monkeypatch.context() as patch:
         patch.setattr(ReplayStrategy, "decide", spy)
+        # Asked at every decision: no zeros taken below the scheduler's horizon.
+        patch.setattr(ReplayStrategy, "quiet", lambda self, step, runnable, current: 0)
         testbed.run(replay_config(result), tape=result.trace["tape"])
     return steps
 
@@ -67,7 +74,7 @@ def decision_steps(monkeypatch: pytest.MonkeyPatch, result: testbed.RunResult) -
 def test_the_recorded_trace_replays_checked_to_the_same_violation() -> None:
     result = recorded()
     replayed = testbed.run(replay_config(result), tape=result.trace["tape"])
-    assert first(replayed) == ("store-buffers-flushed", 506)
+    assert first(replayed) == ("store-buffers-flushed", STEP)
     for key in ("threads", "tape", "events", "model_events", "violation", "steps", "preemptions"):
         assert replayed.trace[key] == result.trace[key], key
 
@@ -77,7 +84,7 @@ def test_flipping_one_decision_raises_naming_the_step_and_entry(monkeypatch: pyt
     result = recorded()
     steps = decision_steps(monkeypatch, result)
     decisions, expected = decode_tape(result.trace["tape"])
-    before_violation = [i for i, step in enumerate(steps) if step < 506]
+    before_violation = [i for i, step in enumerate(steps) if step < STEP]
     entry = {
         "first": 0,
         "middle": before_violation[len(before_violation) // 2],
@@ -107,11 +114,11 @@ def test_a_divergence_after_the_violation_leaves_the_violation_standing(monkeypa
     """The violation was found while the replay still followed its tape; the aborted run then unwound differently."""
     result = recorded()
     steps = decision_steps(monkeypatch, result)
-    entry = next(i for i, step in enumerate(steps) if step > 506)
+    entry = next(i for i, step in enumerate(steps) if step > STEP)
     died: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
     replayed = testbed.run(replay_config(result), tape=flipped(result.trace, entry))
-    assert first(replayed) == ("store-buffers-flushed", 506)
+    assert first(replayed) == ("store-buffers-flushed", STEP)
     assert died == [], "no thread may die of the divergence"
 
 
@@ -139,7 +146,7 @@ def test_a_bare_list_of_decisions_still_runs_unchecked() -> None:
     decisions, _ = decode_tape(result.trace["tape"])
     # The same decisions, without expectations, give the same run.
     same = testbed.run(replay_config(result), tape=decisions)
-    assert first(same) == ("store-buffers-flushed", 506)
+    assert first(same) == ("store-buffers-flushed", STEP)
     # Any list of non-negative integers is a schedule: nothing to diverge from.
     for tape in ([], [5, 0, 3, 10**9] * 50, [1] * 5000):
         other = testbed.run(replay_config(result), tape=tape)

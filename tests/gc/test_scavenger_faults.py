@@ -2,11 +2,11 @@
 
 Every case is a seed of the ``random`` strategy on the ``mixed`` scenario
 (default knobs: 4 mutators, 2 scavenger workers), found by searching seeds
-and hardcoded with the invariant and step of the first violation it
-reported.  A controlled run is a function of its config and the model's
-code, so the same seed finds the same violation on every machine; a change
-to the model that adds or removes scheduling points moves the steps, and
-only ``test_fault_is_first_reported_at_the_recorded_step`` pins them.
+and hardcoded with the invariant of the first violation it reported.  A
+controlled run is a function of its config and the model's code, so the
+same seed finds the same violation on every machine; the exact schedules
+are pinned by the recorded traces of tests/controlled/test_fault_detection.py,
+not here.
 
 ``unlocked-steal`` loses a published segment; its objects are copied but never
 scanned.  Here they are only kept alive by remembered slots of unreachable
@@ -30,8 +30,6 @@ class Case:
     seed: int
     #: the first violation's invariant, as observed
     invariant: str
-    #: the scheduling step it was reported at
-    step: int
     #: the invariants that may catch this fault at all
     acceptable: frozenset[str]
 
@@ -41,16 +39,15 @@ class Case:
 
 
 CASES = [
-    Case("racy-forwarding", 1, "forwarding-unique", 3309, frozenset({"forwarding-unique"})),
+    Case("racy-forwarding", 1, "forwarding-unique", frozenset({"forwarding-unique"})),
     Case(
         "unlocked-steal",
-        13,
+        6,
         "remset-complete",
-        8923,
         frozenset({"no-from-space-refs", "reachability-preserved", "remset-complete", "remset-precise"}),
     ),
-    Case("promote-without-remset", 3, "remset-complete", 9079, frozenset({"remset-complete"})),
-    Case("resume-before-workers-done", 1, "world-stopped", 3471, frozenset({"world-stopped"})),
+    Case("promote-without-remset", 1, "remset-complete", frozenset({"remset-complete"})),
+    Case("resume-before-workers-done", 1, "world-stopped", frozenset({"world-stopped"})),
 ]
 IDS = [case.fault for case in CASES]
 
@@ -69,12 +66,6 @@ def test_fault_is_caught_by_its_invariant_and_replays_every_time(case: Case) -> 
     outcome = replay(result.trace, times=REPLAYS)
     assert outcome.expected == (case.invariant, first.step)
     assert outcome.matches == REPLAYS
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_fault_is_first_reported_at_the_recorded_step(case: Case) -> None:
-    first = testbed.run(case.config()).violations[0]
-    assert (first.invariant, first.step) == (case.invariant, case.step), first.to_json()
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

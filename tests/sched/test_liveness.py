@@ -98,7 +98,8 @@ def test_a_wait_whose_threads_progress_forever_fails_at_the_hard_cap(run_threads
     error = errors["waiter"]
     assert isinstance(error, WaitTimeout)
     assert "hard cap of 0.8s" in error.reason
-    assert 4 * TIMEOUT <= error.waited < 4 * TIMEOUT + 1.0
+    # Wall-clock: a loaded 2-core machine can be late by seconds, never early.
+    assert 4 * TIMEOUT <= error.waited < 4 * TIMEOUT + 3.0
     assert str(error).startswith("waited 0.") and "for event 'never-set'" in str(error)
 
 
