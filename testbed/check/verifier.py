@@ -11,6 +11,9 @@ remembered slots and weak-list entries are all re-derived from raw data
 reachable before it and with the shadow graph built from the mutators' own
 operations (:mod:`testbed.check.shadow`).  It is read-only.
 
+Simplified: it checks the invariants of the catalogue (DESIGN.md section 4),
+not each object's layout.
+
 Order matters where one slip breaks several invariants: the first checks
 of a pause name the cause (a mutator still running, a buffer left
 unflushed) before the checks that see its effect (a missing slot).

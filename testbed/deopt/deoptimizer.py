@@ -28,6 +28,12 @@ the frame runs freed code.
 
 A patched (deoptimized) frame is an interpreter frame: no guard of it can
 fail and there is nothing left to deoptimize lazily.
+
+Simplified: one frame per deopt (no inlined frames), and captured objects
+are heap numbers or closures of one or two fields, allocated young (V8
+allocates them old).  An eager deopt marks its code, as V8's does, but V8
+then makes every activation of that code deoptimize at once, where here
+other threads find the mark when they return into it (docs/v8-mapping.md).
 """
 
 from __future__ import annotations

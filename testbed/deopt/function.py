@@ -7,6 +7,10 @@ produce).  A deopt marks that code and drops it from the function, which
 goes back to the interpreter until it is hot again; activations already
 running the old optimized code keep it alive until they return or are
 deoptimized lazily.
+
+Simplified: tiering is a call counter; optimizing is synchronous, on the
+calling thread under the function's lock (no concurrent compiler, no
+feedback); a function has at most one optimized code at a time.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ which frame slots hold plain values and which hold the raw parts of
 *captured* objects that optimized code never allocated (escape analysis
 removed them), which the deoptimizer must materialize as real heap objects,
 here a heap number boxing an unboxed value or a closure over the context.
+
+Simplified: the deoptimization data is a plain Python value on the code
+object, not a heap object; a translation lists only the captured objects
+(every other slot is kept as it is), each a heap number or a closure whose
+unboxed part is in one frame slot.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Collector layer: the serial and parallel scavengers, their worklist and
-evacuation (and, in later issues, the weak list of deoptimized code,
-mark-compact and the sweeper)."""
+evacuation, and the mark-compact with its sweeper, which also retires dead
+code from the weak list of deoptimized code."""
 
 from testbed.gc.evacuator import Evacuator
 from testbed.gc.mark_compact import MarkCompact

@@ -12,6 +12,10 @@ Fields of a promoted object that still point into new space are recorded in
 the remembered set; a remembered slot is kept only while its target stays
 young.
 
+Simplified: the compare-and-swap is a lock around reading and writing the
+map word; a copy is a new Python object (no bytes are copied); an object is
+promoted only by the age mark or when to-space is full.
+
 Faults: ``racy-forwarding`` installs forwarding by check-then-set, so two
 tasks can both "win" and the object ends up with two copies;
 ``promote-without-remset`` forgets to record promoted objects' young fields.

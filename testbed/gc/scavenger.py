@@ -13,6 +13,11 @@ on the platform's worker threads), idle between collections; the initiator
 hands them a job and waits until every task has finished before the world
 may resume.
 
+Simplified: every old-space page is an item, whether or not its slot set
+holds anything; in the parallel scavenger the initiator only waits (V8's
+main thread takes part in the job); there is no large-object space and no
+weak-reference processing.
+
 Fault ``resume-before-workers-done``: the initiator waits only for the first
 task to finish, so mutators resume while other tasks still scan.
 """

@@ -9,6 +9,11 @@ idle tasks steal it.  The global pool is a list of segments guarded by a
 lock.  A task that finds no work waits; the last one to go idle while the
 pool is empty declares the scavenge finished (termination detection).
 
+Simplified: the item counter is an integer under a lock, not an atomic; a
+task publishes the older half of its local list once it holds more than
+``SEGMENT_SIZE`` objects; termination is a count of idle tasks under the
+pool's lock.
+
 Fault ``unlocked-steal`` makes stealing a bare read-then-write of the pool:
 a segment published between the read and the write is overwritten and its
 objects are never scanned.

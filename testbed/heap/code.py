@@ -9,6 +9,12 @@ intrusive ``next_code_link`` onto the isolate's list of deoptimized code
 src/heap/objects-visiting.cc).  The list is weak: it keeps nothing alive.
 A mark-compact unlinks and frees every entry no activation refers to.
 
+Simplified: one list per isolate, where V8 kept one per native context (next
+to a list of optimized code); its lock is there because several mutator
+threads link onto it. A code object's function and deoptimization data are
+plain attributes, not heap fields: the mark-compact keeps code alive through
+frames and functions instead.
+
 The list is heap data, guarded by its own lock; appending is the
 deoptimizer's business (mutator threads), unlinking the collector's.  Fault
 ``unlocked-weak-unlink`` unlinks without the lock: an unlink that rewrites

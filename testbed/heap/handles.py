@@ -4,6 +4,10 @@ Mirrors V8's ``HandleScope``/``Handle<T>`` (src/handles/handles.h): code
 never keeps a raw object pointer across a point where a GC may move it; it
 keeps a handle, an index into a scope's block of slots, and the GC updates
 the slots as a root set.  Closing a scope drops all its handles at once.
+
+Simplified: each scope owns a plain list of slots, and a handle of a closed
+scope raises StaleHandleError when used instead of reading a slot that may
+have been reused.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Mirrors V8's ``LinearAllocationArea``: allocation in it is a thread-local
 bump with no synchronisation; only getting a new LAB touches the shared
 space.  At a GC every LAB is given up (``FreeLinearAllocationArea``), because
 the pages under it are about to be flipped or swept.
+
+Simplified: a LAB is just (page, top, limit), and giving one up leaves no
+filler object behind: a page here maps each word to its object and needs no
+filler to be walked.
 """
 
 from __future__ import annotations

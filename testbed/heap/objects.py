@@ -6,6 +6,11 @@ forwarding pointer to the copy (``MapWord::FromForwardingAddress``).  Fields
 are tagged values: a reference to another object, a Smi (a Python ``int``)
 or ``None`` for an empty slot.
 
+Simplified: a map is one of a few enum values (no hidden classes or
+descriptors), every field is tagged (no unboxed doubles or raw data), fields
+are a Python list rather than words of the page, and an evacuated copy is a
+new Python object carrying the same lid.
+
 Identity for checking is ``lid``, a logical id handed out at allocation and
 carried over to every copy, so the verifier can say "this is still object 17"
 across moves without ever looking at Python's ``id()``.

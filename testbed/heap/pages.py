@@ -5,6 +5,10 @@ carries the page-local part of the remembered set (its slot set, see
 :mod:`testbed.heap.slot_set`).  ``words`` maps every allocated word address to
 the object covering it, which is how a remembered slot address (all V8 keeps)
 is turned back into a host object and field index.
+
+Simplified: sizes are in words and pages hold a few hundred words (512 by
+default), so small runs see many pages fill; ``words`` is the model's own
+bookkeeping, not a V8 structure.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ mutex (``StoreBuffer::MoveEntriesToRememberedSet``), and the scavenger reads
 it as a root set, keeping a slot only while its target is still young.
 Slots are page-local word addresses in each page's :class:`SlotSet`.
 
+Simplified: one lock guards every page's slot set and is held for a whole
+flush; store buffers hold (host, field index) pairs, turned into page-local
+word addresses here; the collector's records (promoted objects' young
+fields) take the same lock.
+
 Fault ``unlocked-remset-insert`` skips the lock, so two flushing threads can
 interleave inside a slot-set read-modify-write and one thread's slot is
 lost; nothing here notices, the verifier finds the old-to-young slot missing.

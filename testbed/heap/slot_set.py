@@ -7,6 +7,10 @@ read-modify-write of its cell, and allocating a bucket is a read-then-publish
 of the bucket pointer; V8 makes both atomic or runs them under a lock.  Here
 there is a scheduling point inside each, so an insertion that skips the
 remembered set's lock can really lose another thread's bit or bucket.
+
+Simplified: with pages of a few hundred words a slot set has one or two
+buckets; the scavenger releases empty buckets after filtering, under the
+remembered set's lock.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ yesterday's to-space becomes from-space, and copies survivors into the new
 to-space; the age mark is the to-space top after the copy, so an object
 found below it at the next scavenge has survived once and is promoted
 (``Heap::ShouldBePromoted``).
+
+Simplified: no large-object space and no free lists; old and code space only
+grow (the sweeper poisons dead objects and never reuses their words); a
+semispace has a fixed number of pages.
 """
 
 from __future__ import annotations

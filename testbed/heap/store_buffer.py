@@ -6,10 +6,11 @@ running thread's buffer without synchronisation; a full buffer is moved
 into the remembered set under its lock, and so is every buffer before a
 scavenge starts, because the scavenger reads only the remembered set.
 
-Simplified, and a model choice: V8 had one store buffer per heap (later two
-halves, the full one processed on a task); the model gives every mutator
-thread its own single buffer, flushed synchronously, so that flushes of
-different threads race into the remembered set.
+Simplified, and a model choice: V8 had one store buffer per heap (the one
+in V8 7.3 had two halves, a full half moved on a background task); the
+model gives every mutator thread its own single buffer of (host, field
+index) pairs, flushed synchronously, so that flushes of different threads
+race into the remembered set.
 
 Fault ``store-buffer-overflow-drop`` empties a full buffer without moving
 its entries: the slots are simply forgotten.

@@ -5,6 +5,10 @@ Mirrors the slow path of V8's generational barrier
 old host now points at a young value, the slot is recorded so the next
 scavenge treats it as a root.  Young hosts need nothing: the scavenger visits
 every live young object anyway.
+
+Simplified: only the generational part. There is no marking barrier, because
+the model's marking runs with the world stopped, and every old-to-young
+store is appended, duplicates included.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Mirrors the tagged part of a V8 interpreter or optimized frame as the GC
 sees it through ``RootVisitor::VisitRootPointers`` while iterating a
 thread's stack (``Isolate::Iterate`` -> ``StackFrameIterator``).
+
+Simplified: a frame is its tagged slots plus the code it runs, with no
+return address or saved registers; every slot is a root, and rebuilding the
+frame for a deopt replaces its code and sets ``deoptimized``.
 """
 
 from __future__ import annotations

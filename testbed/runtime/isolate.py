@@ -6,6 +6,11 @@ asks for a collection it stops the world through the safepoint, gives up
 every LAB, lets the observer verify the stopped world, runs the collector
 and lets the observer verify the result.
 
+Simplified: every collection is a scavenge requested by a mutator (a failed
+young allocation, or ``gc_interval``), and a mark-compact runs in the same
+pause after every ``mark_compact_every``-th scavenge; the global handles are
+one list partitioned between the mutators.
+
 A violation reported by the observer, a wait timeout or a crash aborts the
 run: the abort flag makes every wait give up and every poll unwind, so no
 thread is left behind.

@@ -7,6 +7,9 @@ program is written against (DESIGN.md section 7): every heap access goes
 through a handle, every store through the write barrier, and ``poll`` is
 the stack check where the thread joins a pending GC.
 
+Several mutators running JavaScript in one isolate at once is a model
+choice: V8 lets one thread at a time use an isolate (docs/v8-mapping.md).
+
 Each heap operation first tells the observer (so the world-stopped checker
 can see a mutator acting during a GC) and then reports what it did (so the
 shadow graph can follow the program without looking at the heap).

@@ -25,6 +25,11 @@ the run reports ``safepoint-liveness`` with every thread's stack.
 The epoch is the safepoint barrier: a stopped thread waits for it to move
 on, which is what V8's ``Barrier::Disarm`` does for ``WaitInSafepoint``.
 
+Simplified: one mutex and condition variable hold every thread's state, the
+initiator is always a mutator, and parking also flushes the thread's store
+buffer. The waltz's V8 ran one JavaScript thread per isolate; this protocol
+follows the ``LocalHeap`` safepoints V8 has had since 2020.
+
 Faults: ``skip-flush`` arrives without flushing; ``early-scavenge`` starts
 the collection when all but one running mutator have arrived;
 ``resume-without-disarm`` clears the request after the collection but

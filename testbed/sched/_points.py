@@ -8,9 +8,9 @@ the only places where a scheduler may let another thread run first.
 
 Free mode (:class:`FreeScheduler`) lets the OS and the GIL interleave the
 threads and perturbs them with seeded tiny yields and a short
-``sys.setswitchinterval`` (as jcstress perturbs a JVM).  The controlled mode
-of a later issue installs a different :class:`Scheduler` with the same
-interface, so the model code never changes between modes.
+``sys.setswitchinterval`` (as jcstress perturbs a JVM).  Controlled mode
+(:mod:`testbed.sched._controlled`) installs a different :class:`Scheduler`
+with the same interface, so the model code never changes between modes.
 
 Every scheduler also implements the parking interface the blocking
 primitives are built on (``park``/``unpark``, :mod:`testbed.sched._parking`):
