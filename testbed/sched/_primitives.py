@@ -1,4 +1,4 @@
-"""Blocking primitives: Lock, RLock, Condition, Event, Semaphore, Barrier (Queue is in _queue).
+"""Blocking primitives: Lock, RLock, Condition, Event, Semaphore, Barrier (queues: _queue; Timer: _timer).
 
 V8 blocks through ``base::Mutex``, ``base::ConditionVariable`` and
 semaphores; the model blocks only through these, for three reasons.  Every
@@ -28,7 +28,9 @@ They are also drop-ins for :mod:`threading`'s (for code run by
 :func:`fresh_names` restarts the counters, so each explored schedule names
 its primitives the same way); ``acquire(blocking=True, timeout=None)``
 returns a bool; ``Condition`` has ``wait``, ``wait_for``, ``notify(n)``,
-``notify_all`` and checks the lock is held; ``Event`` has ``clear``.  One
+``notify_all`` and checks the lock is held; ``Event`` has ``clear``;
+``Barrier`` has :class:`threading.Barrier`'s ``action``, ``reset``,
+``abort``, ``broken`` and its ``BrokenBarrierError``.  One
 difference stays: a timeout does not end a wait with False.  In free mode
 it is the wait's *patience* (:class:`~testbed.sched._parking.Patience`: a
 wait nobody can end fails with :class:`WaitTimeout`); in controlled mode
@@ -602,7 +604,7 @@ class Barrier:
         except BaseException:
             # A party gone (out of patience, halted): nobody else would be released either.
             with lot.guard:
-                if not generation.tripped:
+                if not (generation.tripped or generation.broken):
                     self._break(generation)
             raise
         if not generation.tripped:

@@ -456,6 +456,7 @@ class Sums:
     def __init__(self, with_action: bool) -> None:
         self.partial = [0, 0]
         self.totals: list[int] = []
+        self.with_action = with_action
         self.barrier = Barrier(2, self.add_up if with_action else None)
 
     def add_up(self) -> None:
@@ -465,7 +466,7 @@ class Sums:
 def summing_worker(state: Sums, me: int) -> None:
     for rnd in (1, 2):
         state.partial[me] = rnd * 10 + me
-        if state.barrier.wait() == 0 and state.barrier._action is None:
+        if state.barrier.wait() == 0 and not state.with_action:
             # Adds up after the barrier: the other worker may already be writing the next round.
             point("read-partials")
             state.add_up()
