@@ -6,6 +6,14 @@ the budget plus a margin: the last schedule of a budget may start just
 before it runs out, and one schedule may take up to the run timeout of the
 model's Config before the model itself reports it as a liveness violation,
 which is a better report than pytest-timeout's stack dump.
+
+``pytest stress -n auto`` (pytest-xdist) spreads the cases over worker
+processes.  That is safe because each case is a self-contained campaign:
+its seeds are constants of the test module, its collection order is fixed
+(sorted scenarios, the fault catalogue's order: every worker must collect
+the same items), it writes no file (a trace goes to pytest's per-test
+``tmp_path``, which xdist keeps apart per worker), and the one piece of
+process-wide state, the active scheduler, is per process, so per worker.
 """
 
 from __future__ import annotations

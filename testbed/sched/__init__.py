@@ -17,8 +17,10 @@ The same machinery is a library for anyone's threads: :func:`explore` runs
 plain functions as threads under a controlled scheduler until a check fails
 or an exception escapes, and returns the failing schedule with a
 ``replay()``; :class:`Lock`, :class:`RLock`, :class:`Condition`,
-:class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore` and
-:class:`Queue` stand in for :mod:`threading`'s and :mod:`queue`'s.
+:class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore`,
+:class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
+:class:`Timer`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
+and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 """
 
 from testbed.sched._controlled import ControlledScheduler
@@ -33,12 +35,22 @@ from testbed.sched._points import (
     running,
 )
 from testbed.sched._pos import POSStrategy
-from testbed.sched._primitives import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
-from testbed.sched._queue import Queue
+from testbed.sched._primitives import (
+    Barrier,
+    BoundedSemaphore,
+    BrokenBarrierError,
+    Condition,
+    Event,
+    Lock,
+    RLock,
+    Semaphore,
+)
+from testbed.sched._queue import LifoQueue, PriorityQueue, Queue, SimpleQueue
 from testbed.sched._seeds import derive_seed
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import NEVER, NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._surw import SURWProfile, SURWStrategy
+from testbed.sched._timer import Timer
 from testbed.sched._trace import (
     TRACE_SCHEMA,
     ReplayDivergedError,
@@ -63,8 +75,13 @@ __all__ = [
     "write_trace",
     "Barrier",
     "BoundedSemaphore",
+    "BrokenBarrierError",
     "ExploreResult",
+    "LifoQueue",
+    "PriorityQueue",
     "Queue",
+    "SimpleQueue",
+    "Timer",
     "RLock",
     "Semaphore",
     "explore",

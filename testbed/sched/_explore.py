@@ -35,7 +35,9 @@ primitives (:class:`~testbed.sched.Lock` and friends) is one, and the code
 under test calls :func:`~testbed.sched.point` wherever it wants another
 thread to be able to run first (between a read and the write that depends
 on it).  Threads the functions start themselves, and the calling thread,
-are not steered.
+are not steered; a :class:`~testbed.sched.Timer` started by an explored
+thread is (its thread is spawned through the scheduler), and a schedule
+ends, and ``check`` runs, only once every steered thread has ended.
 
 Strategies: ``"pct"`` (the default; schedule 0 is a probe run that never
 preempts, and its step count is the horizon of the PCT schedules after it,
@@ -255,17 +257,23 @@ class _Explorer:
                     failures.append(_Failure.of(error, thread, scheduler.steps))
 
             with running(scheduler):
-                spawned = [scheduler.spawn(n, body, n, f) for n, f in zip(self.names, self.functions, strict=True)]
+                for n, f in zip(self.names, self.functions, strict=True):
+                    scheduler.spawn(n, body, n, f)
                 scheduler.launch()
                 deadline = time.monotonic() + self.timeout
-                for thread in spawned:
-                    thread.join(max(0.0, deadline - time.monotonic()))
-                stuck = [t.name for t in spawned if t.is_alive()]
+                # Every steered thread, including those the threads spawned through the
+                # scheduler (a Timer's): the list grows only while one of them runs.
+                everyone = scheduler.threads
+                joined = 0
+                while joined < len(everyone):
+                    everyone[joined].join(max(0.0, deadline - time.monotonic()))
+                    joined += 1
+                stuck = [t.name for t in everyone if t.is_alive()]
                 if stuck:
                     # Let them run freely (they may finish), never leave one waiting for a turn.
                     scheduler.abandon()
                     scheduler.interrupt_waits()
-                    for thread in spawned:
+                    for thread in list(everyone):
                         thread.join(1.0)
             if stuck:
                 message = (

@@ -1,4 +1,4 @@
-"""Blocking primitives: Lock, RLock, Condition, Event, Semaphore, Barrier (Queue is in _queue).
+"""Blocking primitives: Lock, RLock, Condition, Event, Semaphore, Barrier (queues: _queue; Timer: _timer).
 
 V8 blocks through ``base::Mutex``, ``base::ConditionVariable`` and
 semaphores; the model blocks only through these, for three reasons.  Every
@@ -28,7 +28,9 @@ They are also drop-ins for :mod:`threading`'s (for code run by
 :func:`fresh_names` restarts the counters, so each explored schedule names
 its primitives the same way); ``acquire(blocking=True, timeout=None)``
 returns a bool; ``Condition`` has ``wait``, ``wait_for``, ``notify(n)``,
-``notify_all`` and checks the lock is held; ``Event`` has ``clear``.  One
+``notify_all`` and checks the lock is held; ``Event`` has ``clear``;
+``Barrier`` has :class:`threading.Barrier`'s ``action``, ``reset``,
+``abort``, ``broken`` and its ``BrokenBarrierError``.  One
 difference stays: a timeout does not end a wait with False.  In free mode
 it is the wait's *patience* (:class:`~testbed.sched._parking.Patience`: a
 wait nobody can end fails with :class:`WaitTimeout`); in controlled mode
@@ -50,7 +52,17 @@ from testbed.sched import _points
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import point
 
-__all__ = ["Barrier", "BoundedSemaphore", "Condition", "Event", "Lock", "RLock", "Semaphore", "fresh_names"]
+__all__ = [
+    "Barrier",
+    "BoundedSemaphore",
+    "BrokenBarrierError",
+    "Condition",
+    "Event",
+    "Lock",
+    "RLock",
+    "Semaphore",
+    "fresh_names",
+]
 
 _counters: dict[str, itertools.count[int]] = {}
 
@@ -488,51 +500,175 @@ class BoundedSemaphore(Semaphore):
             raise ValueError(f"semaphore {self.name!r} released too many times")
 
 
+class _Generation:
+    """One filling of a :class:`Barrier`: it ends tripped (every party arrived) or broken."""
+
+    __slots__ = ("broken", "tripped")
+
+    def __init__(self) -> None:
+        self.tripped = False
+        self.broken = False
+
+
+BrokenBarrierError = threading.BrokenBarrierError
+
+
 class Barrier:
-    """A reusable barrier for ``parties`` threads."""
+    """``Barrier(parties, action=None, timeout=None, *, name=None)``: a reusable barrier, as :class:`threading.Barrier`.
 
-    __slots__ = ("_arrived", "_broken", "_generation", "_lot", "name", "parties")
+    The last of ``parties`` threads to arrive runs ``action`` (if any) and
+    then releases the others; ``wait`` returns the caller's arrival index
+    (0 to ``parties - 1``).  The barrier *breaks*, and every thread waiting
+    and every later ``wait`` raises :class:`BrokenBarrierError` (the
+    :mod:`threading` class itself, so ``except threading.BrokenBarrierError``
+    works), when ``abort()`` is called, when ``action`` raises (in the
+    thread that ran it, which gets the action's exception), or when a
+    waiting party leaves by an exception (a free-mode ``WaitTimeout``,
+    ``threading``'s "the wait timed out", or a halt).  ``reset()`` breaks
+    the current round for whoever waits in it and makes the barrier whole
+    and empty again.
 
-    def __init__(self, parties: int, name: str | None = None) -> None:
-        if not isinstance(parties, int) or parties < 1:
+    Each round is a :class:`_Generation` the waiters hold on to, so a
+    thread released from one round never confuses it with the next, and no
+    round has to drain before the next begins (``threading`` needs draining
+    and resetting states for that).  ``timeout`` is the patience of each
+    wait, as for every primitive here (:class:`Patience`).
+
+    ``Barrier(parties, "name")``, the model's older form, still names the
+    barrier: a string is never a callable action.
+    """
+
+    __slots__ = ("_action", "_arrived", "_broken", "_generation", "_lot", "_timeout", "name", "parties")
+
+    def __init__(
+        self,
+        parties: int,
+        action: Callable[[], object] | str | None = None,
+        timeout: float | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(action, str):
+            if name is not None:
+                raise TypeError(f"Barrier got two names, {action!r} and name={name!r}")
+            name, action = action, None
+        if isinstance(parties, bool) or not isinstance(parties, int) or parties < 1:
             raise ValueError(f"a barrier needs one or more parties, got {parties!r}")
+        if action is not None and not callable(action):
+            raise TypeError(f"barrier action must be callable or None, got {action!r}")
         self.name = auto_name("barrier") if name is None else name
         self.parties = parties
+        self._action = action
+        self._timeout = timeout
         self._lot = ParkingLot(self.name)
+        #: threads waiting in the current round
         self._arrived = 0
-        self._generation = 0
+        self._generation = _Generation()
+        #: broken (abort, a failed action or wait): every wait raises until reset()
         self._broken = False
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait until ``parties`` threads arrived; returns this thread's arrival index."""
+        """Wait until ``parties`` threads arrived; returns this thread's arrival index.
+
+        Raises :class:`BrokenBarrierError` when the barrier is broken or
+        breaks (or is reset) while this thread waits.
+        """
+        if timeout is None:
+            timeout = self._timeout
         point("barrier-wait", self.name)
         lot = self._lot
         with lot.guard:
             if self._broken:
-                raise threading.BrokenBarrierError
+                raise BrokenBarrierError
+            generation = self._generation
             arrival = self._arrived
             self._arrived += 1
-            if self._arrived == self.parties:
+            last = self._arrived == self.parties
+            if last:
+                # Later arrivals start the next round at once; this one trips when the action is done.
+                self._generation = _Generation()
                 self._arrived = 0
-                self._generation += 1
-                if lot.waiters:
-                    _points._active.unpark(lot)
-                return arrival
-            generation = self._generation
-        _points._active.park(
-            lot,
-            lambda: self._generation != generation or self._broken,
-            lambda: f"barrier {self.name!r} ({self._arrived}/{self.parties} arrived)",
-            Patience(timeout),
-        )
-        if self._generation == generation:
-            raise threading.BrokenBarrierError
+                if self._action is None:
+                    self._trip(generation)
+                    return arrival
+        if last:
+            self._run_action(generation)
+            return arrival
+        try:
+            _points._active.park(
+                lot,
+                lambda: generation.tripped or generation.broken,
+                lambda: f"barrier {self.name!r} ({self._arrived}/{self.parties} arrived)",
+                _patience(timeout),
+            )
+        except BaseException:
+            # A party gone (out of patience, halted): nobody else would be released either.
+            with lot.guard:
+                if not (generation.tripped or generation.broken):
+                    self._break(generation)
+            raise
+        if not generation.tripped:
+            raise BrokenBarrierError
         return arrival
 
+    def _run_action(self, generation: _Generation) -> None:
+        """The last arrival: run the action outside the guard (it may pass points and wait), then trip."""
+        assert self._action is not None
+        try:
+            self._action()
+        except BaseException:
+            with self._lot.guard:
+                self._break(generation)
+            raise
+        with self._lot.guard:
+            self._trip(generation)
+
+    def _trip(self, generation: _Generation) -> None:  # guard held
+        generation.tripped = True
+        if self._lot.waiters:
+            _points._active.unpark(self._lot)
+
+    def _break(self, generation: _Generation | None = None) -> None:  # guard held
+        """Break the barrier: the given round and the current one end broken, later waits raise."""
+        self._broken = True
+        if generation is not None:
+            generation.broken = True
+        self._generation.broken = True
+        # A round that ended broken is over: a wait after reset() starts a fresh one.
+        self._generation = _Generation()
+        self._arrived = 0
+        if self._lot.waiters:
+            _points._active.unpark(self._lot)
+
     def abort(self) -> None:
-        """Break the barrier: waiting and later parties get ``BrokenBarrierError``."""
+        """Break the barrier: waiting and later parties get :class:`BrokenBarrierError` until ``reset()``."""
+        point("barrier-abort", self.name)
+        with self._lot.guard:
+            self._break()
+
+    def reset(self) -> None:
+        """Back to whole and empty; threads waiting in the current round get :class:`BrokenBarrierError`."""
+        point("barrier-reset", self.name)
         lot = self._lot
         with lot.guard:
-            self._broken = True
+            if self._arrived:
+                self._generation.broken = True
+            self._generation = _Generation()
+            self._arrived = 0
+            self._broken = False
             if lot.waiters:
                 _points._active.unpark(lot)
+
+    @property
+    def broken(self) -> bool:
+        """Whether the barrier is broken (``abort``, a failed action or wait) and not reset since."""
+        return self._broken
+
+    @property
+    def n_waiting(self) -> int:
+        """Threads waiting in the current round (0 while broken)."""
+        return 0 if self._broken else self._arrived
+
+    def __repr__(self) -> str:
+        state = "broken" if self._broken else f"waiters={self._arrived}/{self.parties}"
+        return f"<testbed.sched.Barrier {self.name!r} {state}>"

@@ -1,4 +1,4 @@
-"""Lock, Condition, Event and Barrier in both modes (DESIGN.md section 6).
+"""Lock, Condition, Event and Barrier in both modes (DESIGN.md section 6; Barrier's reset/abort: test_dropins.py).
 
 Controlled mode: a wait never sleeps, the thread is simply not runnable
 until woken.  The random strategy with a fixed seed makes each of these runs
@@ -282,13 +282,19 @@ def test_free_event_wait_times_out_naming_the_event(run_threads) -> None:
     assert error.what == "event 'never-set'"
 
 
-def test_free_barrier_missing_a_party_times_out_naming_the_barrier(run_threads) -> None:
-    barrier = Barrier(3, "phase")
+def test_free_barrier_missing_a_party_times_out_naming_the_barrier_and_breaks_it(run_threads) -> None:
+    # As a timed-out threading.Barrier wait breaks the barrier: the first party out of
+    # patience gets WaitTimeout, a party still waiting then gets BrokenBarrierError
+    # (or runs out of patience itself while the first one collects the stacks).
+    barrier = Barrier(3, name="phase")
     errors = run_threads(
         free(), {"p0": lambda: barrier.wait(timeout=SHORT), "p1": lambda: barrier.wait(timeout=SHORT)}, True
     )
     assert set(errors) == {"p0", "p1"}
-    assert all(isinstance(e, WaitTimeout) and e.what.startswith("barrier 'phase' (") for e in errors.values())
+    timeouts = [e for e in errors.values() if isinstance(e, WaitTimeout)]
+    assert timeouts and all(e.what.startswith("barrier 'phase' (") for e in timeouts)
+    assert all(isinstance(e, WaitTimeout | threading.BrokenBarrierError) for e in errors.values())
+    assert barrier.broken
 
 
 def test_free_waits_default_to_the_schedulers_wait_timeout(run_threads) -> None:
