@@ -89,12 +89,17 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     "semaphore-acquire": ("semaphore", True, True),
     "semaphore-release": ("semaphore", True, True),
     "barrier-wait": ("barrier", True, True),
+    "barrier-abort": ("barrier", True, True),
+    "barrier-reset": ("barrier", True, True),
+    # a timer's join: whether its thread finished is no point of its own, so
+    # joins are taken as writes of the timer (racing with each other)
+    "timer-join": ("timer", True, True),
     # thread-local: races with nothing
     "deopt-runtime-call": ("", False, False),
 }
 
 #: families of synchronization primitives (not data of the model)
-SYNC_FAMILIES = frozenset({"lock", "event", "semaphore", "barrier"})
+SYNC_FAMILIES = frozenset({"lock", "event", "semaphore", "barrier", "timer"})
 
 
 def resource(kind: str, detail: object) -> Resource:
