@@ -102,8 +102,10 @@ class ControlledScheduler(Scheduler):
         self._horizon = 0
         # Only strategies that do not watch every operation skip points.
         self._skips = not strategy.wants_ops
-        #: the decisions consumed, run-length encoded: [decision, runnable, thread, repeat]
-        self._runs: list[list[int]] = []
+        # The decisions consumed, run-length encoded: runs of (decision,
+        # runnable, thread, repeat) laid end to end in one flat list of ints
+        # (a list of small lists would be traced by every cycle collection).
+        self._runs: list[int] = []
         #: how many decisions were consumed (the tape's length)
         self.decisions = 0
         # The last step accounted for on the tape, and how many threads were
@@ -186,7 +188,7 @@ class ControlledScheduler(Scheduler):
     @property
     def tape(self) -> list[int]:
         """The decisions consumed, in order: the schedule (expanded from the runs)."""
-        return decode_tape(self._runs)[0]
+        return decode_tape(self.recorded_tape())[0]
 
     def abandon(self) -> None:
         """Give up control (the run timed out): let every thread run freely to its end.
@@ -287,12 +289,10 @@ class ControlledScheduler(Scheduler):
         """Append ``repeat`` decisions to the tape, merged into the last run when they extend it."""
         self.decisions += repeat
         runs = self._runs
-        if runs:
-            last = runs[-1]
-            if last[0] == decision and last[1] == runnable and last[2] == thread:
-                last[3] += repeat
-                return
-        runs.append([decision, runnable, thread, repeat])
+        if runs and runs[-4] == decision and runs[-3] == runnable and runs[-2] == thread:
+            runs[-1] += repeat
+        else:
+            runs += (decision, runnable, thread, repeat)
 
     def _account(self, upto: int) -> None:
         """The points after the last accounted step up to ``upto`` kept the turn: record their zeros.
@@ -504,7 +504,8 @@ class ControlledScheduler(Scheduler):
         (registration index).
         """
         self._account(self._step)  # a run stopped by a halt may have zeros not yet added
-        return [list(run) for run in self._runs]
+        flat = self._runs
+        return [flat[i : i + 4] for i in range(0, len(flat), 4)]
 
     def divergence(self) -> ReplayDiverged | None:
         """After the run: the first divergence of a checked replay, if any.
