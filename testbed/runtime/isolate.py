@@ -26,6 +26,7 @@ from loguru import logger
 from testbed.heap import Heap, Tagged
 from testbed.runtime.config import Config
 from testbed.runtime.events import EventLog
+from testbed.runtime.locker import IsolateLocker
 from testbed.runtime.mutator import Mutator
 from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
@@ -87,6 +88,8 @@ class Isolate:
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
+        #: the v8::Locker JS threads take turns through (None: they all run at once)
+        self.locker = IsolateLocker(self.safepoint, self.is_aborted) if config.locker else None
 
     # -- violations ------------------------------------------------------------
 
@@ -257,6 +260,8 @@ class Isolate:
 
     def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None]) -> None:
         try:
+            if self.locker is not None:
+                self.locker.enter(mutator)
             mutator.open_scope()
             program(mutator)
             while mutator.frames:
@@ -278,6 +283,8 @@ class Isolate:
         except (Exception, Halt) as error:
             self.report_thread_failure(mutator.name, error)
         mutator.state = ThreadState.PARKED
+        if self.locker is not None:
+            self.locker.release(mutator)
         last = next(self._finished) == len(self.mutators)
         if last:
             self.collector.shutdown()
