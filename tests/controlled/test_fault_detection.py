@@ -71,6 +71,8 @@ CASES = [
     Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2571, invariant="frames-consistent"),
     Case("stale-frame-code", "deopt-storm", 1, (), step=2562, invariant="frames-consistent"),
     Case("resume-without-disarm", "mixed", 7, SHORT_MIXED, step=944, invariant="safepoint-liveness"),
+    Case("lazy-deopt-current-thread-only", "locker-deopt", 1, (), step=780, invariant="frames-consistent"),
+    Case("embedded-refs-not-invalidated", "locker-deopt", 1, (), step=1199, invariant="no-dangling"),
 ]
 IDS = [case.fault for case in CASES]
 PINNED = CASES
