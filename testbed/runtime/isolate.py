@@ -6,6 +6,9 @@ asks for a collection it stops the world through the safepoint, gives up
 every LAB, lets the observer verify the stopped world, runs the collector
 and lets the observer verify the result.
 
+With ``Config.locker`` the mutators take turns through the isolate's
+Locker (:mod:`testbed.runtime.locker`) instead of running at once.
+
 A violation reported by the observer, a wait timeout or a crash aborts the
 run: the abort flag makes every wait give up and every poll unwind, so no
 thread is left behind.
@@ -89,7 +92,7 @@ class Isolate:
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
         #: the v8::Locker JS threads take turns through (None: they all run at once)
-        self.locker = IsolateLocker(self.safepoint, self.is_aborted) if config.locker else None
+        self.locker = IsolateLocker(self.safepoint, self.is_aborted, self.events) if config.locker else None
 
     # -- violations ------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from testbed.runtime.events import EventLog
 from testbed.runtime.safepoint import RunAborted, Safepoint
 from testbed.sched import Condition, Lock, point
 
@@ -39,7 +40,7 @@ __all__ = ["IsolateLocker"]
 class IsolateLocker:
     """One holder at a time; the threads that left are archived in index order."""
 
-    def __init__(self, safepoint: Safepoint, aborted: Callable[[], bool]) -> None:
+    def __init__(self, safepoint: Safepoint, aborted: Callable[[], bool], events: EventLog) -> None:
         self.mutex = Lock("isolate-locker")
         self.changed = Condition(self.mutex, "isolate-locker")
         self.holder: Mutator | None = None
@@ -48,6 +49,7 @@ class IsolateLocker:
         self.entries = 0
         self._safepoint = safepoint
         self._aborted = aborted
+        self._events = events
 
     def enter(self, mutator: Mutator) -> None:
         """``v8::Locker``: wait (parked) for the isolate, restore this thread, run."""
@@ -58,10 +60,13 @@ class IsolateLocker:
             if not self.changed.wait_for(lambda: self.holder is None, abandon=self._aborted):
                 raise RunAborted
             point("thread-restore", mutator.name)
-            if mutator in self.archived:
+            restored = mutator in self.archived
+            if restored:
                 self.archived.remove(mutator)
             self.holder = mutator
             self.entries += 1
+        detail = f"restored with {len(mutator.frames)} frame(s)" if restored else "first entry"
+        self._events.record("locker-enter", detail)
         self._safepoint.unpark(mutator)
 
     def leave(self, mutator: Mutator) -> None:
@@ -80,6 +85,9 @@ class IsolateLocker:
                 self.archived.sort(key=lambda m: m.index)
             self.holder = None
             self.changed.notify_all()
+        self._events.record(
+            "locker-leave", f"archived with {len(mutator.frames)} frame(s)" if archive else "thread ends"
+        )
 
     def archived_threads(self) -> Sequence[Mutator]:
         """A snapshot of the archived threads (``ThreadManager::IterateArchivedThreads``)."""
