@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import testbed
-from testbed.heap import Code
-from testbed.runtime import ConfigError, Mutator
+from testbed.heap import Code, Map, poison
+from testbed.runtime import ConfigError, Mutator, ThreadState
 from testbed.sched import Event
 
 #: seconds an event wait may take (free mode only; controlled mode detects deadlocks)
@@ -137,3 +137,30 @@ def test_locker_deopt_scenario_is_clean_and_patches_archived_threads(strategy: s
     assert result.ok and result.schedules == 20, [f.violation.to_json() for f in result.findings[:3]]
     stats = result.stats
     assert stats["lazy_deopts"] > 0 and stats["mark_compacts"] > 0 and stats["freed"] > 0, stats
+
+
+def _stopped_locker_isolate(bare_isolate: Any) -> Any:
+    isolate = bare_isolate(locker=True, embedded_objects=True)
+    for mutator in isolate.mutators:
+        mutator.state = ThreadState.PARKED
+    return isolate
+
+
+def test_the_verifier_reports_live_code_embedding_a_freed_object(bare_isolate: Any) -> None:
+    isolate = _stopped_locker_isolate(bare_isolate)
+    function = isolate.deoptimizer.functions[0]
+    code = function.code_for_call(isolate.mutators[0].allocator)
+    (target,) = code.embedded
+    poison(target, Map.FREED)  # what a sweep does to an object nobody marked
+    violations = isolate.observer.verifier.at_pause_start(isolate)
+    assert [v.invariant for v in violations] == ["no-dangling"], violations
+    assert f"code #{code.lid} (current) embeds #{target.lid} at 0, a freed object" in violations[0].message
+
+
+def test_the_verifier_accepts_live_and_cleared_embedded_objects(bare_isolate: Any) -> None:
+    isolate = _stopped_locker_isolate(bare_isolate)
+    current = isolate.deoptimizer.functions[0].code_for_call(isolate.mutators[0].allocator)
+    cleared = isolate.deoptimizer.functions[1].code_for_call(isolate.mutators[0].allocator)
+    cleared.embedded = [None]
+    assert current.embedded[0] is not None
+    assert isolate.observer.verifier.at_pause_start(isolate) == []
