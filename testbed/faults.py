@@ -156,8 +156,8 @@ FAULTS: tuple[Fault, ...] = (
         caught_by="no-dangling",
         where="testbed/deopt/deoptimizer.py",
         scenario="locker-deopt",
-        bug="v8 ea0e1e21 'Fixing failure on GC stress.' (embedded objects of all code marked for deopt "
-        "invalidated; found by the nodejs/node#19274 bisect)",
+        bug="nodejs/node#19274 bisect: V8 ea0e1e21 'Fixing failure on GC stress.' (footer 'Bug: v8:751825'; "
+        "invalidates embedded objects of all code marked for deopt)",
     ),
 )
 
