@@ -21,7 +21,7 @@ __all__ = ["explain"]
 
 _CODE = re.compile(r"code #(\d+)")
 _PAUSE_KINDS = ("pause-start", "safepoint-arrive", "scavenge-task", "scavenge-end", "mark-compact")
-_DEOPT_KINDS = ("deopt-entry", "materialize", "frame-rebuilt", "weak-list-link")
+_DEOPT_KINDS = ("deopt-entry", "materialize", "frame-rebuilt", "patch-return", "weak-list-link")
 
 
 def _code_of(event: Event) -> str | None:

@@ -140,6 +140,25 @@ FAULTS: tuple[Fault, ...] = (
         where="testbed/runtime/safepoint.py",
         scenario="mixed",
     ),
+    Fault(
+        name="lazy-deopt-current-thread-only",
+        summary="code marked for deopt is patched for lazy deopt on the current thread's stack only; "
+        "an archived (Unlocker) thread returns into the invalidated code",
+        caught_by="frames-consistent",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="locker-deopt",
+        bug="v8:6563 (fix 596d55a 'Deoptimization and multithreading.'; nodejs/node#19274, #19477, #19486)",
+    ),
+    Fault(
+        name="embedded-refs-not-invalidated",
+        summary="code marked for deopt keeps its weak embedded references; a GC frees their targets "
+        "while the code is still alive",
+        caught_by="no-dangling",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="locker-deopt",
+        bug="nodejs/node#19274 bisect: V8 ea0e1e21 'Fixing failure on GC stress.' (footer 'Bug: v8:751825'; "
+        "invalidates embedded objects of all code marked for deopt)",
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -149,6 +149,43 @@ def _weak_list_churn() -> Config:
     )
 
 
+def _locker_deopt() -> Config:
+    # Threads take turns through the isolate's Locker and leave it often
+    # (Unlocker) with activations of the same two optimized functions on
+    # their stacks; forced deopts mark that code while other threads are
+    # archived; a mark-compact after every scavenge frees what marked code
+    # embedded, and the concurrent sweeper frees it while threads run.
+    return Config(
+        scenario="locker-deopt",
+        mutators=3,
+        locker=True,
+        embedded_objects=True,
+        functions=2,
+        optimize_after=1,
+        deopt_every_n_times=3,
+        gc_interval=30,
+        mark_compact_every=1,
+        concurrent_sweeping=True,
+        ops=600,
+        mix=Mix(
+            alloc=12,
+            alloc_old=2,
+            store=6,
+            barrier_store=2,
+            store_smi=1,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=10,
+            call=20,
+            ret=12,
+            fail_guard=4,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -184,6 +221,14 @@ SCENARIOS: dict[str, Scenario] = {
             "unlinking on the concurrent sweeper",
             "weak list locking and clearing",
             _weak_list_churn,
+        ),
+        Scenario(
+            "locker-deopt",
+            "three threads take turns through the isolate's v8::Locker, leaving it (Unlocker) with optimized "
+            "frames on their stacks; deopts mark code other, archived threads still run; optimized code "
+            "embeds objects weakly",
+            "deoptimizer across archived threads (v8:6563), invalidated embedded objects",
+            _locker_deopt,
         ),
     )
 }

@@ -71,15 +71,16 @@ class Checker(Observer):
     def on_execute(self, mutator: Mutator, frame: Frame) -> None:
         self.evaluations["frames-consistent"] += 1
         code = frame.code
-        if code is not None and (dead := death(code)) is not None:
-            isolate = mutator.isolate
-            isolate.report(
-                [
-                    isolate.violation(
-                        "frames-consistent", f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}"
-                    )
-                ]
-            )
+        if code is None:
+            return
+        if (dead := death(code)) is not None:
+            message = f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}"
+        elif (lost := _lost_embedded(frame, code)) is not None:
+            message = f"{mutator.name} frame {frame.depth} runs code #{code.lid}, {lost}"
+        else:
+            return
+        isolate = mutator.isolate
+        isolate.report([isolate.violation("frames-consistent", message)])
 
     def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None:
         self.shadow.alloc(obj)
@@ -128,3 +129,22 @@ class Checker(Observer):
             return check(*args)
         finally:
             self.verify_s += time.perf_counter() - started
+
+
+def _lost_embedded(frame: Frame, code: HeapObject) -> str | None:
+    """What an activation about to run ``code`` would dereference and not find, if anything.
+
+    Optimized code uses the objects its instructions embed; a frame the
+    deoptimizer rebuilt (interpreter code) or whose return it patched (it
+    enters the deoptimizer, not the code) no longer runs them.  A cleared
+    slot (None) means the code was invalidated under a live activation.
+    """
+    embedded = getattr(code, "embedded", None)
+    if not embedded or frame.deoptimized or frame.lazy_deopt:
+        return None
+    for index, value in enumerate(embedded):
+        if value is None:
+            return f"whose embedded object {index} was cleared (the code was invalidated under this activation)"
+        if isinstance(value, HeapObject) and (dead := death(value)) is not None:
+            return f"whose embedded object {index} is #{value.lid}, a {dead} object"
+    return None

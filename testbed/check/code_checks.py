@@ -15,7 +15,10 @@ never with the collector's marking:
   by the next pause or the end of the run) no entry that no one uses is
   left, and no code someone uses was freed;
 * ``frames-consistent``: no frame points at dead code or at something that
-  is not code.
+  is not code;
+* ``no-dangling`` for code: no live code object embeds a freed or zapped
+  object (V8's heap verifier visits a code object's embedded pointers
+  through its relocation entries the same way).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from testbed.check import raw
 from testbed.check.findings import Findings
-from testbed.heap import Code
+from testbed.heap import Code, HeapObject
 
 if TYPE_CHECKING:
     from testbed.runtime import Isolate
@@ -78,6 +81,22 @@ class CodeChecks:
                     found.add("frames-consistent", f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}")
                 elif not isinstance(code, Code):
                     found.add("frames-consistent", f"{mutator.name} frame {frame.depth} runs #{code.lid}, not code")
+
+    @staticmethod
+    def embedded(isolate: Isolate, found: Findings) -> None:
+        """No live code object on the code pages embeds a dead object."""
+        found.evaluate("no-dangling")
+        for page in isolate.heap.code_space.pages:
+            for code in raw.objects_on(page):
+                if not isinstance(code, Code) or raw.death(code) is not None:
+                    continue
+                for index, value in enumerate(code.embedded):
+                    if isinstance(value, HeapObject) and (dead := raw.death(value)) is not None:
+                        what = "marked for deoptimization" if code.marked_for_deoptimization else "current"
+                        found.add(
+                            "no-dangling",
+                            f"code #{code.lid} ({what}) embeds #{value.lid} at {index}, a {dead} object",
+                        )
 
     def after_mark_compact(self, isolate: Isolate, found: Findings, concurrent_sweeping: bool) -> None:
         """Unused entries gone (or owed by the sweeper), used code not freed."""

@@ -53,8 +53,9 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "no-dangling",
-        "no reachable reference to a freed or zapped object; no read through one",
-        "every mutator field read; every checkmark trace (pause start, after each collection, run end)",
+        "no reachable reference to a freed or zapped object; no read through one; no live code embeds one",
+        "every mutator field read; every checkmark trace (pause start, after each collection, run end); "
+        "code's embedded objects at the same points",
         True,
     ),
     Invariant(
@@ -83,7 +84,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "frames-consistent",
-        "no frame refers to freed code",
+        "no frame refers to freed code; no activation runs code whose embedded objects were cleared or freed",
         "every guard check and return; every pause, after each scavenge and mark-compact, run end",
         True,
     ),

@@ -57,6 +57,7 @@ class HeapVerifier:
         self._store_buffers_flushed(isolate, found)
         self.code.weak_list(isolate, found)
         self.code.frames(isolate, found)
+        self.code.embedded(isolate, found)
         self.code.condemned_unlinked(isolate, found)
         self._remset_complete(isolate, found)
         self._reached = trace(isolate, found, None, after_scavenge=False)
@@ -80,6 +81,7 @@ class HeapVerifier:
         found = self._findings()
         self.code.weak_list(isolate, found)
         self.code.frames(isolate, found)
+        self.code.embedded(isolate, found)
         self.code.after_mark_compact(isolate, found, concurrent_sweeping)
         self._checkmark(isolate, found, after_scavenge=False, what="mark-compact")
         return found.violations(f"after mark-compact {isolate.stats.mark_compacts}")
@@ -89,6 +91,7 @@ class HeapVerifier:
         self._reached = None
         self.code.weak_list(isolate, found)
         self.code.frames(isolate, found)
+        self.code.embedded(isolate, found)
         self.code.condemned_unlinked(isolate, found)  # the last concurrent sweep is over too
         self._remset_complete(isolate, found, include_buffers=True)
         trace(isolate, found, self.shadow, after_scavenge=False)

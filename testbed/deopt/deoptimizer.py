@@ -29,11 +29,33 @@ the frame runs freed code.
 A patched (deoptimized) frame is an interpreter frame: no guard of it can
 fail and there is nothing left to deoptimize lazily.
 
+With the isolate's Locker (``Config.locker``) the lazy half is V8's own:
+marking code is followed by the deoptimizer's walk of the stacks
+(``Deoptimizer::DeoptimizeMarkedCodeForContext`` with its
+``ActivationsFinder``), which patches the return address of every other
+activation of that code to the lazy-deopt trampoline, on the current
+thread and, since V8 596d55a (v8:6563), on every archived thread
+(``ThreadManager::IterateArchivedThreads``).  A return then deoptimizes
+lazily when its frame was patched, not because the code is marked.  With
+``embedded_objects`` the deoptimizer also clears the marked code's embedded
+objects first (``InvalidateEmbeddedObjects``; since V8 ea0e1e21 for all code
+marked for deoptimization, not only code found on the stack): they are
+held weakly, and a marked code object is no longer tracked by the
+dependency that would clear them when they die.
+
+Faults: ``lazy-deopt-current-thread-only`` patches only the current
+thread's stack (V8 before 596d55a), so an archived thread that enters
+again returns into code whose embedded objects were cleared;
+``embedded-refs-not-invalidated`` marks code without clearing its embedded
+objects (V8 before ea0e1e21), so once a collection frees what they point
+to, code kept alive by a patched activation still points at it.
+
 Simplified: one frame per deopt (no inlined frames), and captured objects
 are heap numbers or closures of one or two fields, allocated young (V8
 allocates them old).  An eager deopt marks its code, as V8's does, but V8
-then makes every activation of that code deoptimize at once, where here
-other threads find the mark when they return into it (docs/v8-mapping.md).
+then makes every activation of that code deoptimize at once, where here,
+outside Locker mode, other threads find the mark when they return into it
+(docs/v8-mapping.md).
 """
 
 from __future__ import annotations
@@ -66,6 +88,12 @@ class TieringDeoptimizer:
         self._skip_poll = "no-poll-in-deopt" in faults
         self._no_barrier = "missing-barrier-in-materialize" in faults
         self._stale_code = "stale-frame-code" in faults
+        self._current_thread_only = "lazy-deopt-current-thread-only" in faults
+        self._keep_embedded = "embedded-refs-not-invalidated" in faults
+        self._patch_stacks = config.locker
+        self._embed = config.embedded_objects
+        #: activations whose return the deoptimizer patched (Locker mode)
+        self.patched = 0
         self.eager = 0
         self.lazy = 0
 
@@ -73,7 +101,7 @@ class TieringDeoptimizer:
 
     def call(self, mutator: Mutator, function: int) -> None:
         target = self.functions[function % len(self.functions)]
-        code = target.code_for_call()
+        code = target.code_for_call(mutator.allocator if self._embed else None)
         frame = mutator.enter_frame(target.frame_size, code=code)
         with mutator.scope():
             context = mutator.alloc(target.context_fields, old=True, kind=Kind.CONTEXT)
@@ -98,9 +126,16 @@ class TieringDeoptimizer:
         if frame is None or frame.deoptimized or not _is_optimized(frame.code):
             return False
         assert isinstance(frame.code, Code)
-        point("deopt-check-mark", frame.code.lid)
-        if not frame.code.marked_for_deoptimization:
-            return False
+        if self._patch_stacks:
+            # The return lands in the lazy-deopt trampoline only if the
+            # deoptimizer patched this frame; otherwise it runs the code.
+            point("frame-return-read", _frame_key(mutator, frame))
+            if not frame.lazy_deopt:
+                return False
+        else:
+            point("deopt-check-mark", frame.code.lid)
+            if not frame.code.marked_for_deoptimization:
+                return False
         self._deoptimize(mutator, frame, lazy=True)
         return True
 
@@ -146,6 +181,7 @@ class TieringDeoptimizer:
         if not self._stale_code:
             frame.code = function.interpreter_code
         frame.deoptimized = True
+        frame.lazy_deopt = False
         isolate.events.record(
             "frame-rebuilt",
             f"code #{code.lid}: frame {frame.depth} now runs interpreter code #"
@@ -153,6 +189,10 @@ class TieringDeoptimizer:
         )
         point("deopt-mark-code", code.lid)
         code.marked_for_deoptimization = True
+        if self._embed and not self._keep_embedded:
+            self._invalidate_embedded(code)
+        if self._patch_stacks:
+            self._patch_activations(mutator, code)
         function.drop_optimized(code)
         linked = isolate.heap.weak_code_list.link_once(code)
         isolate.events.record(
@@ -163,6 +203,39 @@ class TieringDeoptimizer:
             self.lazy += 1
         else:
             self.eager += 1
+
+    # -- Locker mode: V8's DeoptimizeMarkedCodeForContext ------------------------
+
+    def _invalidate_embedded(self, code: Code) -> None:
+        """``Code::InvalidateEmbeddedObjects``: the marked code points at nothing any more."""
+        point("code-embedded-write", code.lid)
+        code.embedded = [None] * len(code.embedded)
+
+    def _patch_activations(self, mutator: Mutator, code: Code) -> None:
+        """``ActivationsFinder``: patch every other activation of ``code`` for a lazy deopt.
+
+        The current thread's stack first, then (the v8:6563 fix) every archived
+        thread's, whose activations would otherwise return into the code.
+        """
+        threads = [mutator]
+        locker = self.isolate.locker
+        if locker is not None and not self._current_thread_only:
+            threads.extend(locker.archived_threads())
+        for thread in threads:
+            for frame in thread.frames:
+                if frame.code is not code or frame.deoptimized or frame.lazy_deopt:
+                    continue
+                point("frame-patch-return", _frame_key(thread, frame))
+                frame.lazy_deopt = True
+                self.patched += 1
+                self.isolate.events.record(
+                    "patch-return", f"code #{code.lid}: {thread.name} frame {frame.depth} returns into the deoptimizer"
+                )
+
+
+def _frame_key(mutator: Mutator, frame: Frame) -> str:
+    """The frame's return slot, as a scheduling point names it."""
+    return f"{mutator.name} frame {frame.depth}"
 
 
 def _is_optimized(code: object) -> bool:

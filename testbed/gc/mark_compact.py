@@ -5,7 +5,9 @@ the waltz depends on, in its historic shape:
 
 * marking starts at the strong roots (global handles, every thread's handle
   scopes and frame slots, the code every optimized activation runs, every
-  function's interpreter and optimized code) and traces fields; the weak
+  function's interpreter and optimized code, and what that optimized code was
+  specialized on) and traces fields, not code's embedded objects (weak in
+  optimized code, as V8's ``IsWeakObjectInOptimizedCode``); the weak
   list of deoptimized code is *not* traced (``VisitWeakList`` runs after
   marking);
 * an activation the deoptimizer has patched is an interpreter frame: it
@@ -144,6 +146,7 @@ class MarkCompact:
         for function in isolate.deoptimizer.functions if isolate.deoptimizer else ():
             mark(function.interpreter_code)
             mark(function.optimized_code)
+            mark(function.specialized)  # strong while its code is current; code embeds it weakly
         trace()
         if self._early_unlink:
             self._retire_dead_code(isolate, marked, isolate.heap.next_lid())

@@ -8,6 +8,10 @@ intrusive ``next_code_link`` onto the isolate's list of deoptimized code
 (historic ``DEOPTIMIZED_CODE_LIST``, walked by ``VisitWeakList`` in
 src/heap/objects-visiting.cc).  The list is weak: it keeps nothing alive.
 A mark-compact unlinks and frees every entry no activation refers to.
+Optimized code may embed heap objects (``embedded``) the way V8's
+instructions embed maps and constants through relocation entries; V8
+treats those in optimized code as weak, and so does the model: they are no
+fields, so nothing traces them.
 
 Simplified: one list per isolate, where V8 kept one per native context (next
 to a list of optimized code); its lock is there because several mutator
@@ -38,7 +42,15 @@ __all__ = ["Code", "WeakCodeList"]
 class Code(HeapObject):
     """A code object; ``function`` and ``deopt_data`` are opaque to the heap."""
 
-    __slots__ = ("deopt_data", "function", "marked_for_deoptimization", "next_code_link", "on_weak_list", "optimized")
+    __slots__ = (
+        "deopt_data",
+        "embedded",
+        "function",
+        "marked_for_deoptimization",
+        "next_code_link",
+        "on_weak_list",
+        "optimized",
+    )
 
     def __init__(
         self, lid: int, page: Page, offset: int, optimized: bool, function: object, deopt_data: object
@@ -51,6 +63,10 @@ class Code(HeapObject):
         self.marked_for_deoptimization = False
         self.next_code_link: Code | None = None
         self.on_weak_list = False
+        #: heap objects the instructions embed (V8: ``RelocInfo::EMBEDDED_OBJECT``
+        #: targets), held weakly: not fields, so no collector traces them; the
+        #: deoptimizer clears them (None) when it marks the code
+        self.embedded: list[Tagged] = []
 
     def __repr__(self) -> str:
         what = "optimized" if self.optimized else "interpreter"

@@ -145,6 +145,12 @@ class Config:
     #: (``"module:function"``, ``"path/to/file.py:function"``; see :func:`load_program`);
     #: None runs the standard program
     program: Program | None = None
+    #: JS threads enter the isolate through its ``v8::Locker`` (testbed.runtime.locker):
+    #: only the holder runs, a blocking region (``m.parked()``) is a ``v8::Unlocker`` that
+    #: archives the thread with its frames, and the deoptimizer patches archived stacks too
+    locker: bool = False
+    #: optimized code embeds (weakly) the object it was specialized on; needs ``locker``
+    embedded_objects: bool = False
 
     def __post_init__(self) -> None:
         if self.scenario is not None:
@@ -191,6 +197,14 @@ class Config:
         _number("run_timeout", self.run_timeout, 0.0, None, open_low=True)
         _number("timeout_cap", self.timeout_cap, 1.0, None)
         _check_mix(self.mix)
+        validate.boolean("locker", self.locker)
+        validate.boolean("embedded_objects", self.embedded_objects)
+        if self.embedded_objects and not self.locker:
+            # Without the Locker, threads run optimized code while another
+            # deoptimizes it (the model's own lazy deopt, by reading the mark),
+            # so invalidating its embedded objects would pull them from under
+            # a running activation; V8 deoptimizes with the Locker held.
+            raise ConfigError("embedded_objects needs locker=true")
 
     def replace(self, **changes: Any) -> Config:
         _known_fields(changes, "config field")

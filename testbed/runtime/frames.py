@@ -24,10 +24,13 @@ class Frame:
     marks it through the frame, as V8 visits a frame's code.  An optimized
     frame's slot 0 holds its context; ``deopt_point`` names the deopt point
     the activation is stopped at, ``deoptimized`` says the deoptimizer rebuilt
-    it as an interpreter frame.
+    it as an interpreter frame.  ``lazy_deopt`` says its return address was
+    patched to the lazy-deopt trampoline (only with the isolate's Locker,
+    where the deoptimizer patches activations as V8's ``ActivationsFinder``
+    does, instead of each thread reading the code's mark on return).
     """
 
-    __slots__ = ("code", "deopt_point", "deoptimized", "depth", "slots")
+    __slots__ = ("code", "deopt_point", "deoptimized", "depth", "lazy_deopt", "slots")
 
     def __init__(self, depth: int, size: int, code: HeapObject | None = None) -> None:
         self.depth = depth
@@ -35,6 +38,7 @@ class Frame:
         self.code = code
         self.deopt_point = 0
         self.deoptimized = False
+        self.lazy_deopt = False
 
     def __repr__(self) -> str:
         return f"<Frame {self.depth} x{len(self.slots)}{' ' + repr(self.code) if self.code else ''}>"

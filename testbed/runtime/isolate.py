@@ -6,6 +6,9 @@ asks for a collection it stops the world through the safepoint, gives up
 every LAB, lets the observer verify the stopped world, runs the collector
 and lets the observer verify the result.
 
+With ``Config.locker`` the mutators take turns through the isolate's
+Locker (:mod:`testbed.runtime.locker`) instead of running at once.
+
 Simplified: every collection is a scavenge requested by a mutator (a failed
 young allocation, or ``gc_interval``), and a mark-compact runs in the same
 pause after every ``mark_compact_every``-th scavenge; the global handles are
@@ -31,6 +34,7 @@ from loguru import logger
 from testbed.heap import Heap, Tagged
 from testbed.runtime.config import Config
 from testbed.runtime.events import EventLog
+from testbed.runtime.locker import IsolateLocker
 from testbed.runtime.mutator import Mutator
 from testbed.runtime.observer import Collector, FullCollector, Observer
 from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
@@ -92,6 +96,8 @@ class Isolate:
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
+        #: the v8::Locker JS threads take turns through (None: they all run at once)
+        self.locker = IsolateLocker(self.safepoint, self.is_aborted, self.events) if config.locker else None
 
     # -- violations ------------------------------------------------------------
 
@@ -262,6 +268,8 @@ class Isolate:
 
     def _thread_main(self, mutator: Mutator, program: Callable[[Mutator], None]) -> None:
         try:
+            if self.locker is not None:
+                self.locker.enter(mutator)
             mutator.open_scope()
             program(mutator)
             while mutator.frames:
@@ -283,6 +291,8 @@ class Isolate:
         except (Exception, Halt) as error:
             self.report_thread_failure(mutator.name, error)
         mutator.state = ThreadState.PARKED
+        if self.locker is not None:
+            self.locker.release(mutator)
         last = next(self._finished) == len(self.mutators)
         if last:
             self.collector.shutdown()

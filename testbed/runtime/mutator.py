@@ -85,7 +85,19 @@ class Mutator:
 
     @contextlib.contextmanager
     def parked(self) -> Iterator[None]:
-        """A blocking region: the thread may not touch the heap inside it."""
+        """A blocking region: the thread may not touch the heap inside it.
+
+        With the isolate's Locker it is a ``v8::Unlocker``: the thread is
+        archived, frames and all, and another may run until it re-enters.
+        """
+        locker = self.isolate.locker
+        if locker is not None:
+            locker.leave(self)
+            try:
+                yield
+            finally:
+                locker.enter(self)
+            return
         self.isolate.safepoint.park(self)
         try:
             yield

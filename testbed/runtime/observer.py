@@ -70,7 +70,10 @@ class Deoptimizer(Protocol):
         """A speculative guard of the innermost activation fails: eager deopt (True if one ran)."""
 
     def check_lazy(self, mutator: Mutator) -> bool:
-        """Deoptimize the innermost activation if its code was marked (True if one ran)."""
+        """Deoptimize the innermost activation if its code was marked (True if one ran).
+
+        With the isolate's Locker: if its return was patched for a lazy deopt.
+        """
 
 
 class Observer:

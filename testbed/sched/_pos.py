@@ -67,6 +67,15 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     "function-code-read": ("function-code", True, False),
     "function-code-write": ("function-code", True, True),
     "code-release": ("code-mark", True, True),
+    # Locker mode (testbed.runtime.locker, testbed.deopt): the archive of
+    # threads that left the isolate (one list), a frame's return slot (by
+    # "mutator-N frame D"), a code object's embedded objects (by its lid)
+    "thread-archive": ("thread-manager", False, True),
+    "thread-restore": ("thread-manager", False, True),
+    "thread-manager-iterate": ("thread-manager", False, False),
+    "frame-return-read": ("frame-return", True, False),
+    "frame-patch-return": ("frame-return", True, True),
+    "code-embedded-write": ("code-embedded", True, True),
     # safepoint interrupts, by the mutator's name
     "interrupt-test": ("interrupt", True, False),
     "interrupt-set": ("interrupt", True, True),

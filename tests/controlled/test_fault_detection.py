@@ -77,6 +77,8 @@ CASES = [
     Case("unlink-before-marking-done", "deopt-storm", 1, (), invariant="frames-consistent"),
     Case("stale-frame-code", "deopt-storm", 1, (), invariant="frames-consistent"),
     Case("resume-without-disarm", "mixed", 1, SHORT_MIXED, invariant="safepoint-liveness"),
+    Case("lazy-deopt-current-thread-only", "locker-deopt", 1, (), invariant="frames-consistent"),
+    Case("embedded-refs-not-invalidated", "locker-deopt", 1, (), invariant="no-dangling"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"

@@ -18,6 +18,8 @@ controlled scheduler.
     unlink-before-marking-done     deopt-storm         200        0.015       4       5.1e-8
     stale-frame-code               deopt-storm         200        0.015       4       5.1e-8
     unlocked-weak-unlink           weak-list-churn     187        0.101       9       1.1e-9
+    lazy-deopt-current-thread-only locker-deopt        200        0.015       4       5.1e-8
+    embedded-refs-not-invalidated  locker-deopt        200        0.015       4       5.1e-8
 
 resume-before-workers-done fell from 168/200 to 123/200 between two
 measurements (the second under heavier load, and after zapping from-space
@@ -48,6 +50,8 @@ CASES = [
     ("unlink-before-marking-done", "deopt-storm", 4),
     ("stale-frame-code", "deopt-storm", 4),
     ("unlocked-weak-unlink", "weak-list-churn", 9),
+    ("lazy-deopt-current-thread-only", "locker-deopt", 4),
+    ("embedded-refs-not-invalidated", "locker-deopt", 4),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
