@@ -157,9 +157,31 @@ def portfolio_member(index: int) -> str:
     return PORTFOLIO[index % len(PORTFOLIO)]
 
 
-#: measured horizons by config (strategy and horizon normalised away); a few hundred at most
-_horizons: dict[Config, int] = {}
+#: probe runs by config (strategy and horizon normalised away): (steps, stats); a few hundred at most
+_probes: dict[Config, tuple[int | None, dict[str, Any]]] = {}
 _HORIZON_CACHE = 256
+
+
+def _probe(config: Config) -> tuple[int | None, dict[str, Any]]:
+    """One run of ``config`` that never preempts: its step count (None if it raised) and its stats.
+
+    Deterministic (a function of the config), so cached per config; PCT's
+    horizon and a calibrated campaign's knob ranges both come from it.
+    """
+    key = config.replace(strategy="pct", pct_horizon=0)
+    cached = _probes.get(key)
+    if cached is not None:
+        return cached
+    try:
+        scheduler = ControlledScheduler(NoPreemptionStrategy(), max_steps=config.max_steps)
+        stats = _execute(key, scheduler).stats
+        probed: tuple[int | None, dict[str, Any]] = (scheduler.steps, stats)
+    except Exception:
+        probed = (None, {})
+    if len(_probes) >= _HORIZON_CACHE:
+        _probes.clear()
+    _probes[key] = probed
+    return probed
 
 
 def pct_horizon(config: Config) -> int:
@@ -174,23 +196,15 @@ def pct_horizon(config: Config) -> int:
     A violation or a deadlock in the probe does not matter: the steps it
     ran until then are the measure.  Results are cached per config.
     """
-    key = config.replace(strategy="pct", pct_horizon=0)
-    cached = _horizons.get(key)
-    if cached is not None:
-        return cached
-    try:
-        scheduler = ControlledScheduler(NoPreemptionStrategy(), max_steps=config.max_steps)
-        _execute(key, scheduler)
-        steps = scheduler.steps
-    except Exception:
+    steps, _ = _probe(config)
+    if steps is None or steps >= config.max_steps:
         steps = PCT_FALLBACK_HORIZON
-    if steps >= config.max_steps:
-        steps = PCT_FALLBACK_HORIZON
-    horizon = max(steps, config.pct_depth, 1)
-    if len(_horizons) >= _HORIZON_CACHE:
-        _horizons.clear()
-    _horizons[key] = horizon
-    return horizon
+    return max(steps, config.pct_depth, 1)
+
+
+def probe_stats(config: Config) -> dict[str, Any]:
+    """The stats of the probe run of ``config`` (see :func:`pct_horizon`); empty if it raised."""
+    return _probe(config)[1]
 
 
 #: SURW profiles by config (strategy normalised away); a few hundred at most

@@ -75,7 +75,7 @@ def test_the_horizon_is_the_step_count_of_a_run_that_never_preempts() -> None:
 def test_the_probe_is_deterministic_and_a_run_reruns_the_same_schedule() -> None:
     config = _config(ordering_bug, pct_depth=2, seed=5)
     first = testbed.run(config)
-    api._horizons.clear()
+    api._probes.clear()
     again = testbed.run(config)
     assert first.config == again.config and first.trace is not None and again.trace is not None
     assert first.trace["tape"] == again.trace["tape"]
