@@ -26,28 +26,17 @@ from testbed.sched import (
 from tests.sched.test_replay_checks import workload
 
 
-class AskedEveryTime(Strategy):
-    """``inner`` with its announcements hidden: the scheduler asks at every decision."""
+class Asked(Strategy):
+    """``inner``, counting the questions the scheduler asks it.
 
-    def __init__(self, inner: Strategy) -> None:
+    With ``announce=False`` its announcements are hidden (``quiet`` is 0):
+    the scheduler asks at every decision.
+    """
+
+    def __init__(self, inner: Strategy, announce: bool) -> None:
         self.inner = inner
         self.name = inner.name
-        self.asked = 0
-
-    def register(self, index: int) -> None:
-        self.inner.register(index)
-
-    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
-        self.asked += 1
-        return self.inner.decide(step, runnable, current, current_runnable)
-
-
-class Counting(Strategy):
-    """``inner`` with its announcements, counting the questions actually asked."""
-
-    def __init__(self, inner: Strategy) -> None:
-        self.inner = inner
-        self.name = inner.name
+        self.announce = announce
         self.asked = 0
 
     def register(self, index: int) -> None:
@@ -58,7 +47,7 @@ class Counting(Strategy):
         return self.inner.decide(step, runnable, current, current_runnable)
 
     def quiet(self, step: int, runnable: Sequence[int], current: int) -> int:
-        return self.inner.quiet(step, runnable, current)
+        return self.inner.quiet(step, runnable, current) if self.announce else 0
 
     def skip(self, count: int) -> None:
         self.inner.skip(count)
@@ -91,9 +80,9 @@ STRATEGIES: dict[str, Callable[[int], Strategy]] = {
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
 def test_announced_zeros_give_the_schedule_asking_every_time_gives(run_threads, name: str, seed: int) -> None:
-    asked_always = AskedEveryTime(STRATEGIES[name](seed))
+    asked_always = Asked(STRATEGIES[name](seed), announce=False)
     slow, slow_log = run(run_threads, asked_always)
-    counting = Counting(STRATEGIES[name](seed))
+    counting = Asked(STRATEGIES[name](seed), announce=True)
     fast, fast_log = run(run_threads, counting)
     assert fast.recorded_tape() == slow.recorded_tape()
     assert fast.events == slow.events
@@ -109,8 +98,8 @@ def test_announced_zeros_give_the_schedule_asking_every_time_gives(run_threads, 
 @pytest.mark.parametrize("checked", [True, False], ids=["checked", "unchecked"])
 def test_a_replay_skipping_its_zero_runs_follows_the_tape_exactly(run_threads, checked: bool) -> None:
     make = recorded_replay(run_threads, checked)
-    slow, slow_log = run(run_threads, AskedEveryTime(make()))
-    counting = Counting(make())
+    slow, slow_log = run(run_threads, Asked(make(), announce=False))
+    counting = Asked(make(), announce=True)
     fast, fast_log = run(run_threads, counting)
     assert fast.divergence() is None and slow.divergence() is None
     assert fast.recorded_tape() == slow.recorded_tape()
