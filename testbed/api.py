@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from testbed import validate
 from testbed._version import __version__
+from testbed.campaign.buckets import Bucket, Buckets
 from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
@@ -561,10 +562,14 @@ class Finding:
     seed: int
     reproduce: str
     trace_path: str | None = None
+    #: the number of its bucket in :attr:`StressResult.buckets` (1-based; 0: not filed)
+    bucket: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = self.violation.to_json()
-        data.update(scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce)
+        data.update(
+            scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce, bucket=self.bucket
+        )
         return data
 
 
@@ -593,6 +598,12 @@ class StressResult:
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     wall_s: float = 0.0
     interrupted: bool = False
+    #: why the campaign stopped before its budget (``SIGINT``, ``SIGTERM``, ``max-rss``, ``interrupt``), or None
+    stopped: str | None = None
+    #: findings grouped by signature, in the order the buckets opened
+    buckets: Buckets = dataclasses.field(default_factory=Buckets)
+    #: what the last :meth:`add` filed: ``(finding, bucket, "opened" | "smaller" | "counted")``
+    filed: list[tuple[Finding, Bucket, str]] = dataclasses.field(default_factory=list)
 
     def add(self, result: RunResult, reproduce: str) -> None:
         self.schedules += 1
@@ -605,8 +616,13 @@ class StressResult:
                 self.stats[key] = self.stats.get(key, 0) + value
         if result.violations:
             self.failed_schedules += 1
-            for violation in result.violations:
-                self.findings.append(Finding(violation, result.config.scenario, result.config.seed, reproduce))
+        self.filed = []
+        for violation in result.violations:
+            finding = Finding(violation, result.config.scenario, result.config.seed, reproduce)
+            bucket, what = self.buckets.add(finding, result.events, result.stats.get("preemptions", 0))
+            finding.bucket = bucket.number
+            self.findings.append(finding)
+            self.filed.append((finding, bucket, what))
 
     @property
     def ok(self) -> bool:
@@ -626,6 +642,8 @@ def stress(
     jobs: int = 1,
     on_result: Callable[[StressResult, RunResult], None] | None = None,
     hypothesis_db: Any = HYPOTHESIS_DB,
+    monitor: Callable[[StressResult], str | None] | None = None,
+    log_level: str | None = None,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -648,6 +666,15 @@ def stress(
     ``strategy="hypothesis"``, ``hypothesis_db`` is the example database
     (a directory, a Hypothesis ``ExampleDatabase``, or None for none) that
     remembers failures for the next campaign.
+
+    ``monitor(result)`` is called after every schedule, and at least once a
+    second while worker processes run; a reason it returns (``"SIGTERM"``,
+    ``"max-rss"``) stops the campaign cleanly: no new schedule starts, the
+    ones running finish and are recorded, and ``result.stopped`` is the
+    reason.  ``log_level`` (``"INFO"``, ``"DEBUG"``) makes worker processes
+    log to stderr through loguru at that level (None: they stay silent).
+    Findings are filed into ``result.buckets`` by signature
+    (:mod:`testbed.campaign.buckets`).
     """
     scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
@@ -674,6 +701,8 @@ def stress(
     started = time.monotonic()
 
     def budget_left(index: int) -> bool:
+        if result.stopped is not None:
+            return False
         if schedules is not None and index >= schedules:
             return False
         return duration is None or time.monotonic() - started < duration
@@ -695,23 +724,35 @@ def stress(
             config = config.replace(pct_horizon=horizons[which])
         return config
 
+    def watch() -> str | None:
+        if monitor is not None and result.stopped is None:
+            result.stopped = monitor(result)
+        return result.stopped
+
     def record(outcome: RunResult) -> None:
         result.add(outcome, reproduce_command(outcome.config))
         if on_result is not None:
             on_result(result, outcome)
+        watch()
 
     try:
+        watch()
         if strategy == "hypothesis":
-            _stress_with_hypothesis(configs, seed, schedules, duration, record, hypothesis_db)
+            _stress_with_hypothesis(
+                configs, seed, schedules, duration, record, hypothesis_db, lambda: result.stopped is not None
+            )
         elif jobs == 1:
             index = 0
             while budget_left(index):
                 record(run(schedule(index)))
                 index += 1
         else:
-            _stress_in_processes(jobs, schedule, budget_left, record)
+            _stress_in_processes(jobs, schedule, budget_left, record, lambda: watch() is not None, log_level)
     except KeyboardInterrupt:
-        result.interrupted = True
+        result.stopped = result.stopped or "interrupt"
+    except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer): keep what was found
+        result.stopped = f"worker lost ({error})"
+    result.interrupted = result.stopped is not None
     result.wall_s = round(time.monotonic() - started, 3)
     return result
 
@@ -785,6 +826,7 @@ def _stress_with_hypothesis(
     duration: float | None,
     record: Callable[[RunResult], None],
     database: Any = HYPOTHESIS_DB,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """Let Hypothesis draw (scenario, workload seed, tape); shrink the first failure.
 
@@ -830,7 +872,7 @@ def _stress_with_hypothesis(
     @fix_seed(seed)
     @given(index=st.integers(0, len(configs) - 1), workload=st.integers(0, 2**32 - 1), tape=tapes())
     def probe(index: int, workload: int, tape: list[int]) -> None:
-        if duration is not None and time.monotonic() - started >= duration:
+        if stopping() or (duration is not None and time.monotonic() - started >= duration):
             raise stop(_BudgetSpent())
         try:
             outcome = run(configs[index].replace(seed=workload, strategy="replay"), tape=tape)
@@ -854,29 +896,89 @@ def _stress_with_hypothesis(
             raise
 
 
+#: seconds between ``monitor`` calls while the campaign waits for worker processes
+_TICK = 0.5
+#: seconds a stopped campaign waits for the schedules its workers are running before it ends them
+DRAIN_TIMEOUT = 30.0
+
+
 def _stress_in_processes(
     jobs: int,
     schedule: Callable[[int], Config],
     budget_left: Callable[[int], bool],
     record: Callable[[RunResult], None],
+    watch: Callable[[], bool],
+    log_level: str | None = None,
 ) -> None:
-    """Keep ``2 * jobs`` schedules in flight; record results in schedule order."""
+    """Keep ``2 * jobs`` schedules in flight; record results in schedule order.
+
+    ``watch()`` is called at least every :data:`_TICK` seconds while a
+    result is awaited; once it says the campaign stops, schedules not yet
+    started are cancelled and the running ones are awaited (at most
+    :data:`DRAIN_TIMEOUT` seconds, then their workers are ended).  Every
+    worker is gone when this returns or raises.
+    """
     context = multiprocessing.get_context("forkserver")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        in_flight: list[concurrent.futures.Future[RunResult]] = []
-        index = 0
-        try:
-            while True:
-                while len(in_flight) < 2 * jobs and budget_left(index):
-                    in_flight.append(pool.submit(run, schedule(index)))
-                    index += 1
-                if not in_flight:
-                    return
-                record(in_flight.pop(0).result())
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
+    pool = concurrent.futures.ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_worker_setup, initargs=(log_level,)
+    )
+    in_flight: list[concurrent.futures.Future[RunResult]] = []
+    index = 0
+    deadline: float | None = None
+    clean = False
+    try:
+        while True:
+            while len(in_flight) < 2 * jobs and budget_left(index):
+                in_flight.append(pool.submit(run, schedule(index)))
+                index += 1
+            if not in_flight:
+                clean = True
+                return
+            head = in_flight[0]
+            concurrent.futures.wait([head], timeout=_TICK)
+            if head.done():
+                in_flight.pop(0)
+                if not head.cancelled():
+                    record(head.result())
+            if deadline is None and watch():
+                deadline = time.monotonic() + DRAIN_TIMEOUT
+                in_flight = [future for future in in_flight if not future.cancel()]
+            if deadline is not None and time.monotonic() > deadline:
+                return  # not clean: the workers still running a schedule are ended below
+    finally:
+        for future in in_flight:
+            future.cancel()
+        if not clean:
+            _end_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_setup(log_level: str | None) -> None:
+    """In each worker process: leave stopping to the parent, and log if asked.
+
+    SIGINT (Ctrl-C reaches the whole process group) and SIGTERM are
+    ignored: the parent stops the campaign, lets the running schedules
+    finish and ends the workers itself.
+    """
+    import signal
+    import sys
+
+    from loguru import logger
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if log_level is not None:
+        logger.enable("testbed")
+        logger.remove()
+        logger.add(sys.stderr, level=log_level, format="{time:HH:mm:ss.SSS} {level: <7} [{process}] {message}")
+
+
+def _end_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (a stop that cannot wait for their schedules)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def _path_argument(path: object, name: str) -> None:
