@@ -27,7 +27,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import multiprocessing
 import os
 import resource
 import shlex
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from testbed import validate
 from testbed._version import __version__
 from testbed.campaign.buckets import Bucket, Buckets
+from testbed.campaign.processes import run_in_processes
 from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
@@ -747,7 +747,7 @@ def stress(
                 record(run(schedule(index)))
                 index += 1
         else:
-            _stress_in_processes(jobs, schedule, budget_left, record, lambda: watch() is not None, log_level)
+            run_in_processes(jobs, run, schedule, budget_left, record, lambda: watch() is not None, log_level)
     except KeyboardInterrupt:
         result.stopped = result.stopped or "interrupt"
     except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer): keep what was found
@@ -894,91 +894,6 @@ def _stress_with_hypothesis(
             record(min(reversed(failing), key=lambda r: (r.stats["preemptions"], r.stats["decisions"])))
         if isinstance(stopped, KeyboardInterrupt):
             raise
-
-
-#: seconds between ``monitor`` calls while the campaign waits for worker processes
-_TICK = 0.5
-#: seconds a stopped campaign waits for the schedules its workers are running before it ends them
-DRAIN_TIMEOUT = 30.0
-
-
-def _stress_in_processes(
-    jobs: int,
-    schedule: Callable[[int], Config],
-    budget_left: Callable[[int], bool],
-    record: Callable[[RunResult], None],
-    watch: Callable[[], bool],
-    log_level: str | None = None,
-) -> None:
-    """Keep ``2 * jobs`` schedules in flight; record results in schedule order.
-
-    ``watch()`` is called at least every :data:`_TICK` seconds while a
-    result is awaited; once it says the campaign stops, schedules not yet
-    started are cancelled and the running ones are awaited (at most
-    :data:`DRAIN_TIMEOUT` seconds, then their workers are ended).  Every
-    worker is gone when this returns or raises.
-    """
-    context = multiprocessing.get_context("forkserver")
-    pool = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_worker_setup, initargs=(log_level,)
-    )
-    in_flight: list[concurrent.futures.Future[RunResult]] = []
-    index = 0
-    deadline: float | None = None
-    clean = False
-    try:
-        while True:
-            while len(in_flight) < 2 * jobs and budget_left(index):
-                in_flight.append(pool.submit(run, schedule(index)))
-                index += 1
-            if not in_flight:
-                clean = True
-                return
-            head = in_flight[0]
-            concurrent.futures.wait([head], timeout=_TICK)
-            if head.done():
-                in_flight.pop(0)
-                if not head.cancelled():
-                    record(head.result())
-            if deadline is None and watch():
-                deadline = time.monotonic() + DRAIN_TIMEOUT
-                in_flight = [future for future in in_flight if not future.cancel()]
-            if deadline is not None and time.monotonic() > deadline:
-                return  # not clean: the workers still running a schedule are ended below
-    finally:
-        for future in in_flight:
-            future.cancel()
-        if not clean:
-            _end_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_setup(log_level: str | None) -> None:
-    """In each worker process: leave stopping to the parent, and log if asked.
-
-    SIGINT (Ctrl-C reaches the whole process group) and SIGTERM are
-    ignored: the parent stops the campaign, lets the running schedules
-    finish and ends the workers itself.
-    """
-    import signal
-    import sys
-
-    from loguru import logger
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if log_level is not None:
-        logger.enable("testbed")
-        logger.remove()
-        logger.add(sys.stderr, level=log_level, format="{time:HH:mm:ss.SSS} {level: <7} [{process}] {message}")
-
-
-def _end_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Terminate the pool's worker processes (a stop that cannot wait for their schedules)."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        with contextlib.suppress(Exception):
-            process.terminate()
 
 
 def _path_argument(path: object, name: str) -> None:

@@ -565,16 +565,17 @@ class _Status:
             self.stream.flush()
 
 
-def _bucket_line(bucket_json: dict[str, Any]) -> str:
-    """One line per bucket: number, count, signature, first seed, how to rerun its smallest finding."""
+def _bucket_lines(bucket_json: dict[str, Any]) -> list[str]:
+    """A bucket: its number, count, signature and first seed; then how to rerun its smallest finding."""
     smallest = bucket_json["smallest"]
-    where = smallest["reproduce"]
-    if smallest["trace"] and smallest["trace"] not in where:
-        where += f" (details: {smallest['trace']})"
-    return (
+    lines = [
         f"  [{bucket_json['bucket']}] x{bucket_json['count']} {bucket_json['summary']}; "
-        f"first seed {bucket_json['first_seed']}; smallest: {where}"
-    )
+        f"first seed {bucket_json['first_seed']}",
+        f"    reproduce: {smallest['reproduce']}",
+    ]
+    if smallest["trace"] and smallest["trace"] not in smallest["reproduce"]:
+        lines.append(f"    details: {smallest['trace']}")
+    return lines
 
 
 def _stress_options(args: argparse.Namespace) -> None:
@@ -776,7 +777,7 @@ def _stress_summary(
         )
         print(f"{len(result.buckets)} buckets ({len(result.findings)} findings):", file=out)
         for bucket in document["buckets"]:
-            print(_bucket_line(bucket), file=out)
+            print("\n".join(_bucket_lines(bucket)), file=out)
     else:
         print("no violations", file=out)
     _write_json(args.json, document)

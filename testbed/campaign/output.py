@@ -3,10 +3,10 @@
 Every file is written whole to a temporary file next to it and moved into
 place with ``os.replace``, so a reader (or a campaign killed by SIGKILL or
 the OOM killer) sees the previous version or the new one, never half of
-one.  ``--out DIR`` holds one file per bucket, ``bucket-NNN-INVARIANT.json``
-(the trace of the bucket's smallest finding; for free runs, which have no
-trace, the JSON result of that schedule), replaced when a smaller finding
-arrives, and ``index.json`` (``testbed.buckets/1``: the ``buckets`` of the
+one.  ``--out DIR`` holds the file of each bucket's smallest finding,
+``trace-SCENARIO-SEED.json`` (its trace) or, for free runs, which have no
+trace, ``violation-SCENARIO-SEED.json`` (the JSON result of that
+schedule), removed when a smaller finding replaces it, and ``index.json`` (``testbed.buckets/1``: the ``buckets`` of the
 result JSON).  ``--log-json FILE`` is one JSON object per line, written by
 loguru's ``serialize`` sink; each record's ``record.extra.event`` says what
 it is (``schedule``, ``finding``, ``bucket``, ``progress``, ``stopped``,
@@ -93,30 +93,41 @@ class BucketFiles:
         #: bucket number -> the command that reran its kept finding before the file replaced it
         self._commands: dict[int, str] = {}
 
-    def path(self, bucket: Any) -> Path:
-        return self.directory / f"bucket-{bucket.number:03d}-{bucket.signature.invariant}.json"
+    def path(self, outcome: Any) -> Path:
+        """``trace-SCENARIO-SEED.json`` (controlled) or ``violation-SCENARIO-SEED.json`` (free)."""
+        config = outcome.config
+        label = config.scenario or ("program" if config.program is not None else "config")
+        kind = "trace" if outcome.trace is not None else "violation"
+        return self.directory / f"{kind}-{label}-{config.seed}.json"
 
     def update(self, result: Any, outcome: Any) -> None:
-        """After ``result.add(outcome)``: write the file of every bucket the schedule opened or made smaller."""
+        """After ``result.add(outcome)``: keep the schedule's file for every bucket it opened or made
+        smaller; remove the file it replaces when no other bucket keeps it."""
         changed = False
+        path = self.path(outcome)
         for finding, bucket, what in result.filed:
             if what == "counted" or bucket.smallest is not finding:
                 continue
             previous = self._kept(result, bucket)
-            path = self.path(bucket)
-            if outcome.trace is not None:
-                text = json.dumps(outcome.trace, separators=(",", ":")) + "\n"
-            else:
-                text = json.dumps(self._free_document(result, outcome, path), indent=2) + "\n"
-            atomic_write(path, text)
-            if previous is not None:  # its file now holds the smaller finding
+            if not changed:
+                if outcome.trace is not None:
+                    text = json.dumps(outcome.trace, separators=(",", ":")) + "\n"
+                else:
+                    text = json.dumps(self._free_document(result, outcome, path), indent=2) + "\n"
+                atomic_write(path, text)
+                changed = True
+            if previous is not None:  # the bucket keeps the smaller finding's file instead
                 previous.trace_path = None
                 previous.reproduce = self._commands[bucket.number]
+                old = bucket.trace
+                bucket.trace = None
+                if old is not None and all(b.trace != old for b in result.buckets):
+                    with contextlib.suppress(OSError):
+                        os.unlink(old)
             self._commands[bucket.number] = finding.reproduce
             finding.trace_path = bucket.trace = str(path)
             if outcome.trace is not None:
                 finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
-            changed = True
         if changed:
             self.write_index(result)
 
