@@ -707,6 +707,9 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
             )
             status.clear()
             monitor.measure()
+            if files is not None:
+                with contextlib.suppress(OSError):  # the buckets stay in the summary and the JSON result
+                    files.write_index(result)
             if args.shrink and files is not None and result.buckets:
                 campaign_output.shrink_buckets(
                     result, files, 200, lambda: stop.reason is not None, lambda line: print(line, file=out)
