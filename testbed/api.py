@@ -751,7 +751,7 @@ def stress(
     except KeyboardInterrupt:
         result.stopped = result.stopped or "interrupt"
     except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer): keep what was found
-        result.stopped = f"worker lost ({error})"
+        result.stopped = (monitor(result) if monitor is not None else None) or f"worker lost ({error})"
     result.interrupted = result.stopped is not None
     result.wall_s = round(time.monotonic() - started, 3)
     return result

@@ -1,9 +1,10 @@
 """Schedules in worker processes (``stress --jobs N``), stopped cleanly, leaving no process behind.
 
 Workers come from a forkserver (the parent runs threads, so plain fork is
-unsafe) and ignore SIGINT and SIGTERM: Ctrl-C reaches the whole process
-group, and the parent is the one that decides to stop, lets the running
-schedules finish, and ends the pool.  A worker whose campaign process is
+unsafe) and ignore SIGINT and SIGTERM, and so does the forkserver
+(:mod:`testbed.campaign._forkserver`): Ctrl-C and a CI runner's SIGTERM
+reach the whole process group, and the parent is the one that decides to
+stop, lets the running schedules finish, and ends the pool.  A worker whose campaign process is
 gone (SIGKILL, the OOM killer) exits by itself within a second: it would
 otherwise wait forever for work, and keep the forkserver and the resource
 tracker alive with it.
@@ -52,9 +53,11 @@ def run_in_processes(
     their workers are ended).  Every worker is gone when this returns or raises.
     """
     me = psutil.Process()
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", "testbed.campaign._forkserver"])  # takes effect when it starts
     pool = concurrent.futures.ProcessPoolExecutor(
         jobs,
-        mp_context=multiprocessing.get_context("forkserver"),
+        mp_context=context,
         initializer=_worker_setup,
         initargs=(log_level, me.pid, me.create_time()),
     )

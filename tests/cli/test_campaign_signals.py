@@ -9,6 +9,7 @@ its processes (the forkserver, the resource tracker, the workers) alive.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -43,6 +44,7 @@ def _start(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
         stdout=(cwd / "out.txt").open("w"),
         stderr=(cwd / "err.txt").open("w"),
         text=True,
+        start_new_session=True,  # its own process group, as a CI job's
     )
 
 
@@ -82,14 +84,20 @@ def _left_alive(processes: list[psutil.Process]) -> list[str]:
     return [f"{p.pid} {p.name()}" for p in alive]
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["the-process", "its-process-group"])
 def test_sigterm_stops_a_jobs_2_campaign_with_its_summary_json_and_no_process_left(
-    subprocess_env, tmp_path: Path
+    subprocess_env, tmp_path: Path, group: bool
 ) -> None:
+    """``timeout(1)`` signals the campaign process; a CI runner often its whole process group
+    (the forkserver and the workers too, which leave the stop to the campaign process)."""
     campaign = _start(subprocess_env, tmp_path, *FAULTY, "--jobs", "2", "--json", "r.json")
     children = _with_workers(campaign, 2)
     time.sleep(1.0)  # a few schedules (each fails)
     stopped_at = time.monotonic()
-    campaign.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(campaign.pid, signal.SIGTERM)
+    else:
+        campaign.send_signal(signal.SIGTERM)
     code = _end(campaign)
     assert time.monotonic() - stopped_at < 15, "the stop was not prompt"
     out, err = (tmp_path / "out.txt").read_text(), (tmp_path / "err.txt").read_text()
