@@ -553,6 +553,7 @@ class _Status:
         stats = result.stats
         line = (
             f"[{elapsed:6.1f}s] schedules {result.schedules}  failing {result.failed_schedules}  "
+            f"buckets {len(result.buckets)}  "
             f"scavenges {stats.get('scavenges', 0)}  points {stats.get('points', 0)}"
         )
         self.stream.write("\r" + line.ljust(self.width))
@@ -643,7 +644,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         if args.json not in (None, "-"):
             with contextlib.suppress(OSError):  # the final write says what went wrong
                 atomic_write(args.json, json.dumps(document(result, complete=False), indent=2) + "\n")
-        if files is not None:
+        if files is not None and result.buckets:
             with contextlib.suppress(OSError):
                 files.write_index(result)
 
@@ -707,7 +708,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
             )
             status.clear()
             monitor.measure()
-            if files is not None:
+            if files is not None and result.buckets:  # a clean campaign leaves --out empty
                 with contextlib.suppress(OSError):  # the buckets stay in the summary and the JSON result
                     files.write_index(result)
             if args.shrink and files is not None and result.buckets:

@@ -77,7 +77,7 @@ class JsonLog:
             level="DEBUG",
             mode="w",
             filter=lambda record: "event" in record["extra"],
-            catch=False,
+            catch=True,  # a full disk costs log lines, never the campaign
         )
 
     def close(self) -> None:
