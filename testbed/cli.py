@@ -118,7 +118,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="set any other config knob (repeatable), e.g. pct_depth=4, switch_interval=none, mix.barrier_store=40; "
         f"names: {', '.join(settable_fields())}",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress, from worker processes too (-vv: debug)"
+    )
 
 
 #: one example per command, shown by bare ``testbed``, ``testbed --help`` and each command's ``--help``
@@ -242,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the output is not a terminal, a progress line this often (default 10s)",
     )
     p.add_argument("--quiet", action="store_true", help="no live status line and no progress lines")
+    p.epilog = (p.epilog or "") + (
+        "\nSIGINT or SIGTERM stops a campaign cleanly (summary, JSON, findings kept); stopped before any finding,"
+        "\nit exits 128 + the signal's number (130, 143). A second signal stops at once."
+    )
     _add_model_options(p)
 
     for name in ("scenarios", "faults", "invariants"):
