@@ -687,6 +687,10 @@ def stress(
         jobs=jobs,
         on_result=on_result,
     )
+    if monitor is not None and not callable(monitor):
+        raise ConfigError(f"monitor must be a function monitor(result) -> reason or None, got {monitor!r}")
+    if log_level not in (None, "TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"log_level must be None or a loguru level name such as 'INFO', got {log_level!r}")
     if program is not None:
         if jobs > 1 and not isinstance(program, str):
             if not program_importable(program):
@@ -739,7 +743,7 @@ def stress(
         watch()
         if strategy == "hypothesis":
             _stress_with_hypothesis(
-                configs, seed, schedules, duration, record, hypothesis_db, lambda: result.stopped is not None
+                configs, seed, schedules, duration, record, hypothesis_db, lambda: watch() is not None
             )
         elif jobs == 1:
             index = 0

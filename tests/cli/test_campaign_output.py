@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+import testbed
 import testbed.campaign.monitor
 import testbed.cli
+from testbed import ConfigError
 from testbed.campaign.monitor import default_max_rss_mb
 
 FAULTY = (
@@ -142,3 +144,22 @@ def test_bad_campaign_options_are_one_line_errors(cli, usage_error, args: tuple[
 def test_log_json_and_json_may_not_name_the_same_file(cli, usage_error, tmp_path: Path) -> None:
     path = str(tmp_path / "same.json")
     usage_error(cli("stress", "--schedules", "1", "--json", path, "--log-json", path), "same file")
+
+
+@pytest.mark.parametrize(("name", "value"), [("monitor", "stop"), ("log_level", "LOUD")])
+def test_stress_names_a_bad_monitor_or_log_level(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        testbed.stress(schedules=1, **{name: value})
+
+
+def test_a_monitor_stops_a_hypothesis_campaign_too(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def monitor(result: testbed.StressResult) -> str | None:
+        calls.append(result.schedules)
+        return "enough" if len(calls) >= 3 else None
+
+    result = testbed.stress(
+        ["store-buffer-storm"], strategy="hypothesis", schedules=50, monitor=monitor, hypothesis_db=None
+    )
+    assert result.stopped == "enough" and result.schedules < 50
