@@ -710,7 +710,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
                 # hypothesis: failures are remembered next to the traces, replayed first by the next campaign
                 hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
                 monitor=monitor,
-                log_level=_LOG_LEVELS.get(args.verbose),
+                log_level=_LOG_LEVELS.get(args.verbose, "DEBUG"),
             )
             status.clear()
             monitor.measure()
@@ -718,10 +718,14 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
                 with contextlib.suppress(OSError):  # the buckets stay in the summary and the JSON result
                     files.write_index(result)
             if args.shrink and files is not None and result.buckets:
-                campaign_output.shrink_buckets(
-                    result, files, 200, lambda: stop.reason is not None, lambda line: print(line, file=out)
-                )
-        return _stress_summary(args, out, result, label, program, document(result, complete=True), stop)
+                try:
+                    campaign_output.shrink_buckets(
+                        result, files, SHRINK_RUNS, lambda: stop.reason is not None, lambda s: print(s, file=out)
+                    )
+                except KeyboardInterrupt:  # a second signal: the traces stay as found
+                    print("shrinking interrupted: the buckets keep their traces as found", file=out)
+            stop.finishing = True  # from here on a signal cannot cut the summary or the JSON result short
+            return _stress_summary(args, out, result, label, program, document(result, complete=True), stop)
     finally:
         if json_log is not None:
             json_log.close()
@@ -729,7 +733,10 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
                 logger.disable("testbed")
 
 
-_LOG_LEVELS = {1: "INFO", 2: "DEBUG"}
+#: loguru levels of the worker processes by -v count
+_LOG_LEVELS = {0: None, 1: "INFO"}
+#: runs ``--shrink`` may spend on each bucket's trace
+SHRINK_RUNS = 200
 
 
 def _start_json_log(args: argparse.Namespace) -> campaign_output.JsonLog | None:

@@ -56,12 +56,14 @@ class StopRequests:
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        #: set while the summary and the result are written: a signal is noted, never raised
+        self.finishing = False
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.reason is not None:
+        if self.reason is not None and not self.finishing:
             raise KeyboardInterrupt  # the second request: stop now
-        self.reason = signal.Signals(signum).name
+        self.reason = self.reason or signal.Signals(signum).name
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
