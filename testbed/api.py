@@ -27,7 +27,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import multiprocessing
 import os
 import resource
 import shlex
@@ -37,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from testbed import validate
 from testbed._version import __version__
+from testbed.campaign.buckets import Bucket, Buckets
+from testbed.campaign.processes import run_in_processes
 from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
@@ -575,10 +576,14 @@ class Finding:
     seed: int
     reproduce: str
     trace_path: str | None = None
+    #: the number of its bucket in :attr:`StressResult.buckets` (1-based; 0: not filed)
+    bucket: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = self.violation.to_json()
-        data.update(scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce)
+        data.update(
+            scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce, bucket=self.bucket
+        )
         return data
 
 
@@ -607,6 +612,12 @@ class StressResult:
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     wall_s: float = 0.0
     interrupted: bool = False
+    #: why the campaign stopped before its budget (``SIGINT``, ``SIGTERM``, ``max-rss``, ``interrupt``), or None
+    stopped: str | None = None
+    #: findings grouped by signature, in the order the buckets opened
+    buckets: Buckets = dataclasses.field(default_factory=Buckets)
+    #: what the last :meth:`add` filed: ``(finding, bucket, "opened" | "smaller" | "counted")``
+    filed: list[tuple[Finding, Bucket, str]] = dataclasses.field(default_factory=list)
 
     def add(self, result: RunResult, reproduce: str) -> None:
         self.schedules += 1
@@ -619,8 +630,13 @@ class StressResult:
                 self.stats[key] = self.stats.get(key, 0) + value
         if result.violations:
             self.failed_schedules += 1
-            for violation in result.violations:
-                self.findings.append(Finding(violation, result.config.scenario, result.config.seed, reproduce))
+        self.filed = []
+        for violation in result.violations:
+            finding = Finding(violation, result.config.scenario, result.config.seed, reproduce)
+            bucket, what = self.buckets.add(finding, result.events, result.stats.get("preemptions", 0))
+            finding.bucket = bucket.number
+            self.findings.append(finding)
+            self.filed.append((finding, bucket, what))
 
     @property
     def ok(self) -> bool:
@@ -640,6 +656,8 @@ def stress(
     jobs: int = 1,
     on_result: Callable[[StressResult, RunResult], None] | None = None,
     hypothesis_db: Any = HYPOTHESIS_DB,
+    monitor: Callable[[StressResult], str | None] | None = None,
+    log_level: str | None = None,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -662,6 +680,15 @@ def stress(
     ``strategy="hypothesis"``, ``hypothesis_db`` is the example database
     (a directory, a Hypothesis ``ExampleDatabase``, or None for none) that
     remembers failures for the next campaign.
+
+    ``monitor(result)`` is called after every schedule, and at least once a
+    second while worker processes run; a reason it returns (``"SIGTERM"``,
+    ``"max-rss"``) stops the campaign cleanly: no new schedule starts, the
+    ones running finish and are recorded, and ``result.stopped`` is the
+    reason.  ``log_level`` (``"INFO"``, ``"DEBUG"``) makes worker processes
+    log to stderr through loguru at that level (None: they stay silent).
+    Findings are filed into ``result.buckets`` by signature
+    (:mod:`testbed.campaign.buckets`).
     """
     scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
@@ -674,6 +701,10 @@ def stress(
         jobs=jobs,
         on_result=on_result,
     )
+    if monitor is not None and not callable(monitor):
+        raise ConfigError(f"monitor must be a function monitor(result) -> reason or None, got {monitor!r}")
+    if log_level not in (None, "TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"log_level must be None or a loguru level name such as 'INFO', got {log_level!r}")
     if program is not None:
         if jobs > 1 and not isinstance(program, str):
             if not program_importable(program):
@@ -688,6 +719,8 @@ def stress(
     started = time.monotonic()
 
     def budget_left(index: int) -> bool:
+        if result.stopped is not None:
+            return False
         if schedules is not None and index >= schedules:
             return False
         return duration is None or time.monotonic() - started < duration
@@ -709,23 +742,35 @@ def stress(
             config = config.replace(pct_horizon=horizons[which])
         return config
 
+    def watch() -> str | None:
+        if monitor is not None and result.stopped is None:
+            result.stopped = monitor(result)
+        return result.stopped
+
     def record(outcome: RunResult) -> None:
         result.add(outcome, reproduce_command(outcome.config))
         if on_result is not None:
             on_result(result, outcome)
+        watch()
 
     try:
+        watch()
         if strategy == "hypothesis":
-            _stress_with_hypothesis(configs, seed, schedules, duration, record, hypothesis_db)
+            _stress_with_hypothesis(
+                configs, seed, schedules, duration, record, hypothesis_db, lambda: watch() is not None
+            )
         elif jobs == 1:
             index = 0
             while budget_left(index):
                 record(run(schedule(index)))
                 index += 1
         else:
-            _stress_in_processes(jobs, schedule, budget_left, record)
+            run_in_processes(jobs, run, schedule, budget_left, record, lambda: watch() is not None, log_level)
     except KeyboardInterrupt:
-        result.interrupted = True
+        result.stopped = result.stopped or "interrupt"
+    except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer): keep what was found
+        result.stopped = (monitor(result) if monitor is not None else None) or f"worker lost ({error})"
+    result.interrupted = result.stopped is not None
     result.wall_s = round(time.monotonic() - started, 3)
     return result
 
@@ -799,6 +844,7 @@ def _stress_with_hypothesis(
     duration: float | None,
     record: Callable[[RunResult], None],
     database: Any = HYPOTHESIS_DB,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
     """Let Hypothesis draw (scenario, workload seed, tape); shrink the first failure.
 
@@ -844,7 +890,7 @@ def _stress_with_hypothesis(
     @fix_seed(seed)
     @given(index=st.integers(0, len(configs) - 1), workload=st.integers(0, 2**32 - 1), tape=tapes())
     def probe(index: int, workload: int, tape: list[int]) -> None:
-        if duration is not None and time.monotonic() - started >= duration:
+        if stopping() or (duration is not None and time.monotonic() - started >= duration):
             raise stop(_BudgetSpent())
         try:
             outcome = run(configs[index].replace(seed=workload, strategy="replay"), tape=tape)
@@ -865,31 +911,6 @@ def _stress_with_hypothesis(
         if failing:
             record(min(reversed(failing), key=lambda r: (r.stats["preemptions"], r.stats["decisions"])))
         if isinstance(stopped, KeyboardInterrupt):
-            raise
-
-
-def _stress_in_processes(
-    jobs: int,
-    schedule: Callable[[int], Config],
-    budget_left: Callable[[int], bool],
-    record: Callable[[RunResult], None],
-) -> None:
-    """Keep ``2 * jobs`` schedules in flight; record results in schedule order."""
-    context = multiprocessing.get_context("forkserver")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        in_flight: list[concurrent.futures.Future[RunResult]] = []
-        index = 0
-        try:
-            while True:
-                while len(in_flight) < 2 * jobs and budget_left(index):
-                    in_flight.append(pool.submit(run, schedule(index)))
-                    index += 1
-                if not in_flight:
-                    return
-                record(in_flight.pop(0).result())
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
             raise
 
 

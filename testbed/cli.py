@@ -10,6 +10,7 @@ stdout for the JSON result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -36,6 +37,9 @@ from testbed.api import (
     settable_fields,
     stress,
 )
+from testbed.campaign import output as campaign_output
+from testbed.campaign.monitor import Monitor, StopRequests, default_max_rss_mb
+from testbed.campaign.output import atomic_write, event
 from testbed.check import INVARIANTS
 from testbed.explain import explain
 from testbed.faults import FAULTS, UnknownFault
@@ -114,13 +118,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="set any other config knob (repeatable), e.g. pct_depth=4, switch_interval=none, mix.barrier_store=40; "
         f"names: {', '.join(settable_fields())}",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log progress (-vv: debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress, from worker processes too (-vv: debug)"
+    )
 
 
 #: one example per command, shown by bare ``testbed``, ``testbed --help`` and each command's ``--help``
 EXAMPLES = {
     "run": "testbed run --scenario mixed --strategy random --seed 7 --fault skip-flush --trace-out t.json",
-    "stress": "testbed stress --scenario all --duration 30s --fault racy-forwarding --jobs 2 --out findings",
+    "stress": "testbed stress --scenario all --duration 30s --fault racy-forwarding --jobs 2 --out findings "
+    "--json r.json --log-json events.jsonl --max-rss 4000",
     "replay": "testbed replay t.json --times 3",
     "shrink": "testbed shrink t.json -o small.json",
     "timeline": "testbed timeline t.json -o timeline.json",
@@ -212,8 +219,35 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
     budget.add_argument("--schedules", type=_count(1), help="number of schedules")
     p.add_argument("--jobs", type=_count(1), default=1, help="worker processes (default 1)")
-    p.add_argument("--out", metavar="DIR", help="write one JSON file per failing schedule into DIR")
-    p.add_argument("--quiet", action="store_true", help="no live status line")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="keep one trace per bucket of findings (its smallest: fewest preemptions, then earliest step) "
+        "in DIR, with an index.json",
+    )
+    p.add_argument("--shrink", action="store_true", help="at the end, shrink each bucket's trace in --out DIR")
+    p.add_argument(
+        "--log-json", metavar="FILE", help="write campaign events to FILE, one JSON object per line (loguru serialize)"
+    )
+    p.add_argument(
+        "--max-rss",
+        type=_count(1),
+        metavar="MB",
+        help="stop the campaign cleanly when its processes (workers included) use more memory than MB "
+        f"(default {default_max_rss_mb()}, half of this machine's)",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=parse_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="when the output is not a terminal, a progress line this often (default 10s)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no live status line and no progress lines")
+    p.epilog = (p.epilog or "") + (
+        "\nSIGINT or SIGTERM stops a campaign cleanly (summary, JSON, findings kept); stopped before any finding,"
+        "\nit exits 128 + the signal's number (130, 143). A second signal stops at once."
+    )
     _add_model_options(p)
 
     for name in ("scenarios", "faults", "invariants"):
@@ -299,10 +333,9 @@ def _check_output_file(option: str, path: str) -> None:
 
 
 def _deliver(path: str | Path, text: str) -> str | None:
-    """Write ``text`` to ``path``; the reason it failed, or None."""
+    """Write ``text`` to ``path`` (atomically: a reader never sees half of it); the reason it failed, or None."""
     try:
-        with open(path, "w") as stream:
-            stream.write(text)
+        atomic_write(path, text)
     except OSError as error:
         return error.strerror or str(error)
     return None
@@ -526,6 +559,7 @@ class _Status:
         stats = result.stats
         line = (
             f"[{elapsed:6.1f}s] schedules {result.schedules}  failing {result.failed_schedules}  "
+            f"buckets {len(result.buckets)}  "
             f"scavenges {stats.get('scavenges', 0)}  points {stats.get('points', 0)}"
         )
         self.stream.write("\r" + line.ljust(self.width))
@@ -538,37 +572,40 @@ class _Status:
             self.stream.flush()
 
 
-def _write_finding_files(directory: str, result: StressResult, outcome: RunResult) -> None:
-    """One file per failing schedule: its trace (controlled) or its result (free)."""
-    config = outcome.config
-    new = result.findings[len(result.findings) - len(outcome.violations) :]
-    if outcome.trace is not None:
-        path = Path(directory) / f"trace-{_file_label(config)}-{config.seed}.json"
-        reason = _deliver(path, _trace_text(outcome.trace))
-        if reason is not None:
-            raise OSError(f"{path}: {reason}")
-        for finding in new:
-            finding.trace_path = str(path)
-            finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
-        return
-    path = Path(directory) / f"violation-{_file_label(config)}-{config.seed}.json"
-    for finding in new:
-        finding.trace_path = str(path)
-    data = {
-        "schema": RESULT_SCHEMA,
-        "testbed_version": __version__,
-        "command": "run",
-        "config": config.to_json(),
-        "violations": [f.to_json() for f in new],
-        "stats": outcome.stats,
-    }
-    reason = _deliver(path, json.dumps(data, indent=2) + "\n")
-    if reason is not None:
-        raise OSError(f"{path}: {reason}")
+def _bucket_lines(bucket_json: dict[str, Any]) -> list[str]:
+    """A bucket: its number, count, signature and first seed; then how to rerun its smallest finding."""
+    smallest = bucket_json["smallest"]
+    lines = [
+        f"  [{bucket_json['bucket']}] x{bucket_json['count']} {bucket_json['summary']}; "
+        f"first seed {bucket_json['first_seed']}",
+        f"    reproduce: {smallest['reproduce']}",
+    ]
+    if smallest["trace"] and smallest["trace"] not in smallest["reproduce"]:
+        lines.append(f"    details: {smallest['trace']}")
+    return lines
+
+
+def _stress_options(args: argparse.Namespace) -> None:
+    """The campaign options (bad ones exit 2 before anything runs)."""
+    if args.shrink and not args.out:
+        raise UsageError("--shrink needs --out DIR (it shrinks the trace kept for each bucket)")
+    if args.shrink and args.strategy == "free":
+        raise UsageError(
+            "--shrink needs a controlled strategy (random, pct, pos, surw, portfolio): free runs have no trace"
+        )
+    if args.log_json is not None and args.log_json == "-":
+        raise UsageError("--log-json needs a file (stdout is for the summary or the --json result)")
+    if (
+        args.log_json is not None
+        and args.json not in (None, "-")
+        and Path(args.log_json).resolve() == Path(args.json).resolve()
+    ):
+        raise UsageError(f"--json and --log-json name the same file {args.json!r}")
 
 
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     _validate_model_args(args)
+    _stress_options(args)
     scenarios = _scenario_names(args)
     changes = _changes(args, scenarios[0])
     for name in scenarios[1:]:
@@ -578,54 +615,157 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     if program is not None:
         Config(program=program).program_function()  # exit 2 naming the reference when it does not import
     _outputs.claim_file("--json", args.json)
+    _outputs.claim_file("--log-json", args.log_json)
     _outputs.claim_dir("--out", args.out)
     duration = args.duration if args.schedules is None and args.duration is not None else None
     if args.schedules is None and duration is None:
         duration = 20.0
+    max_rss = args.max_rss if args.max_rss is not None else default_max_rss_mb()
+    label = ",".join(name or "none" for name in scenarios) if args.scenario != "all" else "all"
+    program_reference = None if program is None else Config(program=program).program_reference
     status = _Status(sys.stderr, sys.stderr.isatty() and not args.quiet)
-    started = time.monotonic()
-
+    progress: TextIO | None = None
+    if not args.quiet:
+        progress = out if not out.isatty() else (sys.stderr if not sys.stderr.isatty() else None)
+    files = campaign_output.BucketFiles(args.out, RESULT_SCHEMA) if args.out else None
+    json_log = _start_json_log(args)
     unwritten: list[str] = []
 
+    def document(result: StressResult, complete: bool) -> dict[str, Any]:
+        data = _result_json(
+            "stress",
+            None if label == "none" else label,
+            program_reference,
+            args.seed,
+            args.strategy,
+            args.fault,
+            result.schedules,
+            [f.to_json() for f in result.findings],
+            {**result.stats, "peak_rss_mb": monitor.peak_rss_mb},
+        )
+        data.update(buckets=result.buckets.to_json(), max_rss_mb=max_rss, stopped=result.stopped, complete=complete)
+        return data
+
+    def checkpoint(result: StressResult) -> None:
+        if args.json not in (None, "-"):
+            with contextlib.suppress(OSError):  # the final write says what went wrong
+                atomic_write(args.json, json.dumps(document(result, complete=False), indent=2) + "\n")
+        if files is not None and result.buckets:
+            with contextlib.suppress(OSError):
+                files.write_index(result)
+
     def on_result(result: StressResult, outcome: RunResult) -> None:
-        if outcome.violations and args.out:
+        config = outcome.config
+        event(
+            "schedule",
+            "schedule {schedule} (seed {seed}) done",
+            "DEBUG",
+            schedule=result.schedules,
+            seed=config.seed,
+            scenario=config.scenario,
+            strategy=config.strategy,
+            violations=len(outcome.violations),
+        )
+        if outcome.violations and files is not None:
             try:
-                _write_finding_files(args.out, result, outcome)
+                files.update(result, outcome)
             except OSError as error:  # a finding is never lost to a file: it stays in the result
                 if not unwritten:
                     _warn(f"cannot write into --out {args.out!r} ({error}); findings keep their reproduce commands")
                 unwritten.append(str(error))
-        if outcome.violations:
-            logger.info(
-                "schedule {} (seed {}) found {}",
-                result.schedules,
-                outcome.config.seed,
-                ", ".join(v.invariant for v in outcome.violations),
+        for finding, bucket, what in result.filed:
+            event(
+                "finding",
+                "schedule {schedule} (seed {seed}) found {invariant} (bucket {bucket})",
+                "INFO",
+                schedule=result.schedules,
+                **finding.to_json(),
             )
-        status.update(result, time.monotonic() - started)
+            if what == "opened":
+                event("bucket", "bucket {bucket} opened: {summary}", "INFO", **bucket.to_json())
 
-    result = stress(
-        scenarios,
-        seed=args.seed,
-        schedules=args.schedules,
-        duration=duration,
-        strategy=args.strategy,
-        faults=args.fault,
-        overrides=changes,
-        program=program,
-        jobs=args.jobs,
-        on_result=on_result,
-        # hypothesis: failures are remembered next to the traces, replayed first by the next campaign
-        hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
+    stop = StopRequests()
+    monitor = Monitor(
+        stop,
+        max_rss,
+        progress,
+        args.progress_interval,
+        status=lambda result, elapsed: status.update(result, elapsed),
+        checkpoint=checkpoint,
+        events=lambda record: event("progress", "progress: {schedules} schedules", "DEBUG", **record),
     )
-    status.clear()
+    try:
+        with stop:
+            result = stress(
+                scenarios,
+                seed=args.seed,
+                schedules=args.schedules,
+                duration=duration,
+                strategy=args.strategy,
+                faults=args.fault,
+                overrides=changes,
+                program=program,
+                jobs=args.jobs,
+                on_result=on_result,
+                # hypothesis: failures are remembered next to the traces, replayed first by the next campaign
+                hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
+                monitor=monitor,
+                log_level=_LOG_LEVELS.get(args.verbose, "DEBUG"),
+            )
+            status.clear()
+            monitor.measure()
+            if files is not None and result.buckets:  # a clean campaign leaves --out empty
+                with contextlib.suppress(OSError):  # the buckets stay in the summary and the JSON result
+                    files.write_index(result)
+            if args.shrink and files is not None and result.buckets:
+                try:
+                    campaign_output.shrink_buckets(
+                        result, files, SHRINK_RUNS, lambda: stop.reason is not None, lambda s: print(s, file=out)
+                    )
+                except KeyboardInterrupt:  # a second signal: the traces stay as found
+                    print("shrinking interrupted: the buckets keep their traces as found", file=out)
+            stop.finishing = True  # from here on a signal cannot cut the summary or the JSON result short
+            return _stress_summary(args, out, result, label, program, document(result, complete=True), stop)
+    finally:
+        if json_log is not None:
+            json_log.close()
+            if not args.verbose:
+                logger.disable("testbed")
+
+
+#: loguru levels of the worker processes by -v count
+_LOG_LEVELS = {0: None, 1: "INFO"}
+#: runs ``--shrink`` may spend on each bucket's trace
+SHRINK_RUNS = 200
+
+
+def _start_json_log(args: argparse.Namespace) -> campaign_output.JsonLog | None:
+    """``--log-json FILE``: the campaign's events as JSON lines (loguru is enabled for them)."""
+    if args.log_json is None:
+        return None
+    if not args.verbose:
+        logger.remove()  # no stderr sink: only the JSON file hears the library
+    logger.enable("testbed")
+    return campaign_output.JsonLog(args.log_json)
+
+
+def _stress_summary(
+    args: argparse.Namespace,
+    out: TextIO,
+    result: StressResult,
+    label: str,
+    program: str | None,
+    document: dict[str, Any],
+    stop: StopRequests,
+) -> int:
+    """The summary (one line per bucket), the JSON result, the summary event; the exit status."""
     stats = result.stats
-    label = ",".join(name or "none" for name in scenarios) if args.scenario != "all" else "all"
+    stopped = f" (stopped: {result.stopped})" if result.stopped else ""
     print(
         f"testbed stress: scenario {label}"
         + (f", program {Config(program=program).program_reference}" if program is not None else "")
         + f", seed {args.seed}, strategy {args.strategy}, "
-        f"faults {', '.join(sorted(args.fault)) or 'none'}" + (" (interrupted)" if result.interrupted else ""),
+        f"faults {', '.join(sorted(args.fault)) or 'none'}" + stopped,
         file=out,
     )
     print(
@@ -633,6 +773,12 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
         + _stats_line(stats),
         file=out,
     )
+    if result.stopped == "max-rss":
+        print(
+            f"  warning: stopped early: the campaign's processes used {document['stats']['peak_rss_mb']:.0f} MB, "
+            f"more than --max-rss {document['max_rss_mb']}",
+            file=out,
+        )
     # A check that never ran is not a pass: say which invariants no schedule evaluated.
     never = [name for name, count in stats.get("checks_by_invariant", {}).items() if count == 0]
     if never and result.schedules:
@@ -646,32 +792,28 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
             + ", ".join(f"{name} x{count}" for name, count in sorted(by_invariant.items())),
             file=out,
         )
-        print("first violations:", file=out)
-        shown: set[str] = set()
-        for finding in result.findings:
-            if finding.violation.invariant in shown:
-                continue
-            shown.add(finding.violation.invariant)
-            print("\n".join(_violation_lines(finding.to_json())), file=out)
+        print(f"{len(result.buckets)} buckets ({len(result.findings)} findings):", file=out)
+        for bucket in document["buckets"]:
+            print("\n".join(_bucket_lines(bucket)), file=out)
     else:
         print("no violations", file=out)
-    _write_json(
-        args.json,
-        _result_json(
-            "stress",
-            None if label == "none" else label,
-            None if program is None else Config(program=program).program_reference,
-            args.seed,
-            args.strategy,
-            args.fault,
-            result.schedules,
-            [f.to_json() for f in result.findings],
-            stats,
-        ),
+    _write_json(args.json, document)
+    event(
+        "summary",
+        "campaign done: {schedules} schedules, {findings} findings in {buckets} buckets",
+        "INFO",
+        schedules=result.schedules,
+        findings=len(result.findings),
+        buckets=len(result.buckets),
+        stopped=result.stopped,
+        wall_s=result.wall_s,
+        peak_rss_mb=document["stats"]["peak_rss_mb"],
     )
-    if result.interrupted and not result.findings:
-        return 130
-    return 1 if result.findings else 0
+    if result.findings:
+        return 1
+    if result.stopped in ("SIGINT", "SIGTERM", "interrupt"):
+        return stop.exit_status  # stopped before finding anything: never taken for a pass
+    return 0
 
 
 def _found(violation: dict[str, Any] | None) -> str:
@@ -823,6 +965,8 @@ _VALUED = (
     "--store-buffer-capacity",
     "--scavenger-workers",
     "--max-runs",
+    "--max-rss",
+    "--progress-interval",
     "--set",
 )
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+import testbed.campaign.output
 import testbed.cli
 from testbed import Config, ConfigError, Mix, run, scenario_config, stress
 from testbed.cli import EXAMPLES, build_parser
@@ -507,7 +508,7 @@ def test_finding_files_that_cannot_be_written_lose_no_finding(cli, caught, tmp_p
     def refuse(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(testbed.cli, "_write_finding_files", refuse)
+    monkeypatch.setattr(testbed.campaign.output, "atomic_write", refuse)  # every --out file (bucket traces, index)
     outcome = cli("stress", *caught.args, "--out", str(tmp_path / "found"), "--json", "-")
     assert outcome.code == 1, outcome
     assert len(json.loads(outcome.out)["violations"]) >= caught.schedules

@@ -1,4 +1,4 @@
-"""``stress --out DIR``: one JSON file per failing schedule, named by the violations' ``trace``."""
+"""``stress --out DIR``: the file of each bucket's smallest finding, named by its ``trace``, and ``index.json``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import json
 from pathlib import Path
 
 
-def test_out_writes_one_file_per_failing_schedule(cli, caught, tmp_path: Path) -> None:
+def test_out_keeps_one_file_per_bucket_and_an_index(cli, caught, tmp_path: Path) -> None:
     out = tmp_path / "found"  # does not exist yet: stress creates it
     outcome = cli("stress", *caught.args, "--out", str(out), "--json", "-")
     assert outcome.code == 1, outcome
     doc = json.loads(outcome.out)
-    violations = doc["violations"]
-    assert violations
+    violations, buckets = doc["violations"], doc["buckets"]
+    assert violations and buckets
 
-    files = sorted(out.iterdir())
-    failing_seeds = {v["seed"] for v in violations}
-    assert len(files) == len(failing_seeds)  # one per failing schedule, not per violation
-    assert {v["trace"] for v in violations} == {str(f) for f in files}
+    index = json.loads((out / "index.json").read_text())
+    assert index["schema"] == "testbed.buckets/1"
+    assert index["buckets"] == buckets
+    files = sorted(p for p in out.iterdir() if p.name != "index.json")
+    assert {b["smallest"]["trace"] for b in buckets} == {str(f) for f in files}  # one per bucket, nothing else
+    # the kept findings point at their files; the others keep their reproduce commands only
+    assert {v["trace"] for v in violations} - {None} == {str(f) for f in files}
 
     for path in files:
         data = json.loads(path.read_text())
@@ -28,7 +31,6 @@ def test_out_writes_one_file_per_failing_schedule(cli, caught, tmp_path: Path) -
         assert data["config"]["scenario"] == caught.scenario
         assert data["config"]["faults"] == [caught.fault]
         assert {v["seed"] for v in mine} == {data["config"]["seed"]}
-        assert [v["invariant"] for v in data["violations"]] == [v["invariant"] for v in mine]
         for violation in data["violations"]:
             assert violation["trace"] == str(path)
             assert violation["reproduce"] in {v["reproduce"] for v in mine}
@@ -43,7 +45,7 @@ def test_out_into_an_existing_directory(cli, caught, tmp_path: Path) -> None:
     (tmp_path / "unrelated.txt").write_text("kept\n")
     outcome = cli("stress", *caught.args, "--out", str(tmp_path))
     assert outcome.code == 1, outcome
-    written = [p for p in tmp_path.iterdir() if p.suffix == ".json"]
+    written = [p for p in tmp_path.iterdir() if p.suffix == ".json" and p.name != "index.json"]
     assert 1 <= len(written) <= caught.schedules
     assert (tmp_path / "unrelated.txt").read_text() == "kept\n"
     for path in written:

@@ -1,0 +1,196 @@
+"""The files a campaign writes: atomically, one smallest trace per bucket, JSON lines.
+
+Every file is written whole to a temporary file next to it and moved into
+place with ``os.replace``, so a reader (or a campaign killed by SIGKILL or
+the OOM killer) sees the previous version or the new one, never half of
+one.  ``--out DIR`` holds the file of each bucket's smallest finding,
+``trace-SCENARIO-SEED.json`` (its trace) or, for free runs, which have no
+trace, ``violation-SCENARIO-SEED.json`` (the JSON result of that
+schedule), removed when a smaller finding replaces it, and ``index.json`` (``testbed.buckets/1``: the ``buckets`` of the
+result JSON).  ``--log-json FILE`` is one JSON object per line, written by
+loguru's ``serialize`` sink; each record's ``record.extra.event`` says what
+it is (``schedule``, ``finding``, ``bucket``, ``progress``, ``stopped``,
+``summary``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from testbed._version import __version__
+
+__all__ = ["INDEX", "INDEX_SCHEMA", "BucketFiles", "JsonLog", "atomic_write", "event", "shrink_buckets"]
+
+INDEX = "index.json"
+INDEX_SCHEMA = "testbed.buckets/1"
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then move it over ``path``. Raises OSError.
+
+    A path that exists and is not a regular file (``/dev/stdout``, a pipe) is written in place.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        with target.open("w") as stream:
+            stream.write(text)
+        return
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # as open() would create it, not mkstemp's 0600
+        with os.fdopen(fd, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def event(kind: str, text: str, level: str = "INFO", /, **fields: Any) -> None:
+    """A campaign event: a line for ``-v`` on stderr and a JSON object for ``--log-json``.
+
+    ``text`` names its ``fields`` in braces (``"schedule {schedule} done"``); every field is in
+    the record's ``extra``, with ``event`` = ``kind``.
+    """
+    logger.bind(event=kind, **fields).log(level, text.format(**fields))
+
+
+class JsonLog:
+    """``--log-json FILE`` as a loguru sink (``serialize=True``) for the campaign's events only."""
+
+    def __init__(self, path: str) -> None:
+        self.handler = logger.add(
+            path,
+            serialize=True,
+            level="DEBUG",
+            mode="w",
+            filter=lambda record: "event" in record["extra"],
+            catch=True,  # a full disk costs log lines, never the campaign
+        )
+
+    def close(self) -> None:
+        logger.remove(self.handler)
+
+
+class BucketFiles:
+    """The ``--out`` directory: one file per bucket (its smallest finding) and an index."""
+
+    def __init__(self, directory: str, result_schema: str) -> None:
+        self.directory = Path(directory)
+        self.result_schema = result_schema
+        #: bucket number -> the command that reran its kept finding before the file replaced it
+        self._commands: dict[int, str] = {}
+
+    def path(self, outcome: Any) -> Path:
+        """``trace-SCENARIO-SEED.json`` (controlled) or ``violation-SCENARIO-SEED.json`` (free)."""
+        config = outcome.config
+        label = config.scenario or ("program" if config.program is not None else "config")
+        kind = "trace" if outcome.trace is not None else "violation"
+        return self.directory / f"{kind}-{label}-{config.seed}.json"
+
+    def update(self, result: Any, outcome: Any) -> None:
+        """After ``result.add(outcome)``: keep the schedule's file for every bucket it opened or made
+        smaller; remove the file it replaces when no other bucket keeps it."""
+        changed = False
+        path = self.path(outcome)
+        for finding, bucket, what in result.filed:
+            if what == "counted" or bucket.smallest is not finding:
+                continue
+            previous = self._kept(result, bucket)
+            if not changed:
+                if outcome.trace is not None:
+                    text = json.dumps(outcome.trace, separators=(",", ":")) + "\n"
+                else:
+                    text = json.dumps(self._free_document(result, outcome, path), indent=2) + "\n"
+                atomic_write(path, text)
+                changed = True
+            if previous is not None:  # the bucket keeps the smaller finding's file instead
+                previous.trace_path = None
+                previous.reproduce = self._commands[bucket.number]
+                old = bucket.trace
+                bucket.trace = None
+                if old is not None and all(b.trace != old for b in result.buckets):
+                    with contextlib.suppress(OSError):
+                        os.unlink(old)
+            self._commands[bucket.number] = finding.reproduce
+            finding.trace_path = bucket.trace = str(path)
+            if outcome.trace is not None:
+                finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
+        if changed:
+            self.write_index(result)
+
+    def _kept(self, result: Any, bucket: Any) -> Any:
+        """The finding whose schedule the bucket's file holds now (None: no file yet)."""
+        if bucket.trace is None:
+            return None
+        return next((f for f in result.findings if f.bucket == bucket.number and f.trace_path == bucket.trace), None)
+
+    def _free_document(self, result: Any, outcome: Any, path: Path) -> dict[str, Any]:
+        config = outcome.config
+        mine = [f for f, _, _ in result.filed]
+        return {
+            "schema": self.result_schema,
+            "testbed_version": __version__,
+            "command": "run",
+            "config": config.to_json(),
+            "violations": [{**f.to_json(), "trace": str(path)} for f in mine],
+            "stats": outcome.stats,
+        }
+
+    def write_index(self, result: Any) -> None:
+        document = {"schema": INDEX_SCHEMA, "testbed_version": __version__, "buckets": result.buckets.to_json()}
+        atomic_write(self.directory / INDEX, json.dumps(document, indent=2) + "\n")
+
+
+def shrink_buckets(
+    result: Any, files: BucketFiles, max_runs: int, stopping: Callable[[], bool], say: Callable[[str], None]
+) -> None:
+    """``--shrink``: shrink each bucket's kept trace in place; stop between (and within) shrinks when asked."""
+    from testbed.sched import TraceError, load_trace
+    from testbed.shrink import shrink
+
+    class _Stopped(Exception):
+        pass
+
+    def check(runs: int, measure: dict[str, int]) -> None:
+        if stopping():
+            raise _Stopped
+
+    for bucket in result.buckets:
+        if stopping():
+            say("shrinking stopped: the remaining buckets keep their traces as found")
+            break
+        if bucket.trace is None:
+            continue
+        try:
+            trace = load_trace(bucket.trace)
+        except TraceError:  # a free run's result: nothing to shrink
+            continue
+        try:
+            shrunk = shrink(trace, max_runs=max_runs, on_progress=check)
+        except _Stopped:
+            say(f"shrinking bucket {bucket.number} stopped: it keeps its trace as found")
+            break
+        except Exception as error:  # a trace that does not reproduce (free mode never gets here)
+            bucket.shrunk = {"error": str(error)}
+            continue
+        atomic_write(bucket.trace, json.dumps(shrunk.trace, separators=(",", ":")) + "\n")
+        bucket.shrunk = {"runs": shrunk.runs, "before": shrunk.before, "after": shrunk.after}
+        say(
+            f"bucket {bucket.number}: shrunk in {shrunk.runs} runs, preemptions "
+            f"{shrunk.before['preemptions']} -> {shrunk.after['preemptions']}, steps "
+            f"{shrunk.before['steps']} -> {shrunk.after['steps']}"
+        )
+    files.write_index(result)
