@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from testbed import validate
 from testbed._version import __version__
+from testbed.calibrate import KNOBS, Calibration, calibration, knob_rng
 from testbed.campaign.buckets import Bucket, Buckets
 from testbed.campaign.processes import run_in_processes
 from testbed.check import Checker
@@ -578,12 +579,16 @@ class Finding:
     trace_path: str | None = None
     #: the number of its bucket in :attr:`StressResult.buckets` (1-based; 0: not filed)
     bucket: int = 0
+    #: a calibrated campaign's drawn knobs of this schedule (:data:`testbed.calibrate.KNOBS`), else None
+    knobs: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = self.violation.to_json()
         data.update(
             scenario=self.scenario, seed=self.seed, trace=self.trace_path, reproduce=self.reproduce, bucket=self.bucket
         )
+        if self.knobs is not None:
+            data["knobs"] = self.knobs
         return data
 
 
@@ -618,6 +623,8 @@ class StressResult:
     buckets: Buckets = dataclasses.field(default_factory=Buckets)
     #: what the last :meth:`add` filed: ``(finding, bucket, "opened" | "smaller" | "counted")``
     filed: list[tuple[Finding, Bucket, str]] = dataclasses.field(default_factory=list)
+    #: whether each schedule drew its knobs (``stress(calibrate=True)``): findings then carry them
+    calibrated: bool = False
 
     def add(self, result: RunResult, reproduce: str) -> None:
         self.schedules += 1
@@ -631,8 +638,9 @@ class StressResult:
         if result.violations:
             self.failed_schedules += 1
         self.filed = []
+        knobs = {name: getattr(result.config, name) for name in KNOBS} if self.calibrated else None
         for violation in result.violations:
-            finding = Finding(violation, result.config.scenario, result.config.seed, reproduce)
+            finding = Finding(violation, result.config.scenario, result.config.seed, reproduce, knobs=knobs)
             bucket, what = self.buckets.add(finding, result.events, result.stats.get("preemptions", 0))
             finding.bucket = bucket.number
             self.findings.append(finding)
@@ -658,6 +666,7 @@ def stress(
     hypothesis_db: Any = HYPOTHESIS_DB,
     monitor: Callable[[StressResult], str | None] | None = None,
     log_level: str | None = None,
+    calibrate: bool = False,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -689,6 +698,14 @@ def stress(
     log to stderr through loguru at that level (None: they stay silent).
     Findings are filed into ``result.buckets`` by signature
     (:mod:`testbed.campaign.buckets`).
+
+    ``calibrate=True`` draws each schedule's knobs (:mod:`testbed.calibrate`):
+    one probe run per scenario measures it, and schedule ``i`` draws gc
+    interval, store-buffer capacity, scavenger workers, mutators, concurrent
+    sweeping, forced deopts and PCT depth from the campaign seed and ``i``.
+    The knobs are fields of the schedule's config (its trace and reproduce
+    command rerun it) and each finding carries them (``knobs``).  A PCT
+    schedule then measures its own horizon (the knobs change the run's length).
     """
     scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
@@ -701,6 +718,10 @@ def stress(
         jobs=jobs,
         on_result=on_result,
     )
+    if not isinstance(calibrate, bool):
+        raise ConfigError(f"calibrate must be True or False, got {calibrate!r}")
+    if calibrate and strategy == "hypothesis":
+        raise ConfigError("calibrate draws each schedule's config; strategy 'hypothesis' draws schedules of fixed ones")
     if monitor is not None and not callable(monitor):
         raise ConfigError(f"monitor must be a function monitor(result) -> reason or None, got {monitor!r}")
     if log_level not in (None, "TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
@@ -715,7 +736,7 @@ def stress(
         changes["program"] = program
     configs = [scenario_config(name, strategy=strategy, faults=fault_set, **changes) for name in scenarios]
     configs[0].program_function()  # a program that does not import fails here, before anything runs
-    result = StressResult(list(scenarios), seed, strategy, fault_set)
+    result = StressResult(list(scenarios), seed, strategy, fault_set, calibrated=calibrate)
     started = time.monotonic()
 
     def budget_left(index: int) -> bool:
@@ -726,12 +747,21 @@ def stress(
         return duration is None or time.monotonic() - started < duration
 
     horizons: dict[int, int] = {}
+    calibrations: dict[int, Calibration] = {}
 
     def schedule(index: int) -> Config:
         which = index % len(configs)
         config = configs[which].replace(seed=derive_seed(seed, 2, index) % 2**32)
         if strategy == "portfolio":
             config = config.replace(strategy=portfolio_member(index))
+        if calibrate:
+            # One probe per scenario (its first schedule's config, as numfuzz
+            # analyses a test once), then this schedule's own draw.
+            if which not in calibrations:
+                calibrations[which] = calibration(config)
+            config = calibrations[which].draw(config, knob_rng(seed, index))
+            if config.strategy == "pct" and config.pct_horizon == 0:
+                return config.replace(pct_horizon=pct_horizon(config))
         if config.strategy == "pct" and config.pct_horizon == 0:
             # One probe per scenario, with the seed of its first PCT schedule: a
             # scenario's run length varies by a few percent between workload seeds,

@@ -227,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--shrink", action="store_true", help="at the end, shrink each bucket's trace in --out DIR")
     p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="draw each schedule's knobs (gc interval, store-buffer capacity, scavenger workers, mutators, "
+        "concurrent sweeping, forced deopts, PCT depth) from ranges a probe run of each scenario measured; "
+        "findings carry the drawn knobs and reproduce with them",
+    )
+    p.add_argument(
         "--log-json", metavar="FILE", help="write campaign events to FILE, one JSON object per line (loguru serialize)"
     )
     p.add_argument(
@@ -644,6 +651,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
             {**result.stats, "peak_rss_mb": monitor.peak_rss_mb},
         )
         data.update(buckets=result.buckets.to_json(), max_rss_mb=max_rss, stopped=result.stopped, complete=complete)
+        data["calibrated"] = result.calibrated
         return data
 
     def checkpoint(result: StressResult) -> None:
@@ -711,6 +719,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
                 hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
                 monitor=monitor,
                 log_level=_LOG_LEVELS.get(args.verbose, "DEBUG"),
+                calibrate=args.calibrate,
             )
             status.clear()
             monitor.measure()
