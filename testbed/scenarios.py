@@ -149,6 +149,35 @@ def _weak_list_churn() -> Config:
     )
 
 
+def _layout_and_folding() -> Config:
+    # Old hosts receiving young values (recorded slots), then migrated to
+    # dictionary mode; nested literals folded young or pretenured; small
+    # store buffers that overflow between pauses, and frequent scavenges so
+    # a stale slot meets the scavenger while its word still holds a young object.
+    return Config(
+        scenario="layout-and-folding",
+        store_buffer_capacity=8,
+        gc_interval=40,
+        ops=800,
+        mix=Mix(
+            alloc=20,
+            alloc_old=10,
+            store=8,
+            barrier_store=20,
+            store_smi=2,
+            load=6,
+            open_scope=2,
+            close_scope=2,
+            frame=2,
+            set_global=2,
+            park=1,
+            normalize=6,
+            alloc_folded=6,
+            alloc_folded_old=4,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -184,6 +213,13 @@ SCENARIOS: dict[str, Scenario] = {
             "unlinking on the concurrent sweeper",
             "weak list locking and clearing",
             _weak_list_churn,
+        ),
+        Scenario(
+            "layout-and-folding",
+            "old objects with recorded slots migrated to dictionary mode; nested literals folded young and "
+            "pretenured; store buffers of 8 entries overflowing between scavenges",
+            "layout changes and recorded slots (crbug.com/666046), folded pretenured allocations (nodejs/node#5900)",
+            _layout_and_folding,
         ),
     )
 }

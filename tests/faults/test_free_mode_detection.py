@@ -19,6 +19,12 @@ controlled scheduler.
     stale-frame-code               deopt-storm         200        0.015       4       5.1e-8
     unlocked-weak-unlink           weak-list-churn     187        0.101       9       1.1e-9
 
+    no-slot-clear-on-layout-change      layout-and-folding  40/40  0.075  4  3.2e-5
+    barrier-elided-for-pretenured-fold  layout-and-folding  40/40  0.075  4  3.2e-5
+
+(the last two measured over 40 seeds each with testbed.run in free mode; the
+miss bound is the rule of three, 3/40).
+
 resume-before-workers-done fell from 168/200 to 123/200 between two
 measurements (the second under heavier load, and after zapping from-space
 became a pass over every object there, which lengthens the pause's tail the
@@ -48,6 +54,8 @@ CASES = [
     ("unlink-before-marking-done", "deopt-storm", 4),
     ("stale-frame-code", "deopt-storm", 4),
     ("unlocked-weak-unlink", "weak-list-churn", 9),
+    ("no-slot-clear-on-layout-change", "layout-and-folding", 4),
+    ("barrier-elided-for-pretenured-fold", "layout-and-folding", 4),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
