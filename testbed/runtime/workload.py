@@ -119,9 +119,14 @@ def standard_program(m: Mutator) -> None:
             if live:
                 m.normalize(rng.choice(live))
         elif op == "alloc_folded" or op == "alloc_folded_old":
-            if len(handles[-1]) + FOLDED_GROUP > config.scope_handles and len(handles) > 1:
+            if len(handles[-1]) + FOLDED_GROUP > config.scope_handles:
+                # As for alloc: a full scope closes (the outermost starts afresh).
                 m.close_scope()
-                handles.pop()
+                if len(handles) > 1:
+                    handles.pop()
+                else:
+                    m.open_scope()
+                    handles[0] = []
             young = [h for scope in handles for h in scope if h.get().page.young]
             # The literal's innermost value: the youngest object this thread holds.
             value = young[-1] if young else rng.randint(-1000, 1000)

@@ -77,7 +77,7 @@ CASES = [
         "layout-and-folding",
         1,
         SHORT_STORM,
-        step=817,
+        step=820,
         invariant="remset-complete",
     ),
 ]
