@@ -7,8 +7,11 @@ allocation top, and the objects are carved out of it.  The initializing
 stores that follow, with no allocation or stack check in between, may skip
 the write barrier when the group is young: a young host needs no
 remembered slot, and no scavenge can run before the stores.  Crankshaft
-decided that per store (``HStoreNamedField::NeedsWriteBarrier`` asks
-whether the receiver is the dominating new-space allocation).
+decided that per store (``HStoreNamedField::NeedsWriteBarrier`` consults
+the store's dominating allocation, ``new_space_dominator``).  For folded
+old-space allocations it also wrote a free-space filler over the part not
+yet carved, to keep the page walkable; the model's groups are carved
+whole, so they need none.
 
 A pretenured group (allocated in old space because its allocation site
 was tenured) is different: its objects are old, so a young value stored
