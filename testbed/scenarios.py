@@ -154,10 +154,15 @@ def _layout_and_folding() -> Config:
     # dictionary mode; nested literals folded young or pretenured; small
     # store buffers that overflow between pauses, and frequent scavenges so
     # a stale slot meets the scavenger while its word still holds a young object.
+    # Mark-compacts with a concurrent sweeper: the marker must follow a slow
+    # object's dictionary and skip its untagged words, and the sweeper's
+    # slot removals share the remembered set's lock with the layout changes'.
     return Config(
         scenario="layout-and-folding",
         store_buffer_capacity=8,
         gc_interval=40,
+        mark_compact_every=4,
+        concurrent_sweeping=True,
         ops=800,
         mix=Mix(
             alloc=20,
@@ -217,7 +222,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "layout-and-folding",
             "old objects with recorded slots migrated to dictionary mode; nested literals folded young and "
-            "pretenured; store buffers of 8 entries overflowing between scavenges",
+            "pretenured; store buffers of 8 entries overflowing between scavenges; mark-compacts with "
+            "concurrent sweeping",
             "layout changes and recorded slots (crbug.com/666046), folded pretenured allocations (nodejs/node#5900)",
             _layout_and_folding,
         ),

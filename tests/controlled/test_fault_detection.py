@@ -71,13 +71,13 @@ CASES = [
     Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2571, invariant="frames-consistent"),
     Case("stale-frame-code", "deopt-storm", 1, (), step=2562, invariant="frames-consistent"),
     Case("resume-without-disarm", "mixed", 7, SHORT_MIXED, step=944, invariant="safepoint-liveness"),
-    Case("no-slot-clear-on-layout-change", "layout-and-folding", 1, SHORT_STORM, step=966, invariant="remset-precise"),
+    Case("no-slot-clear-on-layout-change", "layout-and-folding", 3, SHORT_STORM, step=944, invariant="remset-precise"),
     Case(
         "barrier-elided-for-pretenured-fold",
         "layout-and-folding",
         1,
         SHORT_STORM,
-        step=820,
+        step=845,
         invariant="remset-complete",
     ),
 ]
