@@ -159,6 +159,23 @@ FAULTS: tuple[Fault, ...] = (
         bug="nodejs/node#19274 bisect: V8 ea0e1e21 'Fixing failure on GC stress.' (footer 'Bug: v8:751825'; "
         "invalidates embedded objects of all code marked for deopt)",
     ),
+    Fault(
+        name="no-slot-clear-on-layout-change",
+        summary="a fast-to-slow migration leaves the recorded slots of the in-object words that stop being tagged",
+        caught_by="remset-precise",
+        where="testbed/heap/normalize.py",
+        scenario="layout-and-folding",
+        bug="crbug.com/666046 (fix: [heap] Clear recorded slots for inobject properties when migrating fast "
+        "object to slow mode)",
+    ),
+    Fault(
+        name="barrier-elided-for-pretenured-fold",
+        summary="a pretenured (old) allocation is folded and its initializing stores skip the barrier as if young",
+        caught_by="remset-complete",
+        where="testbed/heap/folding.py",
+        scenario="layout-and-folding",
+        bug="nodejs/node#5900 (fix nodejs/node#7303: no allocation folding for pretenured allocations)",
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -186,6 +186,40 @@ def _locker_deopt() -> Config:
     )
 
 
+def _layout_and_folding() -> Config:
+    # Old hosts receiving young values (recorded slots), then migrated to
+    # dictionary mode; nested literals folded young or pretenured; small
+    # store buffers that overflow between pauses, and frequent scavenges so
+    # a stale slot meets the scavenger while its word still holds a young object.
+    # Mark-compacts with a concurrent sweeper: the marker must follow a slow
+    # object's dictionary and skip its untagged words, and the sweeper's
+    # slot removals share the remembered set's lock with the layout changes'.
+    return Config(
+        scenario="layout-and-folding",
+        store_buffer_capacity=8,
+        gc_interval=40,
+        mark_compact_every=4,
+        concurrent_sweeping=True,
+        ops=800,
+        mix=Mix(
+            alloc=20,
+            alloc_old=10,
+            store=8,
+            barrier_store=20,
+            store_smi=2,
+            load=6,
+            open_scope=2,
+            close_scope=2,
+            frame=2,
+            set_global=2,
+            park=1,
+            normalize=6,
+            alloc_folded=6,
+            alloc_folded_old=4,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -229,6 +263,14 @@ SCENARIOS: dict[str, Scenario] = {
             "embeds objects weakly",
             "deoptimizer across archived threads (v8:6563), invalidated embedded objects",
             _locker_deopt,
+        ),
+        Scenario(
+            "layout-and-folding",
+            "old objects with recorded slots migrated to dictionary mode; nested literals folded young and "
+            "pretenured; store buffers of 8 entries overflowing between scavenges; mark-compacts with "
+            "concurrent sweeping",
+            "layout changes and recorded slots (crbug.com/666046), folded pretenured allocations (nodejs/node#5900)",
+            _layout_and_folding,
         ),
     )
 }

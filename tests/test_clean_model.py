@@ -7,8 +7,15 @@ import pytest
 import testbed
 
 #: schedules per scenario: a few hundred in all, within the suite's time budget
-SCHEDULES = {"mixed": 150, "store-buffer-storm": 150, "waltz": 50, "deopt-storm": 30, "weak-list-churn": 30}
-SCHEDULES["locker-deopt"] = 30
+SCHEDULES = {
+    "mixed": 150,
+    "store-buffer-storm": 150,
+    "waltz": 50,
+    "deopt-storm": 30,
+    "weak-list-churn": 30,
+    "layout-and-folding": 30,
+    "locker-deopt": 30,
+}
 
 
 def test_every_scenario_is_covered() -> None:

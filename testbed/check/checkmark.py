@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from testbed.check.findings import Findings
-from testbed.check.raw import death, roots
+from testbed.check.raw import death, roots, tagged_count
 from testbed.check.shadow import Logical, ShadowGraph, logical
 from testbed.heap import NEW_FROM, HeapObject, Tagged
 
@@ -101,7 +101,9 @@ def trace(
         if compare_shadow and (expected_fields is None or len(expected_fields) != len(obj.fields)):
             found.add("reachability-preserved", f"#{obj.lid} is reachable but the program never made it so")
             expected_fields = None
-        for index, value in enumerate(obj.fields):
+        fields = obj.fields
+        for index in range(tagged_count(obj)):  # untagged words are data, not references
+            value = fields[index]
             visit(
                 value,
                 f"#{obj.lid}.{index}",

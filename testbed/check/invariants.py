@@ -38,7 +38,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "remset-precise",
-        "after a scavenge every remembered slot holds a young object",
+        "after a scavenge every remembered slot is a tagged field (per its host's map word) holding a young object",
         "after each scavenge (after the checkmark trace)",
         True,
     ),

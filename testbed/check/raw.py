@@ -39,6 +39,7 @@ __all__ = [
     "remembered_addresses",
     "roots",
     "slot_address",
+    "tagged_count",
     "weak_list",
 ]
 
@@ -47,6 +48,8 @@ HEADER_WORDS = 1
 #: slot bits per slot-set cell, and cells per bucket
 CELL_BITS = 32
 CELLS_PER_BUCKET = 32
+#: tagged fields of a dictionary-mode object (its dictionary pointer); its other words are untagged
+DICTIONARY_TAGGED_FIELDS = 1
 
 
 def death(obj: HeapObject) -> str | None:
@@ -97,6 +100,16 @@ def objects_on(page: Page) -> list[HeapObject]:
     # An object covers consecutive words and objects never overlap, so the
     # first-seen order of the distinct objects is their address order.
     return [obj for obj in dict.fromkeys(page.words) if obj is not None]
+
+
+def tagged_count(host: HeapObject) -> int:
+    """How many leading fields of ``host`` are tagged, read from its map word.
+
+    A dictionary-mode object keeps only its dictionary pointer tagged; the
+    words after it are untagged data whatever they hold.
+    """
+    fields = len(host.fields)
+    return min(DICTIONARY_TAGGED_FIELDS, fields) if host.map_word is Map.DICTIONARY else fields
 
 
 def slot_address(host: HeapObject, index: int) -> int:

@@ -24,6 +24,7 @@ tasks can both "win" and the object ends up with two copies;
 from __future__ import annotations
 
 from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged, poison
+from testbed.heap.layout import tagged_fields
 from testbed.sched import point
 
 __all__ = ["Evacuator"]
@@ -118,7 +119,12 @@ class Evacuator:
                 area[index] = self.evacuate(value)
 
     def visit_remembered_page(self, page: Page) -> None:
-        """Evacuate the targets of ``page``'s remembered slots; keep a slot only if still young."""
+        """Evacuate the targets of ``page``'s remembered slots; keep a slot only if still young.
+
+        A remembered slot is trusted to be a tagged field, as V8's scavenger
+        trusts its slot set: whoever changes a layout must clear the slots of
+        the words that stop being tagged (:mod:`testbed.heap.normalize`).
+        """
         remembered_set = self.heap.remembered_set
         for host, index in RememberedSet.slots_of(page):
             point("remset-scan", host.lid)
@@ -136,7 +142,8 @@ class Evacuator:
         """Update ``obj``'s fields; record a promoted object's young fields."""
         old_host = not obj.page.young
         fields = obj.fields
-        for index, value in enumerate(fields):
+        for index in tagged_fields(obj):  # untagged words are data, never visited
+            value = fields[index]
             if not isinstance(value, HeapObject):
                 continue
             if value.page.owner == NEW_FROM:

@@ -43,6 +43,7 @@ import math
 from typing import TYPE_CHECKING
 
 from testbed.heap import Code, HeapObject, Map, poison
+from testbed.heap.layout import tagged_fields
 from testbed.sched import Condition, Halt, Lock, active_scheduler, point
 
 if TYPE_CHECKING:
@@ -137,8 +138,9 @@ class MarkCompact:
             while grey:
                 obj = grey.pop()
                 point("mark-object", obj.lid)
-                for value in obj.fields:
-                    mark(value)
+                fields = obj.fields
+                for index in tagged_fields(obj):  # untagged words are data
+                    mark(fields[index])
 
         for area in isolate.root_areas():
             for value in area:

@@ -38,6 +38,10 @@ class Kind(enum.Enum):
     CONTEXT = "context"
     CLOSURE = "closure"
     CODE = "code"
+    #: a plain object in dictionary ("slow") mode: field 0 points at its
+    #: property dictionary, its other in-object words are untagged
+    #: (see :mod:`testbed.heap.layout`)
+    DICTIONARY = "dictionary"
 
 
 class Map(enum.Enum):
@@ -57,6 +61,7 @@ class Map(enum.Enum):
     CONTEXT = "context"
     CLOSURE = "closure"
     CODE = "code"
+    DICTIONARY = "dictionary"
     ZAPPED = "zapped"
     FREED = "freed"
 
@@ -65,7 +70,9 @@ class Map(enum.Enum):
         return Map(kind.value)
 
 
-#: a field value: an object reference, a Smi or an empty slot
+#: a field value: an object reference, a Smi or an empty slot (an untagged
+#: word of a dictionary-mode object holds whatever it held before; see
+#: :mod:`testbed.heap.layout`)
 Tagged = Union["HeapObject", int, None]
 
 

@@ -65,6 +65,18 @@ class RememberedSet:
         with self.lock:
             host.page.slot_set.remove(host.slot_address(index))
 
+    def remove_range(self, host: HeapObject, start: int, stop: int) -> None:
+        """Clear fields ``start..stop-1`` of ``host`` (V8's ``ClearRecordedSlotRange``), under the lock.
+
+        A mutator clears while other threads flush into the same cells, so
+        it takes the lock a flush takes.
+        """
+        point("remset-clear", host.lid)
+        with self.lock:
+            slot_set = host.page.slot_set
+            for index in range(start, stop):
+                slot_set.remove(host.slot_address(index))
+
     def release_empty_buckets(self, page: Page) -> None:
         with self.lock:
             page.slot_set.release_empty_buckets()

@@ -62,5 +62,13 @@ class StoreBuffer:
         remembered_set.insert_batch(entries)
         self.flushes += 1
 
+    def remove_range(self, host: HeapObject, start: int, stop: int) -> None:
+        """Forget entries for fields ``start..stop-1`` of ``host`` (they stopped being tagged).
+
+        Only the owning thread touches its buffer, so this needs no lock.
+        """
+        point("store-buffer-clear", host.lid)
+        self.entries = [(h, i) for h, i in self.entries if h is not host or not start <= i < stop]
+
     def __len__(self) -> int:
         return len(self.entries)

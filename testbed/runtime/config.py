@@ -59,6 +59,12 @@ class Mix:
     ret: int = 0
     #: a speculative guard in the innermost optimized activation fails
     fail_guard: int = 0
+    #: migrate a live plain object to dictionary mode (its in-object words stop being tagged)
+    normalize: int = 0
+    #: a nested literal from optimized code: a folded young allocation, barrier-free initializing stores
+    alloc_folded: int = 0
+    #: the same literal from a pretenured allocation site (old space)
+    alloc_folded_old: int = 0
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]

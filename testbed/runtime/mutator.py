@@ -28,12 +28,16 @@ from testbed.heap import (
     HandleScope,
     HeapObject,
     Kind,
+    Map,
     StaleHandleError,
     StoreBuffer,
     Tagged,
     ThreadAllocator,
     write_field,
 )
+from testbed.heap.folding import allocate_folded, fold, initialize_folded
+from testbed.heap.layout import property_holder, tagged_count
+from testbed.heap.normalize import migrate_to_dictionary
 from testbed.runtime.frames import Frame
 from testbed.runtime.safepoint import ThreadState
 
@@ -76,6 +80,7 @@ class Mutator:
         self._observer = isolate.observer
         self._globals_base = index * config.globals_per_mutator
         self._gc_interval = config.gc_interval
+        self._faults = config.faults
 
     # -- safepoint ------------------------------------------------------------
 
@@ -183,14 +188,14 @@ class Mutator:
         """``host.fields[index] = value`` through the write barrier (``barrier=False``: only a bug)."""
         raw = self._raw(value)
         self._observer.on_heap_op(self, "store")
-        obj = host.get()
+        obj = property_holder(host.get())
         write_field(obj, index, raw, self.store_buffer if barrier else None)
         self._observer.on_field_write(self, obj, index, raw)
 
     def load(self, host: Handle, index: int) -> Value:
         """``host.fields[index]``, with a new handle for an object value."""
         self._observer.on_heap_op(self, "load")
-        obj = host.get()
+        obj = property_holder(host.get())
         raw = obj.fields[index]
         self._observer.on_field_read(self, obj, index, raw)
         return self._wrap(raw)
@@ -214,6 +219,69 @@ class Mutator:
             self._observer.on_execute(self, self.frames[-1])
         self.isolate.deoptimizer.check_lazy(self)
         self.leave_frame()
+
+    # -- layout changes and folded allocation -----------------------------------
+
+    def normalize(self, host: Handle) -> Handle | None:
+        """Migrate ``host`` to dictionary mode (V8's ``NormalizeProperties``); its dictionary's handle.
+
+        The properties are copied into a young dictionary object, then the
+        host's map changes and its in-object words other than field 0 stop
+        being tagged (:mod:`testbed.heap.normalize`).  Loads and stores of
+        the host then reach the dictionary.  None if ``host`` is already slow
+        or not a plain object.
+        """
+        if host.get().map is not Map.PLAIN:
+            return None
+        fields = len(host.get().fields)
+        dictionary = self.alloc(fields)  # may scavenge: read the host again after it
+        obj, target = host.get(), dictionary.get()
+        for index in range(fields):
+            raw = obj.fields[index]
+            self._observer.on_heap_op(self, "store")
+            write_field(target, index, raw, self.store_buffer)
+            self._observer.on_field_write(self, target, index, raw)
+        self._observer.on_heap_op(self, "normalize")
+        migrate_to_dictionary(obj, target, self.store_buffer, self.isolate.heap.remembered_set, self._faults)
+        # The program's graph: the host now holds only its dictionary.
+        for index in range(fields):
+            self._observer.on_field_write(self, obj, index, target if index < tagged_count(obj) else None)
+        return dictionary
+
+    def alloc_folded(self, count: int = 2, fields: int = 2, old: bool = False, value: Value = None) -> list[Handle]:
+        """A nested literal from optimized code: ``count`` objects, each one's field 0 the next, the last's ``value``.
+
+        A young group is one folded allocation whose initializing stores skip
+        the barrier (:mod:`testbed.heap.folding`); a pretenured (``old``)
+        group is allocated object by object with barriers, Node's fix for
+        nodejs/node#5900, unless the fault folds it anyway.
+        """
+        if count < 1 or fields < 1:
+            raise ValueError(f"a folded group needs count >= 1 and fields >= 1, got {count}, {fields}")
+        if not fold(old, self._faults):
+            handles = [self.alloc(fields, old=old) for _ in range(count)]
+            for position, handle in enumerate(handles):
+                self.store(handle, 0, handles[position + 1] if position + 1 < count else value)
+            return handles
+        self.allocations += 1
+        if self._gc_interval and self.allocations % self._gc_interval == 0:
+            self.isolate.collect_garbage(self)
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            self._observer.on_heap_op(self, "alloc")
+            objects = allocate_folded(self.allocator, [fields] * count, old)
+            if objects is not None:
+                break
+            self.isolate.collect_garbage(self)
+        else:
+            raise HeapExhausted(f"{self.name}: no room in new space after {_ALLOCATION_ATTEMPTS} collections")
+        for obj in objects:
+            self._observer.on_alloc(self, obj)
+        handles = [self._new_handle(obj) for obj in objects]
+        raw = self._raw(value)
+        self._observer.on_heap_op(self, "store")
+        for host, index, stored in initialize_folded(objects, raw, self.store_buffer, elide_barrier=True):
+            self._observer.on_field_write(self, host, index, stored)
+        return handles
 
     # -- helpers -------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from testbed.heap import Handle
+from testbed.heap import Handle, Map
 
 if TYPE_CHECKING:
     from testbed.runtime.mutator import Mutator
@@ -26,6 +26,8 @@ __all__ = ["standard_program"]
 #: scopes a program nests at most (the outermost is opened for it)
 MAX_SCOPE_DEPTH = 4
 MAX_FRAME_DEPTH = 3
+#: objects in one folded allocation (a literal nested this deep)
+FOLDED_GROUP = 2
 
 
 def standard_program(m: Mutator) -> None:
@@ -112,3 +114,21 @@ def standard_program(m: Mutator) -> None:
                 m.return_from_call()
         elif op == "fail_guard":
             m.fail_guard()
+        elif op == "normalize":
+            live = [h for scope in handles for h in scope if h.get().map is Map.PLAIN]
+            if live:
+                m.normalize(rng.choice(live))
+        elif op == "alloc_folded" or op == "alloc_folded_old":
+            if len(handles[-1]) + FOLDED_GROUP > config.scope_handles:
+                # As for alloc: a full scope closes (the outermost starts afresh).
+                m.close_scope()
+                if len(handles) > 1:
+                    handles.pop()
+                else:
+                    m.open_scope()
+                    handles[0] = []
+            young = [h for scope in handles for h in scope if h.get().page.young]
+            # The literal's innermost value: the youngest object this thread holds.
+            value = young[-1] if young else rng.randint(-1000, 1000)
+            group = m.alloc_folded(FOLDED_GROUP, rng.randint(1, config.max_fields), op == "alloc_folded_old", value)
+            handles[-1].extend(group)

@@ -86,6 +86,12 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     "sweep-free": ("object", True, True),
     "store-buffer-append": ("store-buffer", False, True),
     "store-buffer-flush": ("store-buffer", False, True),
+    # layout change (fast -> slow): the host's map word, by its lid, and the
+    # clears of its recorded slots (the thread's own buffer; the remembered
+    # set's cells, like a record of the same host)
+    "layout-change": ("object", True, True),
+    "store-buffer-clear": ("store-buffer", False, True),
+    "remset-clear": ("remset", True, True),
     "new-space-lab": ("new-space", False, True),
     "old-space-lab": ("old-space", False, True),
     # synchronization primitives, by name

@@ -79,6 +79,8 @@ CASES = [
     Case("resume-without-disarm", "mixed", 1, SHORT_MIXED, invariant="safepoint-liveness"),
     Case("lazy-deopt-current-thread-only", "locker-deopt", 1, (), invariant="frames-consistent"),
     Case("embedded-refs-not-invalidated", "locker-deopt", 1, (), invariant="no-dangling"),
+    Case("no-slot-clear-on-layout-change", "layout-and-folding", 3, SHORT_STORM, invariant="remset-precise"),
+    Case("barrier-elided-for-pretenured-fold", "layout-and-folding", 1, SHORT_STORM, invariant="remset-complete"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"
