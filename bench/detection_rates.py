@@ -1,7 +1,7 @@
 """How fast each strategy finds each catalogued fault: schedules and seconds to first detection.
 
     python bench/detection_rates.py [--strategies free,random,pct,portfolio] [--seeds 10] [--cap 20]
-        [--seed 1] [--faults F,...] [--jobs 1]
+        [--seed 1] [--faults F,...] [--jobs 1] [--scenarios aimed|all]
 
 For every available fault, on the scenario aimed at it (``testbed.FAULTS[i].scenario``),
 and every strategy: for each of ``--seeds`` campaign seeds ``s`` (``--seed``,
@@ -19,10 +19,16 @@ probe included) to the end of the detecting schedule.  A line
 ``first_detectors fault=F strategy=S INVARIANT:COUNT ...`` follows: the
 invariant each detecting schedule reported first.
 
+A strategy name with ``+cal`` (``free+cal``) runs its campaigns calibrated
+(``stress --calibrate``: each schedule draws its knobs).  ``--scenarios all``
+runs every campaign over all scenarios round robin (``stress --scenario
+all``) instead of the scenario aimed at the fault.
+
 The last line is a summary ``summary name=value ...``: the faults and, when
 both ``free`` and ``portfolio`` ran, ``portfolio_not_slower_than_free=K/F``,
 the faults on which portfolio found at least as many seeds as free with a
-median schedule count and a median wall time each no larger than free's.
+median schedule count and a median wall time each no larger than free's, and
+for each ``S+cal`` run beside ``S``, ``S+cal_not_slower_than_S=K/F`` alike.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class _Found(Exception):
 
 
 def first_detection(
-    fault: Fault, strategy: str, seed: int, cap: int, jobs: int
+    fault: Fault, strategy: str, seed: int, cap: int, jobs: int, scenarios: list[str] | None = None
 ) -> tuple[int | None, float, str | None]:
     """(schedules to the first detection or None, seconds, the first invariant) for one campaign seed."""
     started = time.monotonic()
@@ -57,14 +63,16 @@ def first_detection(
             raise _Found
 
     with contextlib.suppress(_Found):
+        base, _, calibrated = strategy.partition("+")
         testbed.stress(
-            [fault.scenario],
+            scenarios or [fault.scenario],
             seed=seed,
             schedules=cap,
-            strategy=strategy,
+            strategy=base,
             faults=[fault.name],
             jobs=jobs,
             on_result=on_result,
+            calibrate=calibrated == "cal",
         )
     if not seen:
         return None, time.monotonic() - started, None
@@ -89,11 +97,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the first campaign seed")
     parser.add_argument("--faults", default="", help="comma-separated fault names (default: all available)")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--scenarios", choices=("aimed", "all"), default="aimed", help="aimed (default) or all")
     args = parser.parse_args()
     strategies = [s for s in args.strategies.split(",") if s]
     for name in strategies:
-        if name not in testbed.STRATEGIES:
+        base, plus, suffix = name.partition("+")
+        if base not in testbed.STRATEGIES or (plus and suffix != "cal"):
             parser.error(f"strategy {name!r} is not available in this version (available: {testbed.STRATEGIES})")
+    scenarios = sorted(testbed.SCENARIOS) if args.scenarios == "all" else None
     wanted = {f for f in args.faults.split(",") if f}
     faults = [f for f in testbed.FAULTS if f.available and (not wanted or f.name in wanted)]
     medians: dict[tuple[str, str], tuple[int, float, float]] = {}
@@ -103,7 +114,7 @@ def main() -> None:
             seconds: list[float] = []
             firsts: collections.Counter[str] = collections.Counter()
             for seed in range(args.seed, args.seed + args.seeds):
-                schedules, wall, invariant = first_detection(fault, strategy, seed, args.cap, args.jobs)
+                schedules, wall, invariant = first_detection(fault, strategy, seed, args.cap, args.jobs, scenarios)
                 counts.append(math.inf if schedules is None else schedules)
                 seconds.append(math.inf if schedules is None else wall)
                 if invariant is not None:
@@ -132,6 +143,17 @@ def main() -> None:
             if found >= free_found and schedules <= free_schedules and seconds <= free_seconds:
                 not_slower += 1
         summary.append(f"portfolio_not_slower_than_free={not_slower}/{len(faults)}")
+    for calibrated in strategies:
+        base = calibrated.removesuffix("+cal")
+        if base != calibrated and base in strategies:
+            not_slower = sum(
+                1
+                for f in faults
+                if medians[f.name, calibrated][0] >= medians[f.name, base][0]
+                and medians[f.name, calibrated][1] <= medians[f.name, base][1]
+                and medians[f.name, calibrated][2] <= medians[f.name, base][2]
+            )
+            summary.append(f"{calibrated}_not_slower_than_{base}={not_slower}/{len(faults)}")
     print("summary " + " ".join(summary), flush=True)
 
 
