@@ -94,6 +94,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         True,
     ),
     Invariant("model-error", "no thread of the model or of a custom workload raises", "every thread", True),
+    Invariant(
+        "sweeper-paused-during-scavenge",
+        "the concurrent sweeper begins no page while a scavenge runs (V8's scavenger records slots relying on it)",
+        "pause start, after each scavenge",
+        True,
+    ),
 )
 
 

@@ -33,6 +33,10 @@ class Kind(enum.Enum):
     CONTEXT = "context"
     CLOSURE = "closure"
     CODE = "code"
+    #: raw bytes (V8's ``ByteArray``): a length word in bytes, then untagged data
+    BYTE_ARRAY = "byte-array"
+    #: a length word in elements, then tagged elements (V8's ``FixedArray``)
+    FIXED_ARRAY = "fixed-array"
 
 
 class Map(enum.Enum):
@@ -52,6 +56,8 @@ class Map(enum.Enum):
     CONTEXT = "context"
     CLOSURE = "closure"
     CODE = "code"
+    BYTE_ARRAY = "byte-array"
+    FIXED_ARRAY = "fixed-array"
     ZAPPED = "zapped"
     FREED = "freed"
 

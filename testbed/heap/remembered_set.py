@@ -60,6 +60,18 @@ class RememberedSet:
         with self.lock:
             host.page.slot_set.remove(host.slot_address(index))
 
+    def remove_range(self, page: Page, start: int, end: int) -> None:
+        """Drop every slot in words ``[start, end)`` of ``page`` (memory the sweeper freed).
+
+        V8's sweeper calls ``RememberedSet<OLD_TO_NEW>::RemoveRange`` for each
+        free range it finds.  Locked here: mutators flush store buffers into
+        the same slot sets while a concurrent sweep runs.
+        """
+        with self.lock:
+            slot_set = page.slot_set
+            for address in range(start, end):
+                slot_set.remove(address)
+
     def release_empty_buckets(self, page: Page) -> None:
         with self.lock:
             page.slot_set.release_empty_buckets()

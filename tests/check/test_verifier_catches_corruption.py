@@ -305,6 +305,7 @@ FAULT_FIRST = [
     ("weak-list-complete", "unlocked-weak-unlink", "weak-list-churn", 1, {}),
     ("frames-consistent", "stale-frame-code", "deopt-storm", 1, {}),
     ("safepoint-liveness", "resume-without-disarm", "mixed", 7, {"ops": 400, "gc_interval": 40}),
+    ("sweeper-paused-during-scavenge", "scavenge-while-sweeping", "sweeper-races", 1, {}),
 ]
 
 
