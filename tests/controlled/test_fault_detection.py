@@ -55,6 +55,7 @@ class Case:
 
 SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
+SHORT_SWEEP = (("ops", 300),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, step=506, invariant="store-buffers-flushed"),
@@ -65,12 +66,21 @@ CASES = [
     Case("racy-forwarding", "mixed", 7, SHORT_MIXED, step=998, invariant="forwarding-unique"),
     Case("unlocked-steal", "mixed", 21, SHORT_MIXED, step=1817, invariant="no-from-space-refs"),
     Case("promote-without-remset", "mixed", 7, SHORT_MIXED, step=1424, invariant="remset-complete"),
-    Case("no-poll-in-deopt", "waltz", 3, (), step=11160, invariant="world-stopped"),
+    Case("no-poll-in-deopt", "waltz", 3, (), step=23836, invariant="world-stopped"),
     Case("missing-barrier-in-materialize", "deopt-storm", 1, (), step=896, invariant="remset-complete"),
-    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=2327, invariant="weak-list-complete"),
-    Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2571, invariant="frames-consistent"),
-    Case("stale-frame-code", "deopt-storm", 1, (), step=2562, invariant="frames-consistent"),
+    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), step=10109, invariant="weak-list-complete"),
+    Case("unlink-before-marking-done", "deopt-storm", 1, (), step=2686, invariant="frames-consistent"),
+    Case("stale-frame-code", "deopt-storm", 1, (), step=2682, invariant="frames-consistent"),
     Case("resume-without-disarm", "mixed", 7, SHORT_MIXED, step=944, invariant="safepoint-liveness"),
+    Case("deopt-overwrites-during-sweep", "sweeper-races", 1, SHORT_SWEEP, step=9267, invariant="no-dangling"),
+    Case(
+        "scavenge-while-sweeping",
+        "sweeper-races",
+        1,
+        SHORT_SWEEP,
+        step=1288,
+        invariant="sweeper-paused-during-scavenge",
+    ),
 ]
 IDS = [case.fault for case in CASES]
 PINNED = CASES
