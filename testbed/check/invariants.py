@@ -96,7 +96,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("model-error", "no thread of the model or of a custom workload raises", "every thread", True),
     Invariant(
         "sweeper-paused-during-scavenge",
-        "the concurrent sweeper begins no page while a scavenge runs (V8's scavenger records slots relying on it)",
+        "the concurrent sweeper does no work (no page, not the weak list) while a scavenge runs",
         "pause start, after each scavenge",
         True,
     ),

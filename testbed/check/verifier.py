@@ -9,7 +9,9 @@ remembered slots and weak-list entries are all re-derived from raw data
 (:mod:`testbed.check.raw`), and after every collection a checkmark trace
 (:mod:`testbed.check.checkmark`) compares what is reachable with what was
 reachable before it and with the shadow graph built from the mutators' own
-operations (:mod:`testbed.check.shadow`).  It is read-only.
+operations (:mod:`testbed.check.shadow`); whether the sweeper stayed paused
+through a scavenge comes from the sweeper thread's own record
+(:mod:`testbed.check.sweeper_checks`).  It is read-only.
 
 Order matters where one slip breaks several invariants: the first checks
 of a pause name the cause (a mutator still running, a buffer left
