@@ -7,7 +7,14 @@ import pytest
 import testbed
 
 #: schedules per scenario: a few hundred in all, within the suite's time budget
-SCHEDULES = {"mixed": 150, "store-buffer-storm": 150, "waltz": 50, "deopt-storm": 30, "weak-list-churn": 30}
+SCHEDULES = {
+    "mixed": 150,
+    "store-buffer-storm": 150,
+    "waltz": 50,
+    "deopt-storm": 30,
+    "weak-list-churn": 30,
+    "sweeper-races": 20,
+}
 
 
 def test_every_scenario_is_covered() -> None:
