@@ -176,6 +176,26 @@ FAULTS: tuple[Fault, ...] = (
         scenario="layout-and-folding",
         bug="nodejs/node#5900 (fix nodejs/node#7303: no allocation folding for pretenured allocations)",
     ),
+    Fault(
+        name="deopt-overwrites-during-sweep",
+        summary="the deoptimizer overwrites a captured object's ByteArray storage in place while the concurrent "
+        "sweeper may still be sweeping its page, so the sweeper reads a half-rewritten header and frees the "
+        "object's tail",
+        caught_by="no-dangling / remset-complete",
+        where="testbed/deopt/object_storage.py",
+        scenario="sweeper-races",
+        bug='crbug.com/1228036 (fix: V8 b63a59619530 "[deoptimizer] Finish concurrent sweeping before '
+        'overwriting ByteArrays", 2021-07-26; electron/electron#30639)',
+    ),
+    Fault(
+        name="scavenge-while-sweeping",
+        summary="a scavenge starts without pausing the concurrent sweeper, which goes on sweeping pages while the "
+        "scavenger records OLD_TO_NEW slots",
+        caught_by="sweeper-paused-during-scavenge / weak-list-complete / weak-list-cleared",
+        where="testbed/runtime/isolate.py",
+        scenario="sweeper-races",
+        bug=None,
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

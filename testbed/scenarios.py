@@ -220,6 +220,42 @@ def _layout_and_folding() -> Config:
     )
 
 
+def _sweeper_races() -> Config:
+    # A mark-compact after every scavenge, swept concurrently over many small
+    # old pages, while guards keep failing in code whose translations capture
+    # arrays: the deoptimizer's ByteArray storage sits on pages the sweeper
+    # has yet to reach, and the next scavenge comes while it still sweeps.
+    return Config(
+        scenario="sweeper-races",
+        ops=500,
+        functions=2,
+        optimize_after=1,
+        deopt_every_n_times=2,
+        captured_arrays=True,
+        gc_interval=30,
+        mark_compact_every=1,
+        concurrent_sweeping=True,
+        page_words=128,
+        lab_words=16,
+        mix=Mix(
+            alloc=12,
+            alloc_old=8,
+            store=6,
+            barrier_store=2,
+            store_smi=1,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=1,
+            call=20,
+            ret=14,
+            fail_guard=10,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -271,6 +307,13 @@ SCENARIOS: dict[str, Scenario] = {
             "concurrent sweeping",
             "layout changes and recorded slots (crbug.com/666046), folded pretenured allocations (nodejs/node#5900)",
             _layout_and_folding,
+        ),
+        Scenario(
+            "sweeper-races",
+            "a concurrent sweep after every scavenge over small old pages, against deopts that materialize "
+            "captured arrays through old-space ByteArray storage and against the next scavenge",
+            "the sweeper against the deoptimizer's in-place rewrites and against the scavenger",
+            _sweeper_races,
         ),
     )
 }

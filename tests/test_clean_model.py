@@ -15,6 +15,7 @@ SCHEDULES = {
     "weak-list-churn": 30,
     "layout-and-folding": 30,
     "locker-deopt": 30,
+    "sweeper-races": 20,
 }
 
 

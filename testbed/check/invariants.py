@@ -95,6 +95,12 @@ INVARIANTS: tuple[Invariant, ...] = (
         True,
     ),
     Invariant("model-error", "no thread of the model or of a custom workload raises", "every thread", True),
+    Invariant(
+        "sweeper-paused-during-scavenge",
+        "the concurrent sweeper does no work (no page, not the weak list) while a scavenge runs",
+        "pause start, after each scavenge",
+        True,
+    ),
 )
 
 

@@ -9,7 +9,9 @@ remembered slots and weak-list entries are all re-derived from raw data
 (:mod:`testbed.check.raw`), and after every collection a checkmark trace
 (:mod:`testbed.check.checkmark`) compares what is reachable with what was
 reachable before it and with the shadow graph built from the mutators' own
-operations (:mod:`testbed.check.shadow`).  It is read-only.
+operations (:mod:`testbed.check.shadow`); whether the sweeper stayed paused
+through a scavenge comes from the sweeper thread's own record
+(:mod:`testbed.check.sweeper_checks`).  It is read-only.
 
 Simplified: it checks the invariants of the catalogue (DESIGN.md section 4),
 not each object's layout.
@@ -28,6 +30,7 @@ from testbed.check.checkmark import compare_reached, trace
 from testbed.check.code_checks import CodeChecks
 from testbed.check.findings import Evaluations, Findings
 from testbed.check.shadow import ShadowGraph, logical
+from testbed.check.sweeper_checks import SweeperChecks
 from testbed.heap import HeapObject
 from testbed.runtime import ThreadState
 from testbed.sched import Violation
@@ -45,6 +48,7 @@ class HeapVerifier:
         self.shadow = shadow
         self.evaluations = evaluations if evaluations is not None else Evaluations()
         self.code = CodeChecks()
+        self.sweeper = SweeperChecks()
         # what the last trace of the current pause reached (None between pauses)
         self._reached: dict[int, HeapObject] | None = None
 
@@ -54,6 +58,7 @@ class HeapVerifier:
     def at_pause_start(self, isolate: Isolate) -> list[Violation]:
         found = self._findings()
         self._world_stopped(isolate, found)
+        self.sweeper.at_pause_start(isolate, found)
         self._store_buffers_flushed(isolate, found)
         self.code.weak_list(isolate, found)
         self.code.frames(isolate, found)
@@ -71,6 +76,7 @@ class HeapVerifier:
                 "world-stopped",
                 f"{isolate.collector.active_tasks} scavenger task(s) still running as the world resumes",
             )
+        self.sweeper.after_scavenge(isolate, found)
         self._checkmark(isolate, found, after_scavenge=True, what="scavenge")
         self._remset_precise(isolate, found)
         self.code.weak_list(isolate, found)

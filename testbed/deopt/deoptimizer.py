@@ -11,7 +11,10 @@ Mirrors V8's deoptimization path (src/deoptimizer/, the
 3. the translation of the deopt point says which frame slots hold unboxed
    parts of captured objects; each is materialized as a young object, put
    back in its slot and stored into the activation's old context through
-   the write barrier (an old-to-young store: a store-buffer entry);
+   the write barrier (an old-to-young store: a store-buffer entry); captured
+   arrays (``captured_arrays``) go through old-space ByteArray storage that
+   is overwritten in place once its page is swept
+   (:mod:`testbed.deopt.object_storage`);
 4. the frame is rebuilt as an interpreter frame (its code becomes the
    function's interpreter code), the optimized code is marked for
    deoptimization, dropped from the function and linked onto the weak list
@@ -24,7 +27,8 @@ context without the barrier; ``stale-frame-code`` leaves the rebuilt frame
 pointing at the optimized code: the frame counts as patched (the GC no
 longer keeps that code alive through it) yet still returns into it, so once
 the code's last unpatched activation is gone a mark-compact releases it and
-the frame runs freed code.
+the frame runs freed code; ``deopt-overwrites-during-sweep`` overwrites the
+arrays' ByteArray storage without waiting for the sweeper (crbug.com/1228036).
 
 A patched (deoptimized) frame is an interpreter frame: no guard of it can
 fail and there is nothing left to deoptimize lazily.
@@ -63,8 +67,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from testbed.deopt.function import Function
+from testbed.deopt.object_storage import materialize_arrays
 from testbed.deopt.translation import DeoptimizationData
-from testbed.heap import Code, Kind
+from testbed.heap import Code, Handle, Kind
 from testbed.runtime import ThreadState, derive_seed
 from testbed.sched import point
 
@@ -81,7 +86,7 @@ class TieringDeoptimizer:
         config = isolate.config
         self.isolate = isolate
         self.functions = [
-            Function(i, isolate.heap, derive_seed(config.seed, 5, i), config.optimize_after)
+            Function(i, isolate.heap, derive_seed(config.seed, 5, i), config.optimize_after, config.captured_arrays)
             for i in range(config.functions)
         ]
         faults = config.faults
@@ -94,6 +99,7 @@ class TieringDeoptimizer:
         self._embed = config.embedded_objects
         #: activations whose return the deoptimizer patched (Locker mode)
         self.patched = 0
+        self._overwrite_unswept = "deopt-overwrites-during-sweep" in faults
         self.eager = 0
         self.lazy = 0
 
@@ -177,6 +183,8 @@ class TieringDeoptimizer:
                 f"code #{code.lid}: {len(translation.captured)} captured object(s) allocated young, stored into the "
                 "frame and through the write barrier into the old context",
             )
+            if isinstance(context, Handle):
+                materialize_arrays(mutator, frame, translation, context, finish_sweeping=not self._overwrite_unswept)
         # 4. Rebuild the frame as an interpreter frame; retire the optimized code.
         if not self._stale_code:
             frame.code = function.interpreter_code

@@ -38,12 +38,13 @@ class Function:
     the first to run optimized code.
     """
 
-    def __init__(self, index: int, heap: Heap, seed: int, optimize_after: int) -> None:
+    def __init__(self, index: int, heap: Heap, seed: int, optimize_after: int, captured_arrays: bool = False) -> None:
         self.index = index
         self.name = f"f{index}"
         self.heap = heap
         self.lock = Lock(f"function-{index}")
         self.optimize_after = optimize_after
+        self.captured_arrays = captured_arrays
         self._rng = random.Random(seed)
         self.frame_size = self._rng.randint(3, 5)
         self.context_fields = self._rng.randint(2, 3)
@@ -63,7 +64,9 @@ class Function:
             point("function-code-read", self.name)
             self.calls += 1
             if self.optimized_code is None and self.calls >= self.optimize_after:
-                data = DeoptimizationData.generate(self._rng, self.frame_size, self.context_fields, points=3)
+                data = DeoptimizationData.generate(
+                    self._rng, self.frame_size, self.context_fields, points=3, arrays=self.captured_arrays
+                )
                 self.optimized_code = self.heap.allocate_code(True, self, data)
                 if embed_from is not None:
                     specialized = embed_from.allocate(Kind.PLAIN, 1, old=True)

@@ -6,6 +6,9 @@ which frame slots hold plain values and which hold the raw parts of
 *captured* objects that optimized code never allocated (escape analysis
 removed them), which the deoptimizer must materialize as real heap objects,
 here a heap number boxing an unboxed value or a closure over the context.
+With ``captured_arrays`` a translation also captures arrays: their elements
+are boxed in heap numbers and the array itself is materialized in two
+phases through old-space ByteArray storage (:mod:`testbed.deopt.object_storage`).
 
 Simplified: the deoptimization data is a plain Python value on the code
 object, not a heap object; a translation lists only the captured objects
@@ -20,7 +23,7 @@ import random
 
 from testbed.heap import Kind
 
-__all__ = ["CapturedObject", "DeoptimizationData", "Translation"]
+__all__ = ["CapturedArray", "CapturedObject", "DeoptimizationData", "Translation"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +42,22 @@ class CapturedObject:
 
 
 @dataclasses.dataclass(frozen=True)
+class CapturedArray:
+    """Frame slot ``slot`` holds the ``length`` unboxed elements of an array escape analysis removed.
+
+    Materializing it makes an old-space FixedArray of heap numbers, puts it
+    back in the slot and stores it into context field ``context_field``.
+    """
+
+    slot: int
+    length: int
+    context_field: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Translation:
     captured: tuple[CapturedObject, ...]
+    arrays: tuple[CapturedArray, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +69,15 @@ class DeoptimizationData:
     points: tuple[Translation, ...]
 
     @staticmethod
-    def generate(rng: random.Random, frame_size: int, context_fields: int, points: int) -> DeoptimizationData:
-        """Deopt data for a function compiled with the given frame shape (seeded)."""
+    def generate(
+        rng: random.Random, frame_size: int, context_fields: int, points: int, arrays: bool = False
+    ) -> DeoptimizationData:
+        """Deopt data for a function compiled with the given frame shape (seeded).
+
+        ``arrays``: each translation also captures one array of 2-4 elements
+        (drawn after the objects, so the draws without arrays stay what they
+        were).
+        """
         translations = []
         for _ in range(points):
             slots = rng.sample(range(1, frame_size), rng.randint(1, min(3, frame_size - 1)))
@@ -66,5 +90,9 @@ class DeoptimizationData:
                 )
                 for slot in sorted(slots)
             )
-            translations.append(Translation(captured))
+            captured_arrays: tuple[CapturedArray, ...] = ()
+            if arrays:
+                slot = rng.choice([s for s in range(1, frame_size) if s not in slots] or [frame_size - 1])
+                captured_arrays = (CapturedArray(slot, rng.randint(2, 4), rng.randrange(context_fields)),)
+            translations.append(Translation(captured, captured_arrays))
         return DeoptimizationData(frame_size, context_fields, tuple(translations))

@@ -18,8 +18,11 @@ the waltz depends on, in its historic shape:
   released at once, and every other unmarked old-space and code-space
   object is freed (poisoned with ``FREED``, its remembered slots dropped);
 * with ``concurrent_sweeping`` those last two steps run on a sweeper thread
-  after the mutators resume, as V8's sweeper continues after the pause; the
-  next pause waits for it to finish (``EnsureSweepingCompleted``).
+  after the mutators resume, as V8's sweeper continues after the pause; a
+  scavenge pauses it (:meth:`MarkCompact.pause_sweeping`, V8's
+  ``Sweeper::PauseScope``) and the next mark-compact first waits for it to
+  finish (``EnsureSweepingCompleted``).  Pages are swept by
+  :class:`testbed.gc.sweeper.Sweeper`.
 
 No objects move ("compact" is kept for the name V8 gives the collector).
 
@@ -42,11 +45,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from testbed.gc.sweeper import Sweeper
 from testbed.heap import Code, HeapObject, Map, poison
 from testbed.heap.layout import tagged_fields
 from testbed.sched import Condition, Halt, Lock, active_scheduler, point
 
 if TYPE_CHECKING:
+    from testbed.heap import Page
     from testbed.runtime import Isolate
 
 __all__ = ["MarkCompact"]
@@ -62,10 +67,18 @@ class MarkCompact:
         self._pending: tuple[set[int], int] | None = None
         self._sweeping = False
         self._released = False
+        # the sweeping thread has retired the weak list of its current job
+        self._retired = False
         self._shutdown = False
         self._early_unlink = "unlink-before-marking-done" in faults
+        self.sweeper = Sweeper(self.changed)
         self.collections = 0
-        self.freed = 0
+        self._code_released = 0
+
+    @property
+    def freed(self) -> int:
+        """Objects freed so far: code released off the weak list, and what the sweeper freed."""
+        return self._code_released + self.sweeper.freed
 
     # -- lifecycle (the sweeper thread) ---------------------------------------------
 
@@ -85,11 +98,37 @@ class MarkCompact:
             self.changed.notify_all()
 
     def ensure_sweeping_completed(self, isolate: Isolate) -> None:
-        """At a pause start: wait until the last mark-compact's sweep is done."""
+        """Before a mark-compact: wait until the last one's sweep is done (``EnsureSweepingCompleted``)."""
         if not self.concurrent:
             return
         with self.lock:
             self.changed.wait_for(lambda: self._pending is None and not self._sweeping, abandon=isolate.is_aborted)
+
+    def pause_sweeping(self, isolate: Isolate) -> None:
+        """At a scavenge's start: stop the sweeper at a page boundary (V8's ``Sweeper::PauseScope``).
+
+        Returns once the sweeping thread is between pages and has retired
+        the weak list of its job (or has no job): from then on it touches
+        no page until :meth:`resume_sweeping`.
+        """
+        if not self.concurrent:
+            return
+        with self.lock:
+            self.sweeper.request_pause()
+            self.changed.wait_for(
+                lambda: not self._released and (not self._sweeping or self._retired) and self.sweeper.current is None,
+                abandon=isolate.is_aborted,
+            )
+
+    def resume_sweeping(self) -> None:
+        """The scavenge is over: the sweeper may go on."""
+        if self.concurrent:
+            self.sweeper.resume()
+
+    def ensure_swept(self, page: Page, isolate: Isolate) -> None:
+        """Before rewriting an object's header: its page must be swept (``EnsureSweepingCompletedForObject``)."""
+        if self.concurrent:
+            self.sweeper.ensure_page_swept(page, isolate.is_aborted)
 
     def _sweeper_main(self, isolate: Isolate) -> None:
         try:
@@ -112,6 +151,7 @@ class MarkCompact:
                 self._pending = None
                 self._released = False
                 self._sweeping = True
+                self._retired = False
             try:
                 isolate.events.record("sweeper-start", "concurrent sweep after mark-compact")
                 self._sweep(isolate, marked, watermark)
@@ -161,6 +201,7 @@ class MarkCompact:
         # Objects allocated after marking (higher logical ids) are live however
         # the sweep is late: V8 allocates black during and after marking.
         watermark = isolate.heap.next_lid()
+        self.sweeper.prepare(isolate.heap)
         if self.concurrent:
             with self.lock:
                 self._pending = (marked, watermark)  # started by start_sweeping()
@@ -175,22 +216,18 @@ class MarkCompact:
         for code in removed:
             point("code-release", code.lid)
             poison(code, Map.FREED)
-            self.freed += 1
+            self._code_released += 1
             isolate.events.record("weak-list-unlink", f"code #{code.lid} unlinked and released (no activation left)")
         return removed
 
     def _sweep(self, isolate: Isolate, marked: set[int], watermark: int) -> None:
-        """Unlink dead weak-list entries, free dead old and code objects older than ``watermark``."""
-        self._retire_dead_code(isolate, marked, watermark)
-        heap = isolate.heap
-        for space in (heap.old_space, heap.code_space):
-            for page in list(space.pages):
-                for obj in list(page.objects()):
-                    if obj.lid in marked or obj.lid >= watermark or obj.is_dead:
-                        continue
-                    point("sweep-free", obj.lid)
-                    for index in range(len(obj.fields)):
-                        if heap.remembered_set.contains(obj, index):
-                            heap.remembered_set.remove(obj, index)
-                    poison(obj, Map.FREED)
-                    self.freed += 1
+        """Unlink dead weak-list entries, then sweep every page (dead objects older than ``watermark``)."""
+        with self.lock:
+            self.sweeper.begin("weak list")
+        try:
+            self._retire_dead_code(isolate, marked, watermark)
+        finally:
+            with self.lock:
+                self._retired = True
+                self.sweeper.end()
+        self.sweeper.sweep_pages(isolate, marked, watermark, isolate.is_aborted)

@@ -10,6 +10,7 @@ from testbed.heap.code import Code, WeakCodeList
 from testbed.heap.handles import Handle, HandleScope, StaleHandleError
 from testbed.heap.heap import Heap, ThreadAllocator
 from testbed.heap.lab import LinearAllocationBuffer
+from testbed.heap.object_size import TAGGED_SIZE, byte_array_length_for, size_from_map
 from testbed.heap.objects import HEADER_WORDS, ZAP, HeapObject, Kind, Map, Tagged, poison
 from testbed.heap.pages import Page
 from testbed.heap.remembered_set import RememberedSet
@@ -41,10 +42,13 @@ __all__ = [
     "SlotSet",
     "StaleHandleError",
     "StoreBuffer",
+    "TAGGED_SIZE",
     "Tagged",
     "ZAP",
     "ThreadAllocator",
+    "byte_array_length_for",
     "is_old_to_young",
     "poison",
+    "size_from_map",
     "write_field",
 ]

@@ -43,7 +43,7 @@ def migrate_to_dictionary(
     untagged = range(DICTIONARY_TAGGED_FIELDS, len(host.fields))
     if "no-slot-clear-on-layout-change" not in faults and len(untagged):
         store_buffer.remove_range(host, untagged.start, untagged.stop)
-        remembered_set.remove_range(host, untagged.start, untagged.stop)
+        remembered_set.clear_recorded_slots(host, untagged.start, untagged.stop)
     # V8 stores the new map with a release store after the filler, "to avoid
     # races with the sweeper thread"; here the point lets others run first.
     point("layout-change", host.lid)

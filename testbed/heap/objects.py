@@ -42,6 +42,10 @@ class Kind(enum.Enum):
     #: property dictionary, its other in-object words are untagged
     #: (see :mod:`testbed.heap.layout`)
     DICTIONARY = "dictionary"
+    #: raw bytes (V8's ``ByteArray``): a length word in bytes, then untagged data
+    BYTE_ARRAY = "byte-array"
+    #: a length word in elements, then tagged elements (V8's ``FixedArray``)
+    FIXED_ARRAY = "fixed-array"
 
 
 class Map(enum.Enum):
@@ -62,6 +66,8 @@ class Map(enum.Enum):
     CLOSURE = "closure"
     CODE = "code"
     DICTIONARY = "dictionary"
+    BYTE_ARRAY = "byte-array"
+    FIXED_ARRAY = "fixed-array"
     ZAPPED = "zapped"
     FREED = "freed"
 

@@ -65,7 +65,7 @@ class RememberedSet:
         with self.lock:
             host.page.slot_set.remove(host.slot_address(index))
 
-    def remove_range(self, host: HeapObject, start: int, stop: int) -> None:
+    def clear_recorded_slots(self, host: HeapObject, start: int, stop: int) -> None:
         """Clear fields ``start..stop-1`` of ``host`` (V8's ``ClearRecordedSlotRange``), under the lock.
 
         A mutator clears while other threads flush into the same cells, so
@@ -76,6 +76,18 @@ class RememberedSet:
             slot_set = host.page.slot_set
             for index in range(start, stop):
                 slot_set.remove(host.slot_address(index))
+
+    def remove_range(self, page: Page, start: int, end: int) -> None:
+        """Drop every slot in words ``[start, end)`` of ``page`` (memory the sweeper freed).
+
+        V8's sweeper calls ``RememberedSet<OLD_TO_NEW>::RemoveRange`` for each
+        free range it finds.  Locked here: mutators flush store buffers into
+        the same slot sets while a concurrent sweep runs.
+        """
+        with self.lock:
+            slot_set = page.slot_set
+            for address in range(start, end):
+                slot_set.remove(address)
 
     def release_empty_buckets(self, page: Page) -> None:
         with self.lock:

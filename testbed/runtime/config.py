@@ -111,6 +111,9 @@ class Config:
     mark_compact_every: int = 0
     #: sweep after a mark-compact on a background thread while mutators run
     concurrent_sweeping: bool = False
+    #: translations also capture arrays, materialized in two phases through
+    #: old-space ByteArray storage (V8's ``TranslatedState``)
+    captured_arrays: bool = False
     #: operations each mutator's standard program performs
     ops: int = 1500
     new_space_pages: int = 4
@@ -178,6 +181,7 @@ class Config:
         _positive("deopt_every_n_times", self.deopt_every_n_times, 0)
         _positive("mark_compact_every", self.mark_compact_every, 0)
         validate.boolean("concurrent_sweeping", self.concurrent_sweeping)
+        validate.boolean("captured_arrays", self.captured_arrays)
         if self.scavenger_workers > 16:
             raise ConfigError(f"scavenger_workers must be at most 16, got {self.scavenger_workers}")
         _positive("new_space_pages", self.new_space_pages)

@@ -3,8 +3,14 @@
 Mirrors V8's ``Isolate`` + ``Heap::CollectGarbage``: the isolate owns the
 heap and the global handles, starts the mutator threads, and when a thread
 asks for a collection it stops the world through the safepoint, gives up
-every LAB, lets the observer verify the stopped world, runs the collector
-and lets the observer verify the result.
+every LAB, pauses a concurrent sweeper for the scavenge (V8 does this in
+``ScavengerCollector::CollectGarbage`` with a ``Sweeper::PauseScope``; here
+the pause brackets the verifier's look too), lets the observer verify the
+stopped world, runs the collector and lets the observer verify the result.
+A mark-compact first waits for the last sweep to finish.
+
+Fault ``scavenge-while-sweeping`` skips the pause: the sweeper goes on
+sweeping pages while the scavenger runs.
 
 With ``Config.locker`` the mutators take turns through the isolate's
 Locker (:mod:`testbed.runtime.locker`) instead of running at once.
@@ -98,6 +104,8 @@ class Isolate:
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
         #: the v8::Locker JS threads take turns through (None: they all run at once)
         self.locker = IsolateLocker(self.safepoint, self.is_aborted, self.events) if config.locker else None
+        #: fault ``scavenge-while-sweeping``: the scavenge does not pause the concurrent sweeper
+        self._sweep_through_scavenge = "scavenge-while-sweeping" in config.faults
 
     # -- violations ------------------------------------------------------------
 
@@ -171,8 +179,27 @@ class Isolate:
         logger.debug("pause {}: world stopped by {}", stats.safepoints, threading.current_thread().name)
         for mutator in self.mutators:
             mutator.allocator.give_up_labs()
-        if self.full_collector is not None:
-            self.full_collector.ensure_sweeping_completed(self)
+        full = self.full_collector
+        try:
+            # The scavenger may record OLD_TO_NEW slots only because the
+            # sweeper is stopped meanwhile (V8's Sweeper::PauseScope).
+            if full is not None and not self._sweep_through_scavenge:
+                full.pause_sweeping(self)
+            self._scavenge(stats)
+        finally:
+            if full is not None:
+                full.resume_sweeping()
+        every = self.config.mark_compact_every
+        if full is not None and every and stats.scavenges % every == 0 and not self._aborted:
+            full.ensure_sweeping_completed(self)
+            full.collect(self)
+            stats.mark_compacts += 1
+            self.observer.on_mark_compact_end(self)
+            self.full_collector.start_sweeping()
+        logger.debug("scavenge {} done: {} copied, {} promoted so far", stats.scavenges, stats.copied, stats.promoted)
+
+    def _scavenge(self, stats: RunStats) -> None:
+        """The pause's scavenge, with the verifier's look before and after."""
         self.events.record("pause-start", f"pause {stats.safepoints}: every mutator stopped, buffers flushed")
         self.observer.on_pause_start(self)
         if self._aborted:
@@ -185,13 +212,6 @@ class Isolate:
             "scavenge-end", f"scavenge {stats.scavenges}: {stats.copied} copied, {stats.promoted} promoted so far"
         )
         self.observer.on_scavenge_end(self)
-        every = self.config.mark_compact_every
-        if self.full_collector is not None and every and stats.scavenges % every == 0 and not self._aborted:
-            self.full_collector.collect(self)
-            stats.mark_compacts += 1
-            self.observer.on_mark_compact_end(self)
-            self.full_collector.start_sweeping()
-        logger.debug("scavenge {} done: {} copied, {} promoted so far", stats.scavenges, stats.copied, stats.promoted)
 
     def root_areas(self) -> list[list[Tagged]]:
         """Every root slot list: global handles, then each mutator's scopes and frames."""

@@ -40,6 +40,7 @@ from testbed.heap.layout import property_holder, tagged_count
 from testbed.heap.normalize import migrate_to_dictionary
 from testbed.runtime.frames import Frame
 from testbed.runtime.safepoint import ThreadState
+from testbed.sched import point
 
 if TYPE_CHECKING:
     from testbed.runtime.isolate import Isolate
@@ -191,6 +192,17 @@ class Mutator:
         obj = property_holder(host.get())
         write_field(obj, index, raw, self.store_buffer if barrier else None)
         self._observer.on_field_write(self, obj, index, raw)
+
+    def initialize_map(self, host: Handle, kind: Kind) -> None:
+        """Publish ``host``'s final map after its fields were written in place (a release store).
+
+        The last step of turning placeholder storage into the object it
+        stands for (the deoptimizer's ``set_map(..., kReleaseStore)``).
+        """
+        self._observer.on_heap_op(self, "set-map")
+        obj = host.get()
+        point("object-set-map", obj.lid)
+        obj.map_word = Map.of(kind)
 
     def load(self, host: Handle, index: int) -> Value:
         """``host.fields[index]``, with a new handle for an object value."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from testbed.heap import HeapObject, Tagged
+    from testbed.heap import HeapObject, Page, Tagged
     from testbed.runtime.frames import Frame
     from testbed.runtime.isolate import Isolate
     from testbed.runtime.mutator import Mutator
@@ -55,7 +55,16 @@ class FullCollector(Protocol):
         """After the mark-compact's checks: a concurrent sweeper may start."""
 
     def ensure_sweeping_completed(self, isolate: Isolate) -> None:
-        """At a pause start: wait for a concurrent sweep to finish."""
+        """Before a mark-compact: wait for a concurrent sweep to finish."""
+
+    def pause_sweeping(self, isolate: Isolate) -> None:
+        """At a scavenge's start: stop a concurrent sweeper at a page boundary."""
+
+    def resume_sweeping(self) -> None:
+        """After the scavenge: let a paused sweeper go on."""
+
+    def ensure_swept(self, page: Page, isolate: Isolate) -> None:
+        """Before an object's header is rewritten in place: wait until its page is swept."""
 
     def shutdown(self) -> None: ...
 

@@ -84,6 +84,10 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     "field-store": ("object", True, True),
     "mark-object": ("mark", True, True),
     "sweep-free": ("object", True, True),
+    # the sweeper reads a live object's header for its size; the deoptimizer
+    # publishes the map of storage it rewrote in place (by the object's lid)
+    "sweep-read-size": ("object", True, False),
+    "object-set-map": ("object", True, True),
     "store-buffer-append": ("store-buffer", False, True),
     "store-buffer-flush": ("store-buffer", False, True),
     # layout change (fast -> slow): the host's map word, by its lid, and the

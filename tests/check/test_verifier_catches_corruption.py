@@ -10,6 +10,7 @@ corruption and finds nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from testbed.gc import MarkCompact, SerialScavenger
 from testbed.heap import HeapObject, Kind, Map, RememberedSet, Tagged
 from testbed.runtime import Config, Isolate, Mutator
 from testbed.sched import ControlledScheduler, RandomStrategy, running
+from tests.controlled.test_fault_detection import CASES as PINNED_CASES
 
 RunIsolate = Callable[..., Isolate]
 #: young objects before the scavenge, by logical id
@@ -297,26 +299,30 @@ def test_a_mark_compact_that_keeps_the_weak_list_alive_is_caught_by_weak_list_cl
     assert "still on the weak list" in first.message
 
 
-#: faults whose first detector is an invariant no corruption above names first
-#: (scenario, strategy-random seed, overrides); tests/controlled/test_fault_detection.py pins their steps
+#: faults whose first detector is an invariant no corruption above names first;
+#: their seeds and expected first detectors are the pinned cases of
+#: tests/controlled/test_fault_detection.py (one list to re-pin)
 FAULT_FIRST = [
-    ("world-stopped", "early-scavenge", "mixed", 7, {"ops": 400, "gc_interval": 40}),
-    ("store-buffers-flushed", "skip-flush", "mixed", 7, {"ops": 400, "gc_interval": 40}),
-    ("weak-list-complete", "unlocked-weak-unlink", "weak-list-churn", 1, {}),
-    ("frames-consistent", "stale-frame-code", "deopt-storm", 1, {}),
-    ("safepoint-liveness", "resume-without-disarm", "mixed", 7, {"ops": 400, "gc_interval": 40}),
+    case
+    for case in PINNED_CASES
+    if case.fault
+    in {
+        "early-scavenge",
+        "skip-flush",
+        "unlocked-weak-unlink",
+        "stale-frame-code",
+        "resume-without-disarm",
+        "scavenge-while-sweeping",
+    }
 ]
 
 
-@pytest.mark.parametrize(
-    ("invariant", "fault", "scenario", "seed", "overrides"), FAULT_FIRST, ids=[f[1] for f in FAULT_FIRST]
-)
-def test_fault_is_first_reported_by_the_invariant(
-    invariant: str, fault: str, scenario: str, seed: int, overrides: dict[str, int]
-) -> None:
-    config = testbed.scenario_config(scenario, seed=seed, strategy="random", faults=frozenset({fault}), **overrides)
-    result = testbed.run(config)
-    assert result.violations and result.violations[0].invariant == invariant, [v.to_json() for v in result.violations]
+@pytest.mark.parametrize("case", FAULT_FIRST, ids=[case.fault for case in FAULT_FIRST])
+def test_fault_is_first_reported_by_the_invariant(case: Any) -> None:
+    result = testbed.run(case.config())
+    assert result.violations and result.violations[0].invariant == case.invariant, [
+        v.to_json() for v in result.violations
+    ]
 
 
 def test_unlocked_weak_unlink_can_be_first_reported_by_weak_list_wellformed() -> None:
@@ -332,6 +338,6 @@ def test_unlocked_weak_unlink_can_be_first_reported_by_weak_list_wellformed() ->
 
 
 def test_every_heap_invariant_is_the_first_detector_of_a_fault_or_a_corruption() -> None:
-    firsts = {invariant for _, invariant in CASES} | {case[0] for case in FAULT_FIRST}
+    firsts = {invariant for _, invariant in CASES} | {case.invariant for case in FAULT_FIRST}
     firsts |= {"weak-list-cleared", "weak-list-wellformed"}  # the two tests just above
     assert firsts == set(invariant_names()) - {"model-error"}

@@ -61,6 +61,7 @@ class Case:
 
 SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
+SHORT_SWEEP = (("ops", 300),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, invariant="store-buffers-flushed"),
@@ -73,7 +74,7 @@ CASES = [
     Case("promote-without-remset", "mixed", 7, SHORT_MIXED, invariant="remset-complete"),
     Case("no-poll-in-deopt", "waltz", 2, (), invariant="world-stopped"),
     Case("missing-barrier-in-materialize", "deopt-storm", 1, (), invariant="remset-complete"),
-    Case("unlocked-weak-unlink", "weak-list-churn", 1, (), invariant="weak-list-complete"),
+    Case("unlocked-weak-unlink", "weak-list-churn", 2, (), invariant="weak-list-complete"),
     Case("unlink-before-marking-done", "deopt-storm", 1, (), invariant="frames-consistent"),
     Case("stale-frame-code", "deopt-storm", 1, (), invariant="frames-consistent"),
     Case("resume-without-disarm", "mixed", 1, SHORT_MIXED, invariant="safepoint-liveness"),
@@ -81,6 +82,8 @@ CASES = [
     Case("embedded-refs-not-invalidated", "locker-deopt", 1, (), invariant="no-dangling"),
     Case("no-slot-clear-on-layout-change", "layout-and-folding", 3, SHORT_STORM, invariant="remset-precise"),
     Case("barrier-elided-for-pretenured-fold", "layout-and-folding", 1, SHORT_STORM, invariant="remset-complete"),
+    Case("deopt-overwrites-during-sweep", "sweeper-races", 1, SHORT_SWEEP, invariant="no-dangling"),
+    Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"

@@ -20,6 +20,8 @@ controlled scheduler.
     unlocked-weak-unlink           weak-list-churn     187        0.101       9       1.1e-9
     lazy-deopt-current-thread-only locker-deopt        200        0.015       4       5.1e-8
     embedded-refs-not-invalidated  locker-deopt        200        0.015       4       5.1e-8
+    deopt-overwrites-during-sweep  sweeper-races       71/120     0.49        14      4.6e-5
+    scavenge-while-sweeping        sweeper-races       40/40      0.075       4       3.2e-5
 
     no-slot-clear-on-layout-change      layout-and-folding  40/40  0.075  4  3.2e-5
     barrier-elided-for-pretenured-fold  layout-and-folding  40/40  0.075  4  3.2e-5
@@ -34,7 +36,10 @@ early resume races with); the budget follows the lower rate.  unlocked-steal los
 publish lands inside a steal's two-step window (23/200 schedules in free
 mode), and no-poll-in-deopt only when a deopt leaves the runtime while a GC
 is pending (53/200 in waltz): too rare for a budget, so their deterministic
-tests are in controlled mode (tests/gc, tests/deopt).
+tests are in controlled mode (tests/gc, tests/deopt).  The two sweeper
+faults were measured over fewer schedules (``testbed stress --scenario
+sweeper-races --strategy free``, seeds 11 and 101 for deopt-overwrites-during-sweep,
+seed 11 for scavenge-while-sweeping); their miss bounds are 95% upper bounds.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ CASES = [
     ("embedded-refs-not-invalidated", "locker-deopt", 4),
     ("no-slot-clear-on-layout-change", "layout-and-folding", 4),
     ("barrier-elided-for-pretenured-fold", "layout-and-folding", 4),
+    ("deopt-overwrites-during-sweep", "sweeper-races", 14),
+    ("scavenge-while-sweeping", "sweeper-races", 4),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget

@@ -1,0 +1,188 @@
+"""The sweeper: frees what a mark-compact left unmarked, page by page; pauses for scavenges.
+
+Mirrors V8's ``Sweeper`` (src/heap/sweeper.cc) in the parts the bugs of
+docs/bugs/ depend on:
+
+* at the end of marking every old and code page goes on the sweeping list
+  (``StartSweeping``), with the extent it had at marking; sweeping threads
+  take pages from the back of the list (``GetSweepingPageSafe``);
+* sweeping a page (``RawSweep``) walks its live objects in address order,
+  reads each one's size from its header (``object.map(kAcquireLoad)``, then
+  ``SizeFromMap``), frees the gap before it and the memory after the last
+  one, and drops the OLD_TO_NEW slots of every freed range
+  (``RememberedSet<OLD_TO_NEW>::RemoveRange``);
+* ``EnsurePageIsSwept`` (reached through ``Heap::EnsureSweepingCompletedForObject``):
+  a thread about to rewrite an object's header waits until the object's page
+  is swept, so no sweeper reads a header half rewritten (crbug.com/1228036);
+* ``PauseScope`` (``ScavengerCollector::CollectGarbage``): a scavenge pauses
+  the concurrent sweeper, which stops at the next page boundary, and
+  resumes it afterwards.  V8's scavenger relies on it when it records
+  OLD_TO_NEW slots ("Sweeper is stopped during scavenge, so we can directly
+  insert into its remembered set here", src/heap/scavenger.cc).
+
+The thread that sweeps writes down what it does: :attr:`Sweeper.current`
+(the page it is on, ``"weak list"`` while it retires dead code, or None) and
+:attr:`Sweeper.history` (every item it began, in order).  The verifier reads
+that record; nothing else does.
+
+Simplified: freeing zaps the freed words (:data:`testbed.heap.ZAP`) instead
+of building a free list, since the model's old space never reuses memory: a
+dead object whose words are all freed is poisoned ``FREED``; a live object
+some of whose words were freed (its size was misread) keeps its map, and the
+freed fields read ``ZAP``, where V8 would hand them to the free list and a
+later allocation would overwrite them.  A page's extent at marking is what
+was allocated on it then (the model's old space bumps only at its top, so
+everything newer lies above it; V8 instead never allocates on a page still
+to be swept).  V8's ``EnsurePageIsSwept`` sweeps a page no sweeper has taken
+yet on the calling thread; here the caller waits for the sweeper thread to
+reach it.  V8 sweeps on several job workers; here one sweeper thread (or
+the pause, without concurrent sweeping) sweeps every page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from testbed.heap import ZAP, Map, Page, poison, size_from_map
+from testbed.sched import Condition, point
+
+if TYPE_CHECKING:
+    from testbed.heap import Heap, HeapObject
+    from testbed.runtime import Isolate
+
+__all__ = ["Sweeper"]
+
+
+class Sweeper:
+    """The sweeping list of the last mark-compact, and the pause protocol.
+
+    Shares the mark-compact's lock (``changed`` is a condition on it), so a
+    pause can wait for "between pages" and "done with the weak list" at once.
+    """
+
+    def __init__(self, changed: Condition) -> None:
+        self.changed = changed
+        #: pages still to sweep, with the word extent each had at marking
+        self._unswept: list[tuple[Page, int]] = []
+        self._pause_requested = False
+        #: what the sweeping thread is working on (a page name, "weak list", or None
+        #: between items): its own record
+        self.current: str | None = None
+        #: every item a sweeping thread began, in order: its own record
+        self.history: list[str] = []
+        #: objects freed whole
+        self.freed = 0
+
+    # -- the sweeping list ------------------------------------------------------
+
+    def prepare(self, heap: Heap) -> None:
+        """End of marking (world stopped): every code and old page, up to its extent now.
+
+        Taken from the back, as V8's ``GetSweepingPageSafe`` does: the newest
+        old pages first (V8 keeps a list per space).
+        """
+        pages: list[tuple[Page, int]] = []
+        for space in (heap.code_space, heap.old_space):
+            top_page, top_word = space.top
+            for page in space.pages:
+                extent = page.capacity if page.index < top_page else top_word if page.index == top_page else 0
+                if extent:
+                    pages.append((page, extent))
+        with self.changed:
+            self._unswept = pages
+
+    def sweep_pages(
+        self, isolate: Isolate, marked: set[int], watermark: int, aborted: Callable[[], bool] | None = None
+    ) -> None:
+        """Sweep the listed pages one at a time, stopping between pages while a pause is requested."""
+        while True:
+            with self.changed:
+                if self._pause_requested:
+                    isolate.events.record("sweeper-paused", f"between pages, {len(self._unswept)} left")
+                    # Paused for as long as the scavenge lasts: no timeout, as for idle waits.
+                    self.changed.wait_for(lambda: not self._pause_requested, timeout=math.inf, abandon=aborted)
+                if not self._unswept or (aborted is not None and aborted()):
+                    return
+                page, extent = self._unswept.pop()
+                self.begin(page.name)
+            try:
+                self._sweep_page(isolate.heap, page, extent, marked, watermark)
+            finally:
+                with self.changed:
+                    self.end()
+
+    def begin(self, item: str) -> None:
+        """Lock held: the calling (sweeping) thread starts on ``item`` and says so."""
+        self.current = item
+        self.history.append(item)
+
+    def end(self) -> None:
+        """Lock held: the sweeping thread is between items again."""
+        self.current = None
+        self.changed.notify_all()
+
+    def unswept(self, page: Page) -> bool:
+        """Lock held: the page is still listed or being swept."""
+        return self.current == page.name or any(listed is page for listed, _ in self._unswept)
+
+    # -- the pause protocol (the scavenger) and EnsurePageIsSwept (the deoptimizer) --
+
+    def request_pause(self) -> None:
+        """Lock held: the sweeping thread stops at its next page boundary."""
+        self._pause_requested = True
+
+    def resume(self) -> None:
+        with self.changed:
+            self._pause_requested = False
+            self.changed.notify_all()
+
+    def ensure_page_swept(self, page: Page, aborted: Callable[[], bool]) -> None:
+        """Return once ``page`` is swept (at once if it is not on the list)."""
+        with self.changed:
+            self.changed.wait_for(lambda: not self.unswept(page), abandon=aborted)
+
+    # -- RawSweep -------------------------------------------------------------
+
+    def _sweep_page(self, heap: Heap, page: Page, extent: int, marked: set[int], watermark: int) -> None:
+        """Free every word of the page's extent not covered by a live object, as the headers say."""
+        # The objects that were on the page at marking; newer ones lie above the extent.
+        objects = [obj for obj in page.objects() if obj.offset < extent]
+        free_start = 0
+        for obj in objects:
+            if obj.is_dead or (obj.lid not in marked and obj.lid < watermark):
+                continue  # not live: part of a free range
+            if obj.offset > free_start:
+                self._free(heap, page, free_start, obj.offset)
+            point("sweep-read-size", obj.lid)
+            free_start = max(free_start, obj.offset + size_from_map(obj))
+        if extent > free_start:
+            self._free(heap, page, free_start, extent)
+
+    def _free(self, heap: Heap, page: Page, start: int, end: int) -> None:
+        """Free words ``[start, end)``: zap what covers them, drop their remembered slots."""
+        address = start
+        words = page.words
+        while address < end:
+            obj = words[address]
+            if obj is None:
+                address += 1
+                continue
+            obj_end = obj.offset + obj.size
+            if obj.offset >= start and obj_end <= end:
+                if not obj.is_dead:
+                    point("sweep-free", obj.lid)
+                    poison(obj, Map.FREED)
+                    self.freed += 1
+            else:
+                point("sweep-free", obj.lid)
+                _zap_fields(obj, max(address, obj.offset + 1), min(end, obj_end))
+            address = min(end, obj_end)
+        heap.remembered_set.remove_range(page, start, end)
+
+
+def _zap_fields(obj: HeapObject, start: int, end: int) -> None:
+    """Zap the fields of ``obj`` lying in page words ``[start, end)``: freed memory inside a live object."""
+    for address in range(start, end):
+        obj.fields[address - obj.offset - 1] = ZAP
