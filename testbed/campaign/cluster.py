@@ -1,0 +1,254 @@
+"""Schedules on a Dask distributed cluster (``stress --cluster tcp://HOST:PORT``), for when one machine is not enough.
+
+The client side has the shape of :func:`testbed.campaign.processes.run_in_processes`:
+it submits ``runner(schedule(i))`` to the cluster's scheduler, keeps about
+two schedules per worker thread in flight, and records the results in
+schedule order, so a cluster campaign has the same seeds, the same results
+and the same JSON as a local one with the same schedule count.  Results
+(traces included) come back to the client, which writes ``--out``.
+
+``distributed`` is an optional extra (``pip install 'testbed[cluster]'``):
+it is imported only here, only when a cluster is asked for.
+
+A testbed run is process-wide (one active run per process,
+:func:`testbed.sched.running`), so a worker process must run one schedule
+at a time.  Start workers with ``dask worker --nthreads 1 --nworkers N``;
+a worker with more threads is still safe, because the task function holds
+a process-wide lock around the run (its extra threads only wait).
+
+Lost workers: the Dask scheduler reruns the tasks of a dead worker
+elsewhere; a task it gives up on (``KilledWorker``, after
+``distributed.scheduler.allowed-failures`` deaths) is resubmitted here
+under a new key, at most :data:`RESUBMITS` times, after which the campaign
+stops cleanly (:class:`ClusterLost`) keeping everything found.  So a lost
+worker loses no schedule and no finding.
+
+Stopping (``watch()`` says so: a signal, ``--max-rss``): nothing more is
+submitted, and a per-campaign Dask ``Event`` is set that every task checks
+(under the lock) before it starts: a task not yet started returns at once
+without running, the running ones finish and are recorded (at most
+:data:`DRAIN_TIMEOUT` seconds), and whatever is left is cancelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from testbed.runtime import ConfigError
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DRAIN_TIMEOUT",
+    "INSTALL_HINT",
+    "NO_WORKER_TIMEOUT",
+    "RESUBMITS",
+    "TICK",
+    "ClusterLost",
+    "require_distributed",
+    "run_on_cluster",
+    "validate_address",
+]
+
+#: seconds between ``watch()`` calls while the campaign waits for the cluster
+TICK = 0.5
+#: seconds a stopped campaign waits for the schedules that are running before it cancels them
+DRAIN_TIMEOUT = 30.0
+#: seconds to reach the scheduler before ``--cluster`` is bad input
+CONNECT_TIMEOUT = 10.0
+#: seconds the campaign waits with no worker at all (at the start, or after losing them all) before it stops
+NO_WORKER_TIMEOUT = 60.0
+#: times one schedule is resubmitted after Dask gave up on it (``KilledWorker``)
+RESUBMITS = 3
+#: schedules in flight per worker thread
+IN_FLIGHT_PER_THREAD = 2
+#: what a task returns when the campaign stopped before it started
+NOT_STARTED = "testbed: not started"
+
+INSTALL_HINT = "pip install 'testbed[cluster]'"
+
+_ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:\d{1,5}")
+
+
+class ClusterLost(RuntimeError):
+    """The cluster cannot run the campaign any more (a schedule lost too often, no worker, no scheduler)."""
+
+
+def validate_address(address: object, name: str = "cluster") -> str:
+    """``address`` if it is a scheduler address ``tcp://HOST:PORT`` (or ``tls://``); else ConfigError naming ``name``."""
+    if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+        raise ConfigError(f"{name} must be a Dask scheduler address tcp://HOST:PORT, got {address!r}")
+    return address
+
+
+def require_distributed(name: str = "cluster") -> Any:
+    """The ``distributed`` module, or a ConfigError (naming ``name``) that says how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(f"{name} needs the Dask distributed package: {INSTALL_HINT}") from None
+    return distributed
+
+
+def run_on_cluster(
+    address: str,
+    runner: Callable[[Any], Any],
+    schedule: Callable[[int], Any],
+    budget_left: Callable[[int], bool],
+    record: Callable[[Any], None],
+    watch: Callable[[], bool],
+    log_level: str | None = None,
+) -> None:
+    """Run ``runner(schedule(i))`` on the cluster at ``address``; record in schedule order.
+
+    ``watch()`` is called at least every :data:`TICK` seconds.  Raises
+    ConfigError when no scheduler answers within :data:`CONNECT_TIMEOUT`
+    seconds (nothing has run then), :class:`ClusterLost` when the cluster
+    stops being able to run schedules.  Every future of the campaign is
+    released and the client closed when this returns or raises.
+    """
+    distributed = require_distributed()
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ConfigError(f"cluster {address}: no Dask scheduler answered ({error})") from None
+    campaign = uuid.uuid4().hex[:12]
+    stop_name = f"testbed-stop-{campaign}"
+    stop = distributed.Event(stop_name, client=client)
+    #: (index, attempt, config, future), in schedule order
+    in_flight: list[tuple[int, int, Any, Any]] = []
+
+    def submit(index: int, attempt: int, config: Any) -> tuple[int, int, Any, Any]:
+        future = client.submit(
+            _run_one, runner, config, stop_name, log_level, key=f"testbed-{campaign}-{index}-{attempt}", pure=False
+        )
+        return index, attempt, config, future
+
+    index = 0
+    deadline: float | None = None
+    try:
+        threads = _await_threads(client, watch)
+        last_worker = time.monotonic()
+        while True:
+            while deadline is None and len(in_flight) < IN_FLIGHT_PER_THREAD * max(threads, 1) and budget_left(index):
+                in_flight.append(submit(index, 0, schedule(index)))
+                index += 1
+            if not in_flight:
+                return
+            head_index, attempt, config, head = in_flight[0]
+            with contextlib.suppress(Exception):  # a timeout, or the task's own error, examined below
+                head.result(timeout=TICK)
+            if head.done():
+                in_flight.pop(0)
+                outcome = _outcome(distributed, head)
+                if outcome is _LOST:
+                    if deadline is None:
+                        if attempt >= RESUBMITS:
+                            raise ClusterLost(
+                                f"schedule {head_index} lost {attempt + 1} times with its worker; stopping"
+                            )
+                        _log(f"schedule {head_index}: its workers died; resubmitting it (attempt {attempt + 2})")
+                        in_flight.insert(0, submit(head_index, attempt + 1, config))
+                elif outcome != NOT_STARTED:
+                    record(outcome)
+            threads = _threads(client)
+            if client.status in ("closing", "closed"):
+                raise ClusterLost(f"lost the Dask scheduler at {address}")
+            if threads:
+                last_worker = time.monotonic()
+            elif time.monotonic() - last_worker > NO_WORKER_TIMEOUT:
+                raise ClusterLost(f"no Dask worker at {address} for {NO_WORKER_TIMEOUT:.0f}s")
+            if deadline is None and watch():
+                deadline = time.monotonic() + DRAIN_TIMEOUT
+                with contextlib.suppress(Exception):
+                    stop.set()  # tasks not started return NOT_STARTED; the running ones finish
+            if deadline is not None and time.monotonic() > deadline:
+                return  # the schedules still running are cancelled below
+    finally:
+        with contextlib.suppress(Exception):
+            client.cancel([entry[3] for entry in in_flight])
+        in_flight.clear()
+        with contextlib.suppress(Exception):
+            stop.clear()
+        with contextlib.suppress(Exception):
+            client.close(timeout=CONNECT_TIMEOUT)
+
+
+_LOST = object()
+
+
+def _outcome(distributed: Any, future: Any) -> Any:
+    """A done future's result, or ``_LOST`` (its workers died, or the scheduler dropped it); other errors raise."""
+    if future.cancelled():
+        return _LOST
+    try:
+        return future.result()
+    except distributed.KilledWorker:
+        return _LOST
+
+
+def _threads(client: Any) -> int:
+    """Worker threads the cluster has, from the client's periodically refreshed scheduler info (no round trip)."""
+    workers = client.scheduler_info().get("workers", {})
+    return sum(int(worker.get("nthreads", 1)) for worker in workers.values())
+
+
+def _await_threads(client: Any, watch: Callable[[], bool]) -> int:
+    """The cluster's worker threads, once it has a worker; watch() keeps being called meanwhile."""
+    deadline = time.monotonic() + NO_WORKER_TIMEOUT
+    while True:
+        with contextlib.suppress(TimeoutError, OSError):
+            client.wait_for_workers(1, timeout=TICK)
+        threads = sum(client.nthreads().values())
+        if threads or watch():
+            return threads
+        if time.monotonic() > deadline:
+            raise ClusterLost(f"no Dask worker joined the scheduler within {NO_WORKER_TIMEOUT:.0f}s")
+
+
+def _log(message: str) -> None:
+    from loguru import logger
+
+    logger.warning(message)
+
+
+# -- on the workers -------------------------------------------------------------------
+
+#: one run at a time per process: a run is process-wide (``testbed.sched.running``)
+_RUN_LOCK = threading.Lock()
+_logging_level: list[str | None] = [None]
+
+
+def _run_one(runner: Callable[[Any], Any], config: Any, stop_name: str, log_level: str | None) -> Any:
+    """The task: ``runner(config)``, one per worker process at a time; NOT_STARTED once the campaign stopped."""
+    import distributed
+
+    with _RUN_LOCK:
+        if distributed.Event(stop_name).is_set():
+            return NOT_STARTED
+        if log_level is not None and _logging_level[0] != log_level:
+            _setup_logging(log_level)
+        # A run's end-of-run checks name the thread that drives it (a violation's
+        # ``thread``, its bucket's roles): a local campaign drives runs from the main
+        # thread, and so must a Dask thread, or the JSON and the buckets would differ.
+        driver = threading.current_thread()
+        name, driver.name = driver.name, "MainThread"
+        try:
+            return runner(config)
+        finally:
+            driver.name = name
+
+
+def _setup_logging(log_level: str) -> None:
+    from loguru import logger
+
+    logger.enable("testbed")
+    logger.remove()
+    logger.add(sys.stderr, level=log_level, format="{time:HH:mm:ss.SSS} {level: <7} [{process}] {message}")
+    _logging_level[0] = log_level
