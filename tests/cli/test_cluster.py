@@ -190,6 +190,20 @@ def test_a_cluster_campaign_prints_the_same_json_as_a_local_one_and_writes_the_t
     assert kept == sorted(p.name for p in (tmp_path / "local").iterdir()) and "index.json" in kept
 
 
+@pytest.mark.timeout(120)
+def test_a_stopped_cluster_campaign_records_what_ran_in_order_and_leaves_nothing_queued(cluster: Cluster) -> None:
+    enough = 6
+    result, seeds = _campaign(cluster=cluster.address, monitor=lambda r: "enough" if r.schedules >= enough else None)
+    assert result.stopped == "enough"
+    # the schedules running when it stopped finish and are recorded; none starts afterwards
+    assert enough <= result.schedules <= enough + 2 * len(cluster.workers), seeds
+    expected = [derive_seed(3, 2, i) % 2**32 for i in range(SCHEDULES)]
+    assert seeds[:enough] == expected[:enough]
+    assert seeds == [seed for seed in expected if seed in seeds]  # in schedule order
+    with distributed.Client(cluster.address, timeout=10, set_as_default=False) as client:
+        assert not client.processing() or not any(client.processing().values())
+
+
 @pytest.mark.timeout(180)
 def test_a_worker_killed_mid_campaign_loses_no_schedule_and_no_finding(cluster: Cluster) -> None:
     local, local_seeds = _campaign()
