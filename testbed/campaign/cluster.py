@@ -1,8 +1,9 @@
 """Schedules on a Dask distributed cluster (``stress --cluster tcp://HOST:PORT``), for when one machine is not enough.
 
 The client side has the shape of :func:`testbed.campaign.processes.run_in_processes`:
-it submits ``runner(schedule(i))`` to the cluster's scheduler, keeps about
-two schedules per worker thread in flight, and records the results in
+it submits ``runner(schedule(i))`` to the cluster's scheduler, keeps
+two schedules per worker thread submitted and not yet done (and a few
+more done, waiting for a slower earlier one), and records the results in
 schedule order, so a cluster campaign has the same seeds, the same results
 and the same JSON as a local one with the same schedule count.  Results
 (traces included) come back to the client, which writes ``--out``.
@@ -66,8 +67,10 @@ CONNECT_TIMEOUT = 10.0
 NO_WORKER_TIMEOUT = 60.0
 #: times one schedule is resubmitted after Dask gave up on it (``KilledWorker``)
 RESUBMITS = 3
-#: schedules in flight per worker thread
+#: schedules submitted and not yet done, per worker thread
 IN_FLIGHT_PER_THREAD = 2
+#: done schedules may wait for an earlier, slower one to be recorded in order: at most this many times more
+WINDOW = 4
 #: what a task returns when the campaign stopped before it started
 NOT_STARTED = "testbed: not started"
 
@@ -121,14 +124,17 @@ def run_on_cluster(
     campaign = uuid.uuid4().hex[:12]
     stop_name = f"testbed-stop-{campaign}"
     stop = distributed.Event(stop_name, client=client)
-    #: (index, attempt, config, future), in schedule order
-    in_flight: list[tuple[int, int, Any, Any]] = []
+    #: [index, attempt, config, future], in schedule order: done ones wait here until those before them are
+    in_flight: list[list[Any]] = []
+    #: set by every future as it completes (in the client's event loop thread)
+    wake = threading.Event()
 
-    def submit(index: int, attempt: int, config: Any) -> tuple[int, int, Any, Any]:
+    def submit(index: int, attempt: int, config: Any) -> list[Any]:
         future = client.submit(
             _run_one, runner, config, stop_name, log_level, key=f"testbed-{campaign}-{index}-{attempt}", pure=False
         )
-        return index, attempt, config, future
+        future.add_done_callback(lambda _: wake.set())
+        return [index, attempt, config, future]
 
     index = 0
     deadline: float | None = None
@@ -136,27 +142,32 @@ def run_on_cluster(
         threads = _await_threads(client, watch)
         last_worker = time.monotonic()
         while True:
-            while deadline is None and len(in_flight) < IN_FLIGHT_PER_THREAD * max(threads, 1) and budget_left(index):
+            wake.clear()  # before looking: a future completing from here on wakes the wait below
+            limit = IN_FLIGHT_PER_THREAD * max(threads, 1)
+            while (
+                deadline is None
+                and sum(not entry[3].done() for entry in in_flight) < limit
+                and len(in_flight) < WINDOW * limit
+                and budget_left(index)
+            ):
                 in_flight.append(submit(index, 0, schedule(index)))
                 index += 1
             if not in_flight:
                 return
-            head_index, attempt, config, head = in_flight[0]
-            with contextlib.suppress(Exception):  # a timeout, or the task's own error, examined below
-                head.result(timeout=TICK)
-            if head.done():
-                in_flight.pop(0)
-                outcome = _outcome(distributed, head)
-                if outcome is _LOST:
-                    if deadline is None:
-                        if attempt >= RESUBMITS:
-                            raise ClusterLost(
-                                f"schedule {head_index} lost {attempt + 1} times with its worker; stopping"
-                            )
-                        _log(f"schedule {head_index}: its workers died; resubmitting it (attempt {attempt + 2})")
-                        in_flight.insert(0, submit(head_index, attempt + 1, config))
-                elif outcome != NOT_STARTED:
+            for entry in in_flight:  # a schedule lost with its worker is resubmitted where it is in the order
+                if deadline is None and _lost(distributed, entry[3]):
+                    if entry[1] >= RESUBMITS:
+                        raise ClusterLost(f"schedule {entry[0]} lost {entry[1] + 1} times with its worker; stopping")
+                    _log(f"schedule {entry[0]}: its worker died; resubmitting it (attempt {entry[1] + 2})")
+                    entry[:] = submit(entry[0], entry[1] + 1, entry[2])
+            while in_flight and in_flight[0][3].done():
+                if deadline is None and _lost(distributed, in_flight[0][3]):
+                    break  # lost since the scan above: resubmitted by the next one
+                outcome = _outcome(distributed, in_flight.pop(0)[3])
+                if outcome is not _LOST and outcome != NOT_STARTED:  # lost after the stop: it never ran to the end
                     record(outcome)
+            if in_flight and not in_flight[0][3].done():
+                wake.wait(TICK)
             threads = _threads(client)
             if client.status in ("closing", "closed"):
                 raise ClusterLost(f"lost the Dask scheduler at {address}")
@@ -181,6 +192,13 @@ def run_on_cluster(
 
 
 _LOST = object()
+
+
+def _lost(distributed: Any, future: Any) -> bool:
+    """Whether a future is done without a result because its workers died (its result is not fetched)."""
+    if future.cancelled():
+        return True
+    return future.status == "error" and isinstance(future.exception(), distributed.KilledWorker)
 
 
 def _outcome(distributed: Any, future: Any) -> Any:

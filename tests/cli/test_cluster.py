@@ -195,8 +195,10 @@ def test_a_stopped_cluster_campaign_records_what_ran_in_order_and_leaves_nothing
     enough = 6
     result, seeds = _campaign(cluster=cluster.address, monitor=lambda r: "enough" if r.schedules >= enough else None)
     assert result.stopped == "enough"
-    # the schedules running when it stopped finish and are recorded; none starts afterwards
-    assert enough <= result.schedules <= enough + 2 * len(cluster.workers), seeds
+    # what ran before the stop is recorded (the schedules running finish, the ones done wait for no more);
+    # nothing is submitted afterwards
+    window = campaign_cluster.IN_FLIGHT_PER_THREAD * campaign_cluster.WINDOW * len(cluster.workers)
+    assert enough <= result.schedules <= enough + window, seeds
     expected = [derive_seed(3, 2, i) % 2**32 for i in range(SCHEDULES)]
     assert seeds[:enough] == expected[:enough]
     assert seeds == [seed for seed in expected if seed in seeds]  # in schedule order
