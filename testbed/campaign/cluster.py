@@ -34,6 +34,7 @@ without running, the running ones finish and are recorded (at most
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 import threading
@@ -257,10 +258,60 @@ def _run_one(runner: Callable[[Any], Any], config: Any, stop_name: str, log_leve
         # thread, and so must a Dask thread, or the JSON and the buckets would differ.
         driver = threading.current_thread()
         name, driver.name = driver.name, "MainThread"
+        mask = None
+        if getattr(config, "strategy", "free") != "free":  # a free run's threads keep every CPU
+            cpu = _claimed_cpu()
+            if cpu is not None:  # a controlled run pins itself to one CPU of this thread's mask: this one
+                with contextlib.suppress(OSError):
+                    mask = os.sched_getaffinity(0)
+                    os.sched_setaffinity(0, {cpu})
         try:
             return runner(config)
         finally:
             driver.name = name
+            if mask is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, mask)
+
+
+#: this process's CPU, claimed once: (cpu or None,) and the open lock file that holds the claim
+_cpu_claim: list[Any] = []
+
+
+def _claimed_cpu() -> int | None:
+    """A CPU no other worker process on this machine has claimed, held for this process's life; None if none is free.
+
+    A controlled run pins itself to CPU ``pid % cpus`` of its mask, which
+    spreads the consecutive pids of a process pool; Dask's worker processes
+    (started by nannies) often have pids of the same parity, and two of them
+    pinned to one CPU run at half speed.  Each worker process takes an
+    exclusive ``flock`` on a per-CPU file instead; the kernel drops it when
+    the process dies.  Only speed depends on it, never a decision.
+    """
+    if _cpu_claim:
+        return _cpu_claim[0]
+    cpu = None
+    if hasattr(os, "sched_getaffinity"):
+        import fcntl
+        import tempfile
+
+        cpus = sorted(os.sched_getaffinity(0))
+        start = os.getpid() % len(cpus)
+        for candidate in cpus[start:] + cpus[:start]:
+            try:
+                handle = open(os.path.join(tempfile.gettempdir(), f"testbed-cpu-{candidate}.lock"), "a")  # noqa: SIM115
+            except OSError:
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            cpu = candidate
+            _cpu_claim.append(handle)
+            break
+    _cpu_claim.insert(0, cpu)
+    return cpu
 
 
 def _setup_logging(log_level: str) -> None:
