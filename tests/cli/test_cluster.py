@@ -16,6 +16,7 @@ address where nothing listens, and a missing ``distributed``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -33,7 +34,10 @@ import testbed
 from testbed.campaign import cluster as campaign_cluster
 from testbed.runtime import ConfigError, derive_seed
 
-distributed = pytest.importorskip("distributed")
+#: the cluster tests need the ``distributed`` package (the test extra has it); the bad-input ones do not
+needs_distributed = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs distributed: pip install 'testbed[cluster]'"
+)
 
 #: seconds the cluster may take to come up
 STARTUP_TIMEOUT = 30.0
@@ -102,6 +106,8 @@ class Cluster:
                     "127.0.0.1",
                 )
             )
+        import distributed
+
         with distributed.Client(self.address, timeout=STARTUP_TIMEOUT, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=STARTUP_TIMEOUT)
 
@@ -173,6 +179,7 @@ def _local_json(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "stats": stats}
 
 
+@needs_distributed
 @pytest.mark.timeout(120)
 def test_a_cluster_campaign_prints_the_same_json_as_a_local_one_and_writes_the_traces(
     cluster: Cluster, tmp_path: Path, testbed_process: Any, subprocess_env: dict[str, str]
@@ -190,6 +197,7 @@ def test_a_cluster_campaign_prints_the_same_json_as_a_local_one_and_writes_the_t
     assert kept == sorted(p.name for p in (tmp_path / "local").iterdir()) and "index.json" in kept
 
 
+@needs_distributed
 @pytest.mark.timeout(120)
 def test_a_stopped_cluster_campaign_records_what_ran_in_order_and_leaves_nothing_queued(cluster: Cluster) -> None:
     enough = 6
@@ -202,10 +210,13 @@ def test_a_stopped_cluster_campaign_records_what_ran_in_order_and_leaves_nothing
     expected = [derive_seed(3, 2, i) % 2**32 for i in range(SCHEDULES)]
     assert seeds[:enough] == expected[:enough]
     assert seeds == [seed for seed in expected if seed in seeds]  # in schedule order
+    import distributed
+
     with distributed.Client(cluster.address, timeout=10, set_as_default=False) as client:
         assert not client.processing() or not any(client.processing().values())
 
 
+@needs_distributed
 @pytest.mark.timeout(180)
 def test_a_worker_killed_mid_campaign_loses_no_schedule_and_no_finding(cluster: Cluster) -> None:
     local, local_seeds = _campaign()
@@ -246,6 +257,7 @@ def test_a_cluster_address_that_is_not_one_is_a_usage_error(cli: Any, usage_erro
         testbed.stress(schedules=2, cluster="8786")
 
 
+@needs_distributed
 @pytest.mark.timeout(30)
 def test_an_address_where_no_scheduler_listens_is_a_usage_error_within_the_connect_timeout(
     cli: Any, usage_error: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
