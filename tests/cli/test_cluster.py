@@ -9,8 +9,10 @@ into ``KilledWorker`` at once and the client's resubmission is what is
 tested (the scheduler's own rerun of finished results lost with the worker
 is exercised too).
 
-The fast tests at the end need no cluster: bad ``--cluster`` input, an
-address where nothing listens, and a missing ``distributed``.
+A worker with two threads (in this process) shows the task's lock at
+work.  The fast tests at the end need no cluster: bad ``--cluster`` input,
+an address where nothing listens, and a missing ``distributed`` (the
+tests that need it are skipped without it; the test extra installs it).
 """
 
 from __future__ import annotations
@@ -147,14 +149,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         assert not alive, f"cluster processes left running: {alive}"
 
 
-def _campaign(**where: Any) -> tuple[testbed.StressResult, list[int]]:
+def _campaign(schedules: int = SCHEDULES, **where: Any) -> tuple[testbed.StressResult, list[int]]:
     seeds: list[int] = []
     result = testbed.stress(
         [SCENARIO],
         strategy="random",
         faults=[FAULT],
         overrides={"ops": 300},
-        schedules=SCHEDULES,
+        schedules=schedules,
         seed=3,
         on_result=lambda _, outcome: seeds.append(outcome.config.seed),
         **where,
@@ -245,6 +247,22 @@ def test_a_worker_killed_mid_campaign_loses_no_schedule_and_no_finding(cluster: 
     assert _findings(result) == _findings(local) and result.findings
     assert result.stats["points"] == local.stats["points"]
     assert [b.to_json() for b in result.buckets] == [b.to_json() for b in local.buckets]
+
+
+@needs_distributed
+@pytest.mark.timeout(60)
+def test_a_worker_with_two_threads_runs_one_schedule_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distributed
+
+    monkeypatch.setattr(campaign_cluster, "_claimed_cpu", lambda: None)  # this process keeps no CPU claim
+    schedules = 8
+    local, local_seeds = _campaign(schedules=schedules)
+    # a worker in this very process, two threads: without the lock, two runs at once raise "already active"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, protocol="tcp", host="127.0.0.1"
+    ) as threads:
+        result, seeds = _campaign(schedules=schedules, cluster=threads.scheduler_address)
+    assert seeds == local_seeds and _findings(result) == _findings(local)
 
 
 # -- no cluster needed ------------------------------------------------------------------
