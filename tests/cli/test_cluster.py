@@ -259,7 +259,7 @@ def test_a_worker_with_two_threads_runs_one_schedule_at_a_time(monkeypatch: pyte
     local, local_seeds = _campaign(schedules=schedules)
     # a worker in this very process, two threads: without the lock, two runs at once raise "already active"
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, protocol="tcp", host="127.0.0.1"
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0", protocol="tcp", host="127.0.0.1"
     ) as threads:
         result, seeds = _campaign(schedules=schedules, cluster=threads.scheduler_address)
     assert seeds == local_seeds and _findings(result) == _findings(local)
