@@ -141,7 +141,7 @@ def run_on_cluster(
     deadline: float | None = None
     try:
         threads = _await_threads(client, watch)
-        last_worker = time.monotonic()
+        last_worker = recount = time.monotonic()
         while True:
             wake.clear()  # before looking: a future completing from here on wakes the wait below
             limit = IN_FLIGHT_PER_THREAD * max(threads, 1)
@@ -169,7 +169,8 @@ def run_on_cluster(
                     record(outcome)
             if in_flight and not in_flight[0][3].done():
                 wake.wait(TICK)
-            threads = _threads(client)
+            if time.monotonic() >= recount:  # a round trip to the scheduler: once a tick at most
+                threads, recount = _threads(client), time.monotonic() + TICK
             if client.status in ("closing", "closed"):
                 raise ClusterLost(f"lost the Dask scheduler at {address}")
             if threads:
@@ -213,9 +214,8 @@ def _outcome(distributed: Any, future: Any) -> Any:
 
 
 def _threads(client: Any) -> int:
-    """Worker threads the cluster has, from the client's periodically refreshed scheduler info (no round trip)."""
-    workers = client.scheduler_info().get("workers", {})
-    return sum(int(worker.get("nthreads", 1)) for worker in workers.values())
+    """Worker threads the cluster has now (workers come and go)."""
+    return sum(client.nthreads().values())
 
 
 def _await_threads(client: Any, watch: Callable[[], bool]) -> int:
@@ -224,7 +224,7 @@ def _await_threads(client: Any, watch: Callable[[], bool]) -> int:
     while True:
         with contextlib.suppress(TimeoutError, OSError):
             client.wait_for_workers(1, timeout=TICK)
-        threads = sum(client.nthreads().values())
+        threads = _threads(client)
         if threads or watch():
             return threads
         if time.monotonic() > deadline:
