@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from testbed import validate
 from testbed._version import __version__
 from testbed.calibrate import KNOBS, Calibration, calibration, knob_rng
+from testbed.campaign import cluster as campaign_cluster
 from testbed.campaign.buckets import Bucket, Buckets
 from testbed.campaign.processes import run_in_processes
 from testbed.check import Checker
@@ -667,6 +668,7 @@ def stress(
     monitor: Callable[[StressResult], str | None] | None = None,
     log_level: str | None = None,
     calibrate: bool = False,
+    cluster: str | None = None,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -706,6 +708,13 @@ def stress(
     The knobs are fields of the schedule's config (its trace and reproduce
     command rerun it) and each finding carries them (``knobs``).  A PCT
     schedule then measures its own horizon (the knobs change the run's length).
+
+    ``cluster="tcp://HOST:PORT"`` runs the schedules on that Dask
+    distributed cluster instead (the ``testbed[cluster]`` extra; workers
+    import testbed, and ``program`` by reference), with the same seeds and
+    results as a local campaign (:mod:`testbed.campaign.cluster`); no
+    scheduler answering is a ConfigError.  ``monitor`` measures memory on
+    this machine only.
     """
     scenarios, fault_set, changes = validate.stress_arguments(
         scenarios=scenarios,
@@ -726,12 +735,20 @@ def stress(
         raise ConfigError(f"monitor must be a function monitor(result) -> reason or None, got {monitor!r}")
     if log_level not in (None, "TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"log_level must be None or a loguru level name such as 'INFO', got {log_level!r}")
+    if cluster is not None:
+        campaign_cluster.validate_address(cluster)
+        if jobs != 1:
+            raise ConfigError(
+                f"cluster and jobs exclude each other (the cluster's workers run the schedules), got jobs={jobs!r}"
+            )
+        if strategy == "hypothesis":
+            raise ConfigError("strategy 'hypothesis' runs in one process: it cannot use a cluster")
+        campaign_cluster.require_distributed()
     if program is not None:
-        if jobs > 1 and not isinstance(program, str):
+        if (jobs > 1 or cluster is not None) and not isinstance(program, str):
             if not program_importable(program):
-                raise ConfigError(
-                    f"program {program_reference(program)!r} cannot be imported by worker processes; use jobs=1"
-                )
+                where = "worker processes; use jobs=1" if cluster is None else "cluster workers; run it locally"
+                raise ConfigError(f"program {program_reference(program)!r} cannot be imported by {where}")
             program = program_reference(program)
         changes["program"] = program
     configs = [scenario_config(name, strategy=strategy, faults=fault_set, **changes) for name in scenarios]
@@ -789,6 +806,10 @@ def stress(
             _stress_with_hypothesis(
                 configs, seed, schedules, duration, record, hypothesis_db, lambda: watch() is not None
             )
+        elif cluster is not None:
+            campaign_cluster.run_on_cluster(
+                cluster, run, schedule, budget_left, record, lambda: watch() is not None, log_level
+            )
         elif jobs == 1:
             index = 0
             while budget_left(index):
@@ -800,6 +821,8 @@ def stress(
         result.stopped = result.stopped or "interrupt"
     except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer): keep what was found
         result.stopped = (monitor(result) if monitor is not None else None) or f"worker lost ({error})"
+    except campaign_cluster.ClusterLost as error:  # the cluster cannot go on: keep what was found
+        result.stopped = (monitor(result) if monitor is not None else None) or f"cluster lost ({error})"
     result.interrupted = result.stopped is not None
     result.wall_s = round(time.monotonic() - started, 3)
     return result

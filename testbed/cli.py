@@ -37,6 +37,7 @@ from testbed.api import (
     settable_fields,
     stress,
 )
+from testbed.campaign import cluster as campaign_cluster
 from testbed.campaign import output as campaign_output
 from testbed.campaign.monitor import Monitor, StopRequests, default_max_rss_mb
 from testbed.campaign.output import atomic_write, event
@@ -219,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
     budget.add_argument("--schedules", type=_count(1), help="number of schedules")
     p.add_argument("--jobs", type=_count(1), default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="run the schedules on this Dask distributed cluster instead of local processes (needs "
+        "pip install 'testbed[cluster]'; same seeds and results as a local campaign), e.g. "
+        "--cluster tcp://10.0.0.5:8786 after `dask scheduler` and `dask worker tcp://10.0.0.5:8786 --nthreads 1`",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -594,6 +602,13 @@ def _bucket_lines(bucket_json: dict[str, Any]) -> list[str]:
 
 def _stress_options(args: argparse.Namespace) -> None:
     """The campaign options (bad ones exit 2 before anything runs)."""
+    if args.cluster is not None:
+        campaign_cluster.validate_address(args.cluster, "--cluster")
+        if args.jobs != 1:
+            raise UsageError("--cluster and --jobs exclude each other (the cluster's workers run the schedules)")
+        if args.strategy == "hypothesis":
+            raise UsageError("strategy 'hypothesis' runs in one process: it cannot use --cluster")
+        campaign_cluster.require_distributed("--cluster")
     if args.shrink and not args.out:
         raise UsageError("--shrink needs --out DIR (it shrinks the trace kept for each bucket)")
     if args.shrink and args.strategy == "free":
@@ -714,6 +729,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
                 overrides=changes,
                 program=program,
                 jobs=args.jobs,
+                cluster=args.cluster,
                 on_result=on_result,
                 # hypothesis: failures are remembered next to the traces, replayed first by the next campaign
                 hypothesis_db=Path(args.out) / "hypothesis-db" if args.out else None,
@@ -969,6 +985,7 @@ _VALUED = (
     "--mutators",
     "--ops",
     "--jobs",
+    "--cluster",
     "--times",
     "--gc-interval",
     "--store-buffer-capacity",

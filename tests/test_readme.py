@@ -32,6 +32,12 @@ a new section is tested the moment it is written:
     * ``testbed stress`` names a budget (``--duration`` or ``--schedules``),
       which BUDGETS may shrink, and a ``--duration`` campaign ends within
       its budget plus a margin.
+
+    An ``sh`` block whose first line is ``# not run: REASON`` (it needs
+    what a test cannot have, e.g. a Dask cluster on other machines) is not
+    run; each of its ``testbed`` commands must still parse (``testbed``'s
+    own argument parser accepts it), and its other commands must be among
+    NOT_RUN_COMMANDS.
 ``text``
     Right after an ``sh`` block (nothing but blank lines between), it is
     what that block prints: each of its non-blank lines must match a line
@@ -84,6 +90,10 @@ TIMEOUT = 300
 OUTPUT_OPTIONS = ("--out", "--json", "--trace-out", "-o", "--output")
 #: commands skipped by rule (see the module docstring)
 SKIPPED = (("pip",), ("python", "-m", "pip"), ("pytest",), ("python", "-m", "pytest"), ("tox",))
+#: the first line of an ``sh`` block the test does not run
+NOT_RUN = re.compile(r"#\s*not run:\s*\S.*")
+#: commands other than ``testbed`` that a block not run may show
+NOT_RUN_COMMANDS = (("dask", "scheduler"), ("dask", "worker"))
 
 
 @dataclasses.dataclass
@@ -211,8 +221,27 @@ def _budget(words: list[str], where: str) -> tuple[list[str], float | None]:
     return words, duration
 
 
+def _parse_only(block: Block) -> str:
+    """A block marked ``# not run``: its testbed commands parse, its others are known; it prints nothing."""
+    from testbed.cli import UsageError, _glue_values, build_parser
+
+    for words, _ in shell_commands(block.text):
+        written = shlex.join(words)
+        if words[0] == "testbed":
+            try:
+                build_parser().parse_args(_glue_values(words[1:]))
+            except (SystemExit, UsageError) as error:
+                raise AssertionError(f"{block.where}: testbed does not accept {written!r}: {error}") from None
+        else:
+            known = any(tuple(words[: len(c)]) == c for c in (*NOT_RUN_COMMANDS, *SKIPPED))
+            assert known, f"{block.where}: no rule for {written!r} in a block not run (NOT_RUN_COMMANDS)"
+    return ""
+
+
 def _run_shell_block(block: Block, cwd: Path) -> str:
     """Run the block's commands in ``cwd``, checking each; return everything they printed."""
+    if NOT_RUN.fullmatch(block.text.lstrip().splitlines()[0].strip() if block.text.strip() else ""):
+        return _parse_only(block)
     printed = []
     for words, comment in shell_commands(block.text):
         if any(tuple(words[: len(skip)]) == skip for skip in SKIPPED):
@@ -330,6 +359,15 @@ def test_shape_lets_numbers_and_ellipses_vary() -> None:
     assert shape("  preemptions   443 -> 7").fullmatch("preemptions 12 -> 3")
     assert shape("reproduced 20/20, took 0.5s ...").fullmatch("reproduced 3/3, took 12.25s and more")
     assert not shape("reproduced 20/20").fullmatch("reproduced all")
+
+
+def test_a_block_not_run_must_still_parse(tmp_path: Path) -> None:
+    good = "# not run: needs a cluster\ndask scheduler\ntestbed stress --cluster tcp://h:8786 --schedules 5\n"
+    assert _run_shell_block(parse_blocks(f"```sh\n{good}```\n")[0], tmp_path) == ""
+    for bad, complaint in (("testbed stress --no-such-option", "does not accept"), ("rm -rf x", "no rule for")):
+        block = parse_blocks(f"```sh\n# not run: needs a cluster\n{bad}\n```\n")[0]
+        with pytest.raises(AssertionError, match=complaint):
+            _run_shell_block(block, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ operation, recent model events, thread roles, normalised message).
 requests (SIGINT, SIGTERM), the memory guard, progress lines, checkpoints.
 ``output``: atomic files, the ``--out`` directory (one smallest trace per
 bucket and an index), ``--log-json`` JSON lines, ``--shrink``.
+``processes``: ``--jobs N`` worker processes; ``cluster``: ``--cluster``,
+a Dask distributed cluster (the optional extra, imported only there).
 """
 
 from __future__ import annotations

@@ -1,0 +1,323 @@
+"""Schedules on a Dask distributed cluster (``stress --cluster tcp://HOST:PORT``), for when one machine is not enough.
+
+The client side has the shape of :func:`testbed.campaign.processes.run_in_processes`:
+it submits ``runner(schedule(i))`` to the cluster's scheduler, keeps
+two schedules per worker thread submitted and not yet done (and a few
+more done, waiting for a slower earlier one), and records the results in
+schedule order, so a cluster campaign has the same seeds, the same results
+and the same JSON as a local one with the same schedule count.  Results
+(traces included) come back to the client, which writes ``--out``.
+
+``distributed`` is an optional extra (``pip install 'testbed[cluster]'``):
+it is imported only here, only when a cluster is asked for.
+
+A testbed run is process-wide (one active run per process,
+:func:`testbed.sched.running`), so a worker process must run one schedule
+at a time.  Start workers with ``dask worker --nthreads 1 --nworkers N``;
+a worker with more threads is still safe, because the task function holds
+a process-wide lock around the run (its extra threads only wait).
+
+Lost workers: the Dask scheduler reruns the tasks of a dead worker
+elsewhere; a task it gives up on (``KilledWorker``, after
+``distributed.scheduler.allowed-failures`` deaths) is resubmitted here
+under a new key, at most :data:`RESUBMITS` times, after which the campaign
+stops cleanly (:class:`ClusterLost`) keeping everything found.  So a lost
+worker loses no schedule and no finding.
+
+Stopping (``watch()`` says so: a signal, ``--max-rss``): nothing more is
+submitted, and a per-campaign Dask ``Event`` is set that every task checks
+(under the lock) before it starts: a task not yet started returns at once
+without running, the running ones finish and are recorded (at most
+:data:`DRAIN_TIMEOUT` seconds), and whatever is left is cancelled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from testbed.runtime import ConfigError
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DRAIN_TIMEOUT",
+    "INSTALL_HINT",
+    "NO_WORKER_TIMEOUT",
+    "RESUBMITS",
+    "TICK",
+    "ClusterLost",
+    "require_distributed",
+    "run_on_cluster",
+    "validate_address",
+]
+
+#: seconds between ``watch()`` calls while the campaign waits for the cluster
+TICK = 0.5
+#: seconds a stopped campaign waits for the schedules that are running before it cancels them
+DRAIN_TIMEOUT = 30.0
+#: seconds to reach the scheduler before ``--cluster`` is bad input
+CONNECT_TIMEOUT = 10.0
+#: seconds the campaign waits with no worker at all (at the start, or after losing them all) before it stops
+NO_WORKER_TIMEOUT = 60.0
+#: times one schedule is resubmitted after Dask gave up on it (``KilledWorker``)
+RESUBMITS = 3
+#: schedules submitted and not yet done, per worker thread
+IN_FLIGHT_PER_THREAD = 2
+#: done schedules may wait for an earlier, slower one to be recorded in order: at most this many times more
+WINDOW = 4
+#: what a task returns when the campaign stopped before it started
+NOT_STARTED = "testbed: not started"
+
+INSTALL_HINT = "pip install 'testbed[cluster]'"
+
+_ADDRESS = re.compile(r"(tcp|tls)://[^\s/:]+:\d{1,5}")
+
+
+class ClusterLost(RuntimeError):
+    """The cluster cannot run the campaign any more (a schedule lost too often, no worker, no scheduler)."""
+
+
+def validate_address(address: object, name: str = "cluster") -> str:
+    """``address`` if it is a scheduler address ``tcp://HOST:PORT`` (or ``tls://``); else ConfigError naming ``name``."""
+    if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+        raise ConfigError(f"{name} must be a Dask scheduler address tcp://HOST:PORT, got {address!r}")
+    return address
+
+
+def require_distributed(name: str = "cluster") -> Any:
+    """The ``distributed`` module, or a ConfigError (naming ``name``) that says how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(f"{name} needs the Dask distributed package: {INSTALL_HINT}") from None
+    return distributed
+
+
+def run_on_cluster(
+    address: str,
+    runner: Callable[[Any], Any],
+    schedule: Callable[[int], Any],
+    budget_left: Callable[[int], bool],
+    record: Callable[[Any], None],
+    watch: Callable[[], bool],
+    log_level: str | None = None,
+) -> None:
+    """Run ``runner(schedule(i))`` on the cluster at ``address``; record in schedule order.
+
+    ``watch()`` is called at least every :data:`TICK` seconds.  Raises
+    ConfigError when no scheduler answers within :data:`CONNECT_TIMEOUT`
+    seconds (nothing has run then), :class:`ClusterLost` when the cluster
+    stops being able to run schedules.  Every future of the campaign is
+    released and the client closed when this returns or raises.
+    """
+    distributed = require_distributed()
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ConfigError(f"cluster {address}: no Dask scheduler answered ({error})") from None
+    campaign = uuid.uuid4().hex[:12]
+    stop_name = f"testbed-stop-{campaign}"
+    stop = distributed.Event(stop_name, client=client)
+    #: [index, attempt, config, future], in schedule order: done ones wait here until those before them are
+    in_flight: list[list[Any]] = []
+    #: set by every future as it completes (in the client's event loop thread)
+    wake = threading.Event()
+
+    def submit(index: int, attempt: int, config: Any) -> list[Any]:
+        future = client.submit(
+            _run_one, runner, config, stop_name, log_level, key=f"testbed-{campaign}-{index}-{attempt}", pure=False
+        )
+        future.add_done_callback(lambda _: wake.set())
+        return [index, attempt, config, future]
+
+    index = 0
+    deadline: float | None = None
+    try:
+        threads = _await_threads(client, watch)
+        last_worker = recount = time.monotonic()
+        while True:
+            wake.clear()  # before looking: a future completing from here on wakes the wait below
+            limit = IN_FLIGHT_PER_THREAD * max(threads, 1)
+            while (
+                deadline is None
+                and sum(not entry[3].done() for entry in in_flight) < limit
+                and len(in_flight) < WINDOW * limit
+                and budget_left(index)
+            ):
+                in_flight.append(submit(index, 0, schedule(index)))
+                index += 1
+            if not in_flight:
+                return
+            for entry in in_flight:  # a schedule lost with its worker is resubmitted where it is in the order
+                if deadline is None and _lost(distributed, entry[3]):
+                    if entry[1] >= RESUBMITS:
+                        raise ClusterLost(f"schedule {entry[0]} lost {entry[1] + 1} times with its worker; stopping")
+                    _log(f"schedule {entry[0]}: its worker died; resubmitting it (attempt {entry[1] + 2})")
+                    entry[:] = submit(entry[0], entry[1] + 1, entry[2])
+            while in_flight and in_flight[0][3].done():
+                if deadline is None and _lost(distributed, in_flight[0][3]):
+                    break  # lost since the scan above: resubmitted by the next one
+                outcome = _outcome(distributed, in_flight.pop(0)[3])
+                if outcome is not _LOST and outcome != NOT_STARTED:  # lost after the stop: it never ran to the end
+                    record(outcome)
+            if in_flight and not in_flight[0][3].done():
+                wake.wait(TICK)
+            if time.monotonic() >= recount:  # a round trip to the scheduler: once a tick at most
+                threads, recount = _threads(client), time.monotonic() + TICK
+            if client.status in ("closing", "closed"):
+                raise ClusterLost(f"lost the Dask scheduler at {address}")
+            if threads:
+                last_worker = time.monotonic()
+            elif time.monotonic() - last_worker > NO_WORKER_TIMEOUT:
+                raise ClusterLost(f"no Dask worker at {address} for {NO_WORKER_TIMEOUT:.0f}s")
+            if deadline is None and watch():
+                deadline = time.monotonic() + DRAIN_TIMEOUT
+                with contextlib.suppress(Exception):
+                    stop.set()  # tasks not started return NOT_STARTED; the running ones finish
+            if deadline is not None and time.monotonic() > deadline:
+                return  # the schedules still running are cancelled below
+    finally:
+        with contextlib.suppress(Exception):
+            client.cancel([entry[3] for entry in in_flight])
+        in_flight.clear()
+        with contextlib.suppress(Exception):
+            stop.clear()
+        with contextlib.suppress(Exception):
+            client.close(timeout=CONNECT_TIMEOUT)
+
+
+_LOST = object()
+
+
+def _lost(distributed: Any, future: Any) -> bool:
+    """Whether a future is done without a result because its workers died (its result is not fetched)."""
+    if future.cancelled():
+        return True
+    return future.status == "error" and isinstance(future.exception(), distributed.KilledWorker)
+
+
+def _outcome(distributed: Any, future: Any) -> Any:
+    """A done future's result, or ``_LOST`` (its workers died, or the scheduler dropped it); other errors raise."""
+    if future.cancelled():
+        return _LOST
+    try:
+        return future.result()
+    except distributed.KilledWorker:
+        return _LOST
+
+
+def _threads(client: Any) -> int:
+    """Worker threads the cluster has now (workers come and go)."""
+    return sum(client.nthreads().values())
+
+
+def _await_threads(client: Any, watch: Callable[[], bool]) -> int:
+    """The cluster's worker threads, once it has a worker; watch() keeps being called meanwhile."""
+    deadline = time.monotonic() + NO_WORKER_TIMEOUT
+    while True:
+        with contextlib.suppress(TimeoutError, OSError):
+            client.wait_for_workers(1, timeout=TICK)
+        threads = _threads(client)
+        if threads or watch():
+            return threads
+        if time.monotonic() > deadline:
+            raise ClusterLost(f"no Dask worker joined the scheduler within {NO_WORKER_TIMEOUT:.0f}s")
+
+
+def _log(message: str) -> None:
+    from loguru import logger
+
+    logger.warning(message)
+
+
+# -- on the workers -------------------------------------------------------------------
+
+#: one run at a time per process: a run is process-wide (``testbed.sched.running``)
+_RUN_LOCK = threading.Lock()
+_logging_level: list[str | None] = [None]
+
+
+def _run_one(runner: Callable[[Any], Any], config: Any, stop_name: str, log_level: str | None) -> Any:
+    """The task: ``runner(config)``, one per worker process at a time; NOT_STARTED once the campaign stopped."""
+    import distributed
+
+    with _RUN_LOCK:
+        if distributed.Event(stop_name).is_set():
+            return NOT_STARTED
+        if log_level is not None and _logging_level[0] != log_level:
+            _setup_logging(log_level)
+        # A run's end-of-run checks name the thread that drives it (a violation's
+        # ``thread``, its bucket's roles): a local campaign drives runs from the main
+        # thread, and so must a Dask thread, or the JSON and the buckets would differ.
+        driver = threading.current_thread()
+        name, driver.name = driver.name, "MainThread"
+        mask = None
+        if getattr(config, "strategy", "free") != "free":  # a free run's threads keep every CPU
+            cpu = _claimed_cpu()
+            if cpu is not None:  # a controlled run pins itself to one CPU of this thread's mask: this one
+                with contextlib.suppress(OSError):
+                    mask = os.sched_getaffinity(0)
+                    os.sched_setaffinity(0, {cpu})
+        try:
+            return runner(config)
+        finally:
+            driver.name = name
+            if mask is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, mask)
+
+
+#: this process's CPU, claimed once: (cpu or None,) and the open lock file that holds the claim
+_cpu_claim: list[Any] = []
+
+
+def _claimed_cpu() -> int | None:
+    """A CPU no other worker process on this machine has claimed, held for this process's life; None if none is free.
+
+    A controlled run pins itself to CPU ``pid % cpus`` of its mask, which
+    spreads the consecutive pids of a process pool; Dask's worker processes
+    (started by nannies) often have pids of the same parity, and two of them
+    pinned to one CPU run at half speed.  Each worker process takes an
+    exclusive ``flock`` on a per-CPU file instead; the kernel drops it when
+    the process dies.  Only speed depends on it, never a decision.
+    """
+    if _cpu_claim:
+        return _cpu_claim[0]
+    cpu = None
+    if hasattr(os, "sched_getaffinity"):
+        import fcntl
+        import tempfile
+
+        cpus = sorted(os.sched_getaffinity(0))
+        start = os.getpid() % len(cpus)
+        for candidate in cpus[start:] + cpus[:start]:
+            try:
+                handle = open(os.path.join(tempfile.gettempdir(), f"testbed-cpu-{candidate}.lock"), "a")  # noqa: SIM115
+            except OSError:
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            cpu = candidate
+            _cpu_claim.append(handle)
+            break
+    _cpu_claim.insert(0, cpu)
+    return cpu
+
+
+def _setup_logging(log_level: str) -> None:
+    from loguru import logger
+
+    logger.enable("testbed")
+    logger.remove()
+    logger.add(sys.stderr, level=log_level, format="{time:HH:mm:ss.SSS} {level: <7} [{process}] {message}")
+    _logging_level[0] = log_level
