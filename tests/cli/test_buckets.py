@@ -9,18 +9,7 @@ from testbed import RunResult, StressResult, stress
 from testbed.campaign.buckets import Buckets, normalise_message, role, signature_of
 from testbed.runtime import Event
 from testbed.sched import Violation
-
-#: a controlled campaign whose every schedule fails fast (store-buffer-storm, unlocked remembered-set insert)
-CONTROLLED = (
-    "--scenario",
-    "store-buffer-storm",
-    "--fault",
-    "unlocked-remset-insert",
-    "--strategy",
-    "random",
-    "--ops",
-    "300",
-)
+from tests.cli._campaign import FAULTY as CONTROLLED
 
 
 def _violation(thread: str, step: int, message: str) -> Violation:

@@ -19,17 +19,8 @@ import testbed.campaign.monitor
 import testbed.cli
 from testbed import ConfigError
 from testbed.campaign.monitor import default_max_rss_mb
+from tests.cli._campaign import FAULTY
 
-FAULTY = (
-    "--scenario",
-    "store-buffer-storm",
-    "--fault",
-    "unlocked-remset-insert",
-    "--strategy",
-    "random",
-    "--ops",
-    "300",
-)
 PROGRESS = re.compile(
     r"^\[ *[\d.]+s\] progress: (\d+) schedules \([\d.]+/s\), (\d+) findings in (\d+) buckets, rss \d+ MB$", re.M
 )

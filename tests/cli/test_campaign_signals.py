@@ -21,16 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-FAULTY = (
-    "--scenario",
-    "store-buffer-storm",
-    "--fault",
-    "unlocked-remset-insert",
-    "--strategy",
-    "random",
-    "--ops",
-    "300",
-)
+from tests.cli._campaign import FAULTY
+
 #: seconds to wait for a campaign to get going, and for a stopped one to end
 PATIENCE = 30.0
 
