@@ -50,17 +50,9 @@ def allocate_folded(allocator: ThreadAllocator, sizes: list[int], old: bool) -> 
     """
     heap = allocator.heap
     total = sum(1 + size for size in sizes)
-    if old:
-        lab = allocator.old_lab
-        if lab is None or lab.top + total > lab.limit:
-            lab = allocator.old_lab = heap.old_space.allocate_lab(max(heap.lab_words, total), total)
-    else:
-        lab = allocator.young_lab
-        if lab is None or lab.top + total > lab.limit:
-            lab = heap.new_space.allocate_lab(max(heap.lab_words, total), total)
-            if lab is None:
-                return None
-            allocator.young_lab = lab
+    lab = allocator.lab_for(total, old)
+    if lab is None:
+        return None
     offset = lab.bump(total)
     assert offset is not None
     objects = []

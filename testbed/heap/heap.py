@@ -98,22 +98,32 @@ class ThreadAllocator:
         self.young_lab: LinearAllocationBuffer | None = None
         self.old_lab: LinearAllocationBuffer | None = None
 
-    def allocate(self, kind: Kind, fields: int, old: bool = False) -> HeapObject | None:
-        """A fresh object with empty fields, or None when new space is full."""
+    def lab_for(self, size: int, old: bool) -> LinearAllocationBuffer | None:
+        """This thread's LAB in old or new space with room for ``size`` words (a fresh one if needed).
+
+        None when new space is full; old space never fails.
+        """
         heap = self.heap
-        values: list[Tagged] = [None] * fields
-        size = 1 + fields
         if old:
             lab = self.old_lab
             if lab is None or lab.top + size > lab.limit:
                 lab = self.old_lab = heap.old_space.allocate_lab(max(heap.lab_words, size), size)
-        else:
-            lab = self.young_lab
-            if lab is None or lab.top + size > lab.limit:
-                lab = heap.new_space.allocate_lab(max(heap.lab_words, size), size)
-                if lab is None:
-                    return None
-                self.young_lab = lab
+            return lab
+        lab = self.young_lab
+        if lab is None or lab.top + size > lab.limit:
+            lab = heap.new_space.allocate_lab(max(heap.lab_words, size), size)
+            if lab is None:
+                return None
+            self.young_lab = lab
+        return lab
+
+    def allocate(self, kind: Kind, fields: int, old: bool = False) -> HeapObject | None:
+        """A fresh object with empty fields, or None when new space is full."""
+        heap = self.heap
+        values: list[Tagged] = [None] * fields
+        lab = self.lab_for(1 + fields, old)
+        if lab is None:
+            return None
         lid = heap.next_lid()
         obj = heap.place(lab, kind, values, lid)
         assert obj is not None
