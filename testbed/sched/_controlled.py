@@ -106,8 +106,6 @@ class ControlledScheduler(Scheduler):
         # runnable, thread, repeat) laid end to end in one flat list of ints
         # (a list of small lists would be traced by every cycle collection).
         self._runs: list[int] = []
-        #: how many decisions were consumed (the tape's length)
-        self.decisions = 0
         # The last step accounted for on the tape, and how many threads were
         # runnable for the points since (each was a decision if two or more).
         self._accounted = 0
@@ -186,6 +184,11 @@ class ControlledScheduler(Scheduler):
         first.baton.release()
 
     @property
+    def decisions(self) -> int:
+        """How many decisions were consumed (the tape's length)."""
+        return sum(self._runs[3::4])
+
+    @property
     def tape(self) -> list[int]:
         """The decisions consumed, in order: the schedule (expanded from the runs)."""
         return decode_tape(self.recorded_tape())[0]
@@ -255,7 +258,8 @@ class ControlledScheduler(Scheduler):
         if task is None or task.ident != get_ident() or self._abandoned:
             return  # not a registered thread (the main thread), or control given up
         step = self._step = self._step + 1
-        self._account(step - 1)
+        if step - 1 != self._accounted:
+            self._account(step - 1)
         self._accounted = step
         if step > self._stop_at:
             self._stop(step)
@@ -279,7 +283,12 @@ class ControlledScheduler(Scheduler):
                 self._horizon = min(step + 1 + quiet, self._stop_at + 1)
             return
         chosen = runnable[(task.position + decision) % choices]
-        self._record(decision, choices, chosen.index, 1)
+        # _record, inline: a switch is the one costly path of a point
+        runs = self._runs
+        if runs and runs[-2] == chosen.index and runs[-4] == decision and runs[-3] == choices:
+            runs[-1] += 1
+        else:
+            runs += (decision, choices, chosen.index, 1)
         self.preemptions += 1
         if self._record_events:
             self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
@@ -287,7 +296,6 @@ class ControlledScheduler(Scheduler):
 
     def _record(self, decision: int, runnable: int, thread: int, repeat: int) -> None:
         """Append ``repeat`` decisions to the tape, merged into the last run when they extend it."""
-        self.decisions += repeat
         runs = self._runs
         if runs and runs[-4] == decision and runs[-3] == runnable and runs[-2] == thread:
             runs[-1] += repeat
@@ -372,7 +380,11 @@ class ControlledScheduler(Scheduler):
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
         self._current = chosen
         self._horizon = 0  # the new holder plans its own horizon at its next point
-        self._grant(chosen)
+        try:  # _grant, inline: this is the switching path
+            chosen.baton.release()
+        except RuntimeError:
+            if not self._abandoned:
+                raise
         task.baton.acquire()
         if task.pending is not None:
             error, task.pending = task.pending, None
