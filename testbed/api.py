@@ -777,16 +777,20 @@ def stress(
             if which not in calibrations:
                 calibrations[which] = calibration(config)
             config = calibrations[which].draw(config, knob_rng(seed, index))
-            if config.strategy == "pct" and config.pct_horizon == 0:
-                return config.replace(pct_horizon=pct_horizon(config))
         if config.strategy == "pct" and config.pct_horizon == 0:
-            # One probe per scenario, with the seed of its first PCT schedule: a
-            # scenario's run length varies by a few percent between workload seeds,
-            # and PCT needs the order of magnitude.  The horizon is in each
-            # schedule's config, so its reproduce command reruns it without a probe.
-            if which not in horizons:
-                horizons[which] = pct_horizon(config)
-            config = config.replace(pct_horizon=horizons[which])
+            # The horizon is in each schedule's config, so its reproduce command
+            # reruns it without a probe.  Drawn knobs change a run's length, so a
+            # calibrated schedule measures its own; otherwise one probe per
+            # scenario, with the seed of its first PCT schedule, is enough (a
+            # scenario's run length varies by a few percent between workload
+            # seeds, and PCT needs the order of magnitude).
+            if calibrate:
+                horizon = pct_horizon(config)
+            else:
+                if which not in horizons:
+                    horizons[which] = pct_horizon(config)
+                horizon = horizons[which]
+            config = config.replace(pct_horizon=horizon)
         return config
 
     def watch() -> str | None:

@@ -127,7 +127,10 @@ def run_on_cluster(
     stop = distributed.Event(stop_name, client=client)
     #: [index, attempt, config, future], in schedule order: done ones wait here until those before them are
     in_flight: list[list[Any]] = []
-    #: set by every future as it completes (in the client's event loop thread)
+    #: set by every future as it completes (in the client's event loop thread).
+    #: A plain threading.Event: this is the campaign's plumbing, outside any run
+    #: (testbed.sched primitives are for the model's threads), and every wait on
+    #: it is bounded by TICK.
     wake = threading.Event()
 
     def submit(index: int, attempt: int, config: Any) -> list[Any]:
@@ -239,7 +242,9 @@ def _log(message: str) -> None:
 
 # -- on the workers -------------------------------------------------------------------
 
-#: one run at a time per process: a run is process-wide (``testbed.sched.running``)
+#: one run at a time per process: a run is process-wide (``testbed.sched.running``).
+#: A plain threading.Lock, taken outside any run: a testbed.sched Lock would park
+#: with the idle scheduler's wait timeout and fail while another schedule runs longer.
 _RUN_LOCK = threading.Lock()
 _logging_level: list[str | None] = [None]
 
