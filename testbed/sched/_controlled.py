@@ -113,8 +113,10 @@ class ControlledScheduler(Scheduler):
         #: the first divergence of a checked replay (ReplayStrategy with expectations)
         self.diverged: ReplayDiverged | None = None
         self._deferred: ReplayDiverged | None = None
-        #: thread switches and blocking, as (step, event, thread, detail)
-        self.events: list[tuple[int, str, str, str]] = []
+        # Thread switches and blocking as recorded: (step, event, thread,
+        # detail), and for a preemption (step, "switch", thread, to, kind),
+        # formatted only when read (see events): a switch is the costly path.
+        self._events: list[tuple[Any, ...]] = []
         self._record_events = record_events
         self._tasks: list[_Task] = []
         self._current: _Task | None = None
@@ -291,8 +293,19 @@ class ControlledScheduler(Scheduler):
             runs += (decision, choices, chosen.index, 1)
         self.preemptions += 1
         if self._record_events:
-            self.events.append((step, "switch", task.name, f"{chosen.name} at {kind}"))
-        self._hand_over(task, chosen)
+            self._events.append((step, "switch", task.name, chosen.name, kind))
+        # _hand_over, inline
+        self._current = chosen
+        self._horizon = 0
+        try:
+            chosen.baton.release()
+        except RuntimeError:
+            if not self._abandoned:
+                raise
+        task.baton.acquire()
+        if task.pending is not None:
+            error, task.pending = task.pending, None
+            raise error
 
     def _record(self, decision: int, runnable: int, thread: int, repeat: int) -> None:
         """Append ``repeat`` decisions to the tape, merged into the last run when they extend it."""
@@ -378,6 +391,7 @@ class ControlledScheduler(Scheduler):
         return chosen
 
     def _hand_over(self, task: _Task, chosen: _Task) -> None:
+        """Give ``chosen`` the turn and wait for ``task``'s next one (inlined in :meth:`point`)."""
         self._current = chosen
         self._horizon = 0  # the new holder plans its own horizon at its next point
         try:  # _grant, inline: this is the switching path
@@ -498,7 +512,12 @@ class ControlledScheduler(Scheduler):
 
     def _event(self, event: str, task: _Task, detail: str) -> None:
         if self._record_events:
-            self.events.append((self._step, event, task.name, detail))
+            self._events.append((self._step, event, task.name, detail))
+
+    @property
+    def events(self) -> list[tuple[int, str, str, str]]:
+        """Thread switches and blocking, as (step, event, thread, detail)."""
+        return [e if len(e) == 4 else (e[0], e[1], e[2], f"{e[3]} at {e[4]}") for e in self._events]
 
     def trace_events(self) -> list[list[Any]]:
         return [list(e) for e in self.events]
