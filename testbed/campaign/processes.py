@@ -32,6 +32,8 @@ __all__ = ["DRAIN_TIMEOUT", "TICK", "run_in_processes"]
 TICK = 0.5
 #: seconds a stopped campaign waits for the schedules its workers are running before it ends them
 DRAIN_TIMEOUT = 30.0
+#: seconds the workers and the pool's manager thread get to end at shutdown (each wait)
+SHUTDOWN_TIMEOUT = 10.0
 #: seconds between a worker's checks that its campaign process still exists
 ORPHAN_CHECK = 1.0
 
@@ -85,11 +87,54 @@ def run_in_processes(
             if deadline is not None and time.monotonic() > deadline:
                 return  # not clean: the workers still running a schedule are ended below
     finally:
-        for future in in_flight:
-            future.cancel()
-        if not clean:
-            _end_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
+        _end_pool(pool, in_flight, clean, deadline)
+
+
+def _end_pool(
+    pool: concurrent.futures.ProcessPoolExecutor,
+    in_flight: list[concurrent.futures.Future[Any]],
+    clean: bool,
+    deadline: float | None,
+) -> None:
+    """Shut the pool down with every wait bounded; no worker is left when it returns.
+
+    After a clean end every schedule is done and the workers only have to
+    exit.  Otherwise (a stop, or an error raised by ``record``) the
+    schedules not started are cancelled and the running ones get until the
+    drain deadline; the workers still running one then are killed.  A
+    worker killed while it was sending a result leaves half a message in
+    the result pipe, and the pool's manager thread blocks reading the rest
+    (so would ``shutdown(wait=True)``, and the interpreter at exit, which
+    joins that thread): closing this process's end of the pipe once the
+    workers are gone gives it end-of-file instead.
+    """
+    for future in in_flight:
+        future.cancel()
+    if not clean:
+        running = [future for future in in_flight if not future.done()]
+        if running:
+            drain = DRAIN_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
+            concurrent.futures.wait(running, timeout=drain)
+            if not all(future.done() for future in running):
+                _end_workers(pool)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    results = getattr(pool, "_result_queue", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    until = time.monotonic() + SHUTDOWN_TIMEOUT
+    for process in processes:
+        process.join(max(0.0, until - time.monotonic()))
+        if process.is_alive():
+            with contextlib.suppress(Exception):
+                process.kill()
+                process.join(SHUTDOWN_TIMEOUT)
+    if results is not None and not any(process.is_alive() for process in processes):
+        with contextlib.suppress(Exception):
+            results._writer.close()  # the workers' ends died with them: what is in the pipe stays readable
+    if manager is not None:
+        manager.join(SHUTDOWN_TIMEOUT)
+        if manager.is_alive():
+            logger.warning("the worker pool's manager thread did not end; leaving it")
 
 
 def _worker_setup(log_level: str | None, parent: int, parent_started: float) -> None:

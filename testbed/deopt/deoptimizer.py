@@ -158,7 +158,8 @@ class TieringDeoptimizer:
         # 1-2. The runtime call that noticed the failure runs parked; the deopt
         # entry leaves it through the safepoint before touching the heap.
         isolate.safepoint.park(mutator)
-        point("deopt-runtime-call", "lazy" if lazy else "eager")
+        # Leaving the runtime changes this thread's safepoint state (its detail, like an interrupt's, is the mutator).
+        point("deopt-runtime-call", mutator.name)
         if self._skip_poll:
             mutator.state = ThreadState.RUNNING  # the bug: no wait for a pending GC
         else:

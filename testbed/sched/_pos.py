@@ -76,9 +76,14 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     "frame-return-read": ("frame-return", True, False),
     "frame-patch-return": ("frame-return", True, True),
     "code-embedded-write": ("code-embedded", True, True),
-    # safepoint interrupts, by the mutator's name
-    "interrupt-test": ("interrupt", True, False),
-    "interrupt-set": ("interrupt", True, True),
+    # A mutator's safepoint state, by its name: the interrupt flag the
+    # initiator sets and the thread tests, and leaving a parked runtime call
+    # (the deopt entry), which must see a requested GC.  V8 keeps both in one
+    # word, LocalHeap::state_ (src/heap/local-heap.h: the parked and
+    # safepoint-requested bits, changed by CAS in Park/Unpark).
+    "interrupt-test": ("thread-state", True, False),
+    "interrupt-set": ("thread-state", True, True),
+    "deopt-runtime-call": ("thread-state", True, True),
     # heap objects and allocation (the detail of a LAB or store-buffer
     # point is a size or the host, not the buffer: one resource each)
     "field-store": ("object", True, True),
@@ -113,8 +118,6 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     # a timer's join: whether its thread finished is no point of its own, so
     # joins are taken as writes of the timer (racing with each other)
     "timer-join": ("timer", True, True),
-    # thread-local: races with nothing
-    "deopt-runtime-call": ("", False, False),
 }
 
 #: families of synchronization primitives (not data of the model)
@@ -132,7 +135,7 @@ def resource(kind: str, detail: object) -> Resource:
 
 def races(a: Resource, b: Resource) -> bool:
     """Whether two operations touch the same resource and at least one writes it."""
-    return (a[2] or b[2]) and a[0] == b[0] and a[0] != "" and a[1] == b[1]
+    return (a[2] or b[2]) and a[0] == b[0] and a[1] == b[1]
 
 
 class POSStrategy(Strategy):
@@ -158,7 +161,7 @@ class POSStrategy(Strategy):
         pending = self._pending
         executed = pending.get(index)
         rng = self._rng
-        if executed is not None and executed[0] != "":
+        if executed is not None:
             priority = self._priority
             for other, op in pending.items():
                 if other != index and op is not None and races(executed, op):

@@ -12,7 +12,7 @@ each thread reaches its events.
 
 Here the interesting events are the points on the model's shared data:
 every kind of :data:`~testbed.sched._pos.CONFLICTS` except the
-synchronization primitives and thread-local points (:data:`INTERESTING`).
+synchronization primitives (:data:`INTERESTING`).
 The walk switches only there (and when the running thread blocks or
 ends): any other point keeps the running thread, so "selective" also
 means fewer, better-placed switches.
@@ -29,7 +29,7 @@ from testbed.sched._strategies import NoPreemptionStrategy, Strategy
 __all__ = ["INTERESTING", "SURWProfile", "SURWStrategy"]
 
 #: the point kinds SURW counts and switches at: accesses to the model's shared data
-INTERESTING = frozenset(kind for kind, (family, _, _) in CONFLICTS.items() if family and family not in SYNC_FAMILIES)
+INTERESTING = frozenset(kind for kind, (family, _, _) in CONFLICTS.items() if family not in SYNC_FAMILIES)
 
 
 class SURWProfile(NoPreemptionStrategy):

@@ -43,7 +43,9 @@ def test_the_conflict_table_tells_same_object_and_a_write() -> None:
     # unknown kinds: conservative, racing with the same kind and detail only
     assert races(resource("mystery", 1), resource("mystery", 1))
     assert not races(resource("mystery", 1), resource("mystery", 2))
-    assert not races(resource("deopt-runtime-call", "lazy"), resource("deopt-runtime-call", "lazy"))
+    # leaving a parked runtime call races with a GC request to the same mutator
+    assert races(resource("deopt-runtime-call", "mutator-1"), resource("interrupt-set", "mutator-1"))
+    assert not races(resource("deopt-runtime-call", "mutator-1"), resource("interrupt-set", "mutator-2"))
 
 
 def test_pos_redraws_the_priorities_of_racing_pending_operations_only() -> None:
