@@ -10,8 +10,8 @@ one after the other:
 2. ``--jobs 2``: two forkserver worker processes
    (:mod:`testbed.campaign.processes`);
 3. ``--cluster``: a local Dask cluster that the bench starts and stops, a
-   scheduler and ``dask worker --nthreads 1 --nworkers 2`` (the README's
-   command line), on loopback (:mod:`testbed.campaign.cluster`); its
+   scheduler and ``dask worker --nthreads 1 --nworkers 2`` with the
+   README's worker settings (:data:`WORKER_SETTINGS`), on loopback (:mod:`testbed.campaign.cluster`); its
    start-up is not timed, connecting the client is.
 
 Each rate is ``schedules / wall_s`` of the campaign's own result, so the
@@ -51,6 +51,12 @@ SCENARIOS = tuple(testbed.scenarios.SCENARIOS)
 SCHEDULER = (sys.executable, "-m", "distributed.cli.dask_scheduler", "--no-dashboard")
 WORKER = (sys.executable, "-m", "distributed.cli.dask_worker", "--no-dashboard")
 STRATEGY = "random"
+#: the worker settings the README recommends: no sampling profiler, a slower tick and system monitor
+WORKER_SETTINGS = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
+}
 
 
 def campaign(seconds: float, **where: object) -> tuple[int, float]:
@@ -65,7 +71,7 @@ def dask_cluster(workers: int) -> Iterator[str]:
     """A scheduler and ``workers`` one-thread worker processes on loopback; yields the address."""
     import distributed
 
-    env = dict(os.environ)
+    env = dict(os.environ, **WORKER_SETTINGS)
     root = str(Path(testbed.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory() as tmp:

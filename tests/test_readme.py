@@ -93,7 +93,7 @@ SKIPPED = (("pip",), ("python", "-m", "pip"), ("pytest",), ("python", "-m", "pyt
 #: the first line of an ``sh`` block the test does not run
 NOT_RUN = re.compile(r"#\s*not run:\s*\S.*")
 #: commands other than ``testbed`` that a block not run may show
-NOT_RUN_COMMANDS = (("dask", "scheduler"), ("dask", "worker"))
+NOT_RUN_COMMANDS = (("dask", "scheduler"), ("dask", "worker"), ("export",))
 
 
 @dataclasses.dataclass

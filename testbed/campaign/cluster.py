@@ -2,11 +2,18 @@
 
 The client side has the shape of :func:`testbed.campaign.processes.run_in_processes`:
 it submits ``runner(schedule(i))`` to the cluster's scheduler, keeps
-two schedules per worker thread submitted and not yet done (and a few
+two tasks per worker thread submitted and not yet done (and a few
 more done, waiting for a slower earlier one), and records the results in
 schedule order, so a cluster campaign has the same seeds, the same results
 and the same JSON as a local one with the same schedule count.  Results
 (traces included) come back to the client, which writes ``--out``.
+
+A task runs a *batch* of consecutive schedules: each task costs the
+scheduler, the client and the worker's event loop a few milliseconds of
+CPU on the cores the runs use, so the batch grows until a task lasts
+about :data:`BATCH_SECONDS` (measured from the batches done; the first
+has one schedule).  Batching never changes which config a schedule index
+runs, only how many travel together.
 
 ``distributed`` is an optional extra (``pip install 'testbed[cluster]'``):
 it is imported only here, only when a cluster is asked for.
@@ -26,9 +33,11 @@ worker loses no schedule and no finding.
 
 Stopping (``watch()`` says so: a signal, ``--max-rss``): nothing more is
 submitted, and a per-campaign Dask ``Event`` is set that every task checks
-(under the lock) before it starts: a task not yet started returns at once
-without running, the running ones finish and are recorded (at most
-:data:`DRAIN_TIMEOUT` seconds), and whatever is left is cancelled.
+(under the lock) before its first schedule and then at most every
+:data:`TICK` seconds between schedules: a task not yet started returns at
+once without running, a running one ends after its current schedule, what
+ran is recorded (at most :data:`DRAIN_TIMEOUT` seconds), and whatever is
+left is cancelled.
 """
 
 from __future__ import annotations
@@ -68,12 +77,14 @@ CONNECT_TIMEOUT = 10.0
 NO_WORKER_TIMEOUT = 60.0
 #: times one schedule is resubmitted after Dask gave up on it (``KilledWorker``)
 RESUBMITS = 3
-#: schedules submitted and not yet done, per worker thread
+#: tasks submitted and not yet done, per worker thread
 IN_FLIGHT_PER_THREAD = 2
-#: done schedules may wait for an earlier, slower one to be recorded in order: at most this many times more
+#: done tasks may wait for an earlier, slower one to be recorded in order: at most this many times more
 WINDOW = 4
-#: what a task returns when the campaign stopped before it started
-NOT_STARTED = "testbed: not started"
+#: seconds a task (a batch of schedules) should last
+BATCH_SECONDS = 1.0
+#: schedules per task at most
+MAX_BATCH = 64
 
 INSTALL_HINT = "pip install 'testbed[cluster]'"
 
@@ -108,10 +119,13 @@ def run_on_cluster(
     record: Callable[[Any], None],
     watch: Callable[[], bool],
     log_level: str | None = None,
+    ends_at: float | None = None,
 ) -> None:
     """Run ``runner(schedule(i))`` on the cluster at ``address``; record in schedule order.
 
-    ``watch()`` is called at least every :data:`TICK` seconds.  Raises
+    ``watch()`` is called at least every :data:`TICK` seconds.  ``ends_at``
+    (``time.monotonic()``) is when a campaign with a duration ends: batches
+    shrink as it nears, so the last ones end close to it.  Raises
     ConfigError when no scheduler answers within :data:`CONNECT_TIMEOUT`
     seconds (nothing has run then), :class:`ClusterLost` when the cluster
     stops being able to run schedules.  Every future of the campaign is
@@ -125,20 +139,35 @@ def run_on_cluster(
     campaign = uuid.uuid4().hex[:12]
     stop_name = f"testbed-stop-{campaign}"
     stop = distributed.Event(stop_name, client=client)
-    #: [index, attempt, config, future], in schedule order: done ones wait here until those before them are
+    #: [first index, attempt, configs, future], in schedule order: done ones wait here until those before them are
     in_flight: list[list[Any]] = []
     #: set by every future as it completes (in the client's event loop thread).
     #: A plain threading.Event: this is the campaign's plumbing, outside any run
     #: (testbed.sched primitives are for the model's threads), and every wait on
     #: it is bounded by TICK.
     wake = threading.Event()
+    #: schedules recorded and the worker seconds they took (for the batch size)
+    ran = [0, 0.0]
 
-    def submit(index: int, attempt: int, config: Any) -> list[Any]:
+    def submit(first: int, attempt: int, configs: list[Any]) -> list[Any]:
         future = client.submit(
-            _run_one, runner, config, stop_name, log_level, key=f"testbed-{campaign}-{index}-{attempt}", pure=False
+            _run_batch, runner, configs, stop_name, log_level, key=f"testbed-{campaign}-{first}-{attempt}", pure=False
         )
         future.add_done_callback(lambda _: wake.set())
-        return [index, attempt, config, future]
+        return [first, attempt, configs, future]
+
+    def batch(first: int) -> list[Any]:
+        size = 1
+        if ran[0]:
+            each = max(ran[1], 1e-3) / ran[0]
+            seconds = BATCH_SECONDS
+            if ends_at is not None:  # this batch waits behind the ones submitted before it
+                seconds = min(seconds, (ends_at - time.monotonic()) / IN_FLIGHT_PER_THREAD)
+            size = round(seconds / each)
+        configs = []
+        while len(configs) < max(1, min(size, MAX_BATCH)) and budget_left(first + len(configs)):
+            configs.append(schedule(first + len(configs)))
+        return configs
 
     index = 0
     deadline: float | None = None
@@ -154,22 +183,33 @@ def run_on_cluster(
                 and len(in_flight) < WINDOW * limit
                 and budget_left(index)
             ):
-                in_flight.append(submit(index, 0, schedule(index)))
-                index += 1
+                configs = batch(index)
+                in_flight.append(submit(index, 0, configs))
+                index += len(configs)
             if not in_flight:
                 return
-            for entry in in_flight:  # a schedule lost with its worker is resubmitted where it is in the order
+            for entry in in_flight:  # a batch lost with its worker is resubmitted where it is in the order
                 if deadline is None and _lost(distributed, entry[3]):
                     if entry[1] >= RESUBMITS:
                         raise ClusterLost(f"schedule {entry[0]} lost {entry[1] + 1} times with its worker; stopping")
-                    _log(f"schedule {entry[0]}: its worker died; resubmitting it (attempt {entry[1] + 2})")
+                    what = (
+                        f"schedule {entry[0]}"
+                        if len(entry[2]) == 1
+                        else f"schedules {entry[0]}-{entry[0] + len(entry[2]) - 1}"
+                    )
+                    _log(f"{what}: their worker died; resubmitting (attempt {entry[1] + 2})")
                     entry[:] = submit(entry[0], entry[1] + 1, entry[2])
             while in_flight and in_flight[0][3].done():
                 if deadline is None and _lost(distributed, in_flight[0][3]):
                     break  # lost since the scan above: resubmitted by the next one
                 outcome = _outcome(distributed, in_flight.pop(0)[3])
-                if outcome is not _LOST and outcome != NOT_STARTED:  # lost after the stop: it never ran to the end
-                    record(outcome)
+                if outcome is _LOST:  # lost after the stop: it never ran to the end
+                    continue
+                results, seconds = outcome
+                ran[0] += len(results)
+                ran[1] += seconds
+                for result in results:  # a batch stopped early ran only its first schedules
+                    record(result)
             if in_flight and not in_flight[0][3].done():
                 wake.wait(TICK)
             if time.monotonic() >= recount:  # a round trip to the scheduler: once a tick at most
@@ -183,7 +223,7 @@ def run_on_cluster(
             if deadline is None and watch():
                 deadline = time.monotonic() + DRAIN_TIMEOUT
                 with contextlib.suppress(Exception):
-                    stop.set()  # tasks not started return NOT_STARTED; the running ones finish
+                    stop.set()  # tasks not started run nothing; the running ones end after their schedule
             if deadline is not None and time.monotonic() > deadline:
                 return  # the schedules still running are cancelled below
     finally:
@@ -249,34 +289,53 @@ _RUN_LOCK = threading.Lock()
 _logging_level: list[str | None] = [None]
 
 
-def _run_one(runner: Callable[[Any], Any], config: Any, stop_name: str, log_level: str | None) -> Any:
-    """The task: ``runner(config)``, one per worker process at a time; NOT_STARTED once the campaign stopped."""
+def _run_batch(
+    runner: Callable[[Any], Any], configs: list[Any], stop_name: str, log_level: str | None
+) -> tuple[list[Any], float]:
+    """The task: ``runner(config)`` for each config, one run per worker process at a time.
+
+    Returns the results of the schedules it ran (the first ones; none once
+    the campaign stopped) and the seconds they took.
+    """
     import distributed
 
+    results: list[Any] = []
+    started = time.monotonic()
     with _RUN_LOCK:
-        if distributed.Event(stop_name).is_set():
-            return NOT_STARTED
-        if log_level is not None and _logging_level[0] != log_level:
-            _setup_logging(log_level)
-        # A run's end-of-run checks name the thread that drives it (a violation's
-        # ``thread``, its bucket's roles): a local campaign drives runs from the main
-        # thread, and so must a Dask thread, or the JSON and the buckets would differ.
-        driver = threading.current_thread()
-        name, driver.name = driver.name, "MainThread"
-        mask = None
-        if getattr(config, "strategy", "free") != "free":  # a free run's threads keep every CPU
-            cpu = _claimed_cpu()
-            if cpu is not None:  # a controlled run pins itself to one CPU of this thread's mask: this one
-                with contextlib.suppress(OSError):
-                    mask = os.sched_getaffinity(0)
-                    os.sched_setaffinity(0, {cpu})
-        try:
-            return runner(config)
-        finally:
-            driver.name = name
-            if mask is not None:
-                with contextlib.suppress(OSError):
-                    os.sched_setaffinity(0, mask)
+        stop = distributed.Event(stop_name)
+        checked = None
+        for config in configs:
+            if checked is None or time.monotonic() - checked >= TICK:  # a round trip to the scheduler
+                if stop.is_set():
+                    break
+                checked = time.monotonic()
+            results.append(_run_one(runner, config, log_level))
+    return results, time.monotonic() - started
+
+
+def _run_one(runner: Callable[[Any], Any], config: Any, log_level: str | None) -> Any:
+    """``runner(config)`` as a local campaign runs it: driven from a thread named MainThread, pinned alone."""
+    if log_level is not None and _logging_level[0] != log_level:
+        _setup_logging(log_level)
+    # A run's end-of-run checks name the thread that drives it (a violation's
+    # ``thread``, its bucket's roles): a local campaign drives runs from the main
+    # thread, and so must a Dask thread, or the JSON and the buckets would differ.
+    driver = threading.current_thread()
+    name, driver.name = driver.name, "MainThread"
+    mask = None
+    if getattr(config, "strategy", "free") != "free":  # a free run's threads keep every CPU
+        cpu = _claimed_cpu()
+        if cpu is not None:  # a controlled run pins itself to one CPU of this thread's mask: this one
+            with contextlib.suppress(OSError):
+                mask = os.sched_getaffinity(0)
+                os.sched_setaffinity(0, {cpu})
+    try:
+        return runner(config)
+    finally:
+        driver.name = name
+        if mask is not None:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, mask)
 
 
 #: this process's CPU, claimed once: (cpu or None,) and the open lock file that holds the claim

@@ -208,7 +208,8 @@ def test_a_stopped_cluster_campaign_records_what_ran_in_order_and_leaves_nothing
     assert result.stopped == "enough"
     # what ran before the stop is recorded (the schedules running finish, the ones done wait for no more);
     # nothing is submitted afterwards
-    window = campaign_cluster.IN_FLIGHT_PER_THREAD * campaign_cluster.WINDOW * len(cluster.workers)
+    tasks = campaign_cluster.IN_FLIGHT_PER_THREAD * campaign_cluster.WINDOW * len(cluster.workers)
+    window = tasks * campaign_cluster.MAX_BATCH
     assert enough <= result.schedules <= enough + window, seeds
     expected = [derive_seed(3, 2, i) % 2**32 for i in range(SCHEDULES)]
     assert seeds[:enough] == expected[:enough]
