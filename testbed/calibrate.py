@@ -26,7 +26,8 @@ from it with a random generator seeded by the campaign seed and ``i``
   points, so the range is fixed rather than measured);
 - ``pct_depth``: 2 to 5, for PCT schedules.
 
-The drawn values are fields of the schedule's config, so its trace and its
+Each knob keeps the scenario's own value half the time (:data:`KEEP`), as
+numfuzz turns each of its fuzzers on in only some runs.  The drawn values are fields of the schedule's config, so its trace and its
 reproduce command rerun exactly that schedule; :data:`KNOBS` names them.
 """
 
@@ -40,7 +41,7 @@ from typing import Any
 from testbed.runtime.config import Config
 from testbed.sched import derive_seed
 
-__all__ = ["KNOBS", "Calibration", "calibration", "knob_rng"]
+__all__ = ["KEEP", "KNOBS", "Calibration", "calibration", "knob_rng"]
 
 #: the Config fields a calibrated campaign draws per schedule
 KNOBS = (
@@ -52,6 +53,9 @@ KNOBS = (
     "deopt_every_n_times",
     "pct_depth",
 )
+
+#: the probability that a knob keeps the scenario's own value in a schedule
+KEEP = 0.5
 
 #: derive_seed stream of the knob draws (0, 2..7 are taken by runs and campaigns)
 _KNOB_STREAM = 8
@@ -82,28 +86,39 @@ class Calibration:
         return config.replace(**self.knobs(config, rng))
 
     def knobs(self, config: Config, rng: random.Random) -> dict[str, Any]:
-        """The drawn knob values (each draw consumes the generator in a fixed order)."""
-        knobs: dict[str, Any] = {}
+        """The drawn knob values (each draw consumes the generator in a fixed order).
+
+        Each knob keeps the scenario's own value with probability
+        :data:`KEEP`, as numfuzz enables each of its fuzzers in only some
+        runs: a fault whose window one knob opens (concurrent sweeping, the
+        mutator count) then still meets it in most schedules.
+        """
+        drawn: dict[str, Any] = {}
         allocations = max(self.allocations_per_mutator, 4)
         # One collection per 2 .. per 64 allocations' worth of a mutator's work.
         low, high = max(2, allocations // 64), max(2, allocations // 2)
         interval = _log_uniform(rng, low, high)
-        knobs["gc_interval"] = 0 if rng.random() < 0.25 else interval
-        knobs["store_buffer_capacity"] = _log_uniform(rng, 1, max(2, 2 * config.store_buffer_capacity))
-        knobs["scavenger_workers"] = rng.randint(0, 4)
+        drawn["gc_interval"] = 0 if rng.random() < 0.25 else interval
+        drawn["store_buffer_capacity"] = _log_uniform(rng, 1, max(2, 2 * config.store_buffer_capacity))
+        drawn["scavenger_workers"] = rng.randint(0, 4)
         mutators = rng.randint(2, min(8, max(2, config.mutators) + 2))
         if config.program is None:
-            knobs["mutators"] = mutators
+            drawn["mutators"] = mutators
         sweeping = rng.random() < 0.5
         if self.mark_compacts:
-            knobs["concurrent_sweeping"] = sweeping
+            drawn["concurrent_sweeping"] = sweeping
         deopt = rng.randint(2, 32) if rng.random() < 0.5 else 0
         if self.optimizations:
-            knobs["deopt_every_n_times"] = deopt
+            drawn["deopt_every_n_times"] = deopt
         depth = rng.randint(2, 5)
         if config.strategy in ("pct", "portfolio"):
-            knobs["pct_depth"] = depth
-        return knobs
+            drawn["pct_depth"] = depth
+        kept = [rng.random() < KEEP for _ in KNOBS]  # one coin per knob, drawn or not
+        return {
+            name: getattr(config, name) if keep else drawn[name]
+            for name, keep in zip(KNOBS, kept, strict=True)
+            if name in drawn
+        }
 
 
 def _log_uniform(rng: random.Random, low: int, high: int) -> int:

