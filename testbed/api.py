@@ -702,7 +702,8 @@ def stress(
     (:mod:`testbed.campaign.buckets`).
 
     ``calibrate=True`` draws each schedule's knobs (:mod:`testbed.calibrate`):
-    one probe run per scenario measures it, and schedule ``i`` draws gc
+    the first round of schedules runs each scenario as it is, then one probe
+    run per scenario measures it, and schedule ``i`` draws gc
     interval, store-buffer capacity, scavenger workers, mutators, concurrent
     sweeping, forced deopts and PCT depth from the campaign seed and ``i``.
     The knobs are fields of the schedule's config (its trace and reproduce
@@ -765,17 +766,23 @@ def stress(
 
     horizons: dict[int, int] = {}
     calibrations: dict[int, Calibration] = {}
+    firsts: dict[int, Config] = {}
 
     def schedule(index: int) -> Config:
         which = index % len(configs)
         config = configs[which].replace(seed=derive_seed(seed, 2, index) % 2**32)
         if strategy == "portfolio":
             config = config.replace(strategy=portfolio_member(index))
-        if calibrate:
-            # One probe per scenario (its first schedule's config, as numfuzz
+        drawn = calibrate and index >= len(configs)
+        if calibrate and not drawn:
+            # The first round runs each scenario as it is, before any probe
+            # (so a fault the scenario finds at once costs no probe first).
+            firsts[which] = config
+        elif drawn:
+            # One probe per scenario (of its first schedule's config, as numfuzz
             # analyses a test once), then this schedule's own draw.
             if which not in calibrations:
-                calibrations[which] = calibration(config)
+                calibrations[which] = calibration(firsts[which])
             config = calibrations[which].draw(config, knob_rng(seed, index))
         if config.strategy == "pct" and config.pct_horizon == 0:
             # The horizon is in each schedule's config, so its reproduce command
@@ -784,7 +791,7 @@ def stress(
             # scenario, with the seed of its first PCT schedule, is enough (a
             # scenario's run length varies by a few percent between workload
             # seeds, and PCT needs the order of magnitude).
-            if calibrate:
+            if drawn:
                 horizon = pct_horizon(config)
             else:
                 if which not in horizons:

@@ -8,7 +8,8 @@ own ``--random-gc-interval`` (from the allocation count),
 ``--thread-pool-size`` (1 to 8) and ``--stress-compaction-random``, plus a
 ``--fuzzer-random-seed`` of its own.  Here the analysis run is one run of
 the scenario's config that never preempts (deterministic, like PCT's
-probe); it gives a :class:`Calibration`, and schedule ``i`` draws its knobs
+probe), made once the campaign's first round has run every scenario as it
+is; it gives a :class:`Calibration`, and schedule ``i`` draws its knobs
 from it with a random generator seeded by the campaign seed and ``i``
 (:meth:`Calibration.draw`):
 
