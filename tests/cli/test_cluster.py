@@ -253,6 +253,18 @@ def test_a_worker_killed_mid_campaign_loses_no_schedule_and_no_finding(cluster: 
 
 @needs_distributed
 @pytest.mark.timeout(60)
+def test_a_cluster_campaign_with_a_duration_ends_close_to_it(cluster: Cluster) -> None:
+    # batches grow to about BATCH_SECONDS of schedules, and shrink as the end nears; the
+    # margin is for the schedules running at the end (a few take a second or more)
+    result = testbed.stress(
+        [SCENARIO], strategy="random", overrides={"ops": 300}, duration=3.0, cluster=cluster.address
+    )
+    assert result.stopped is None and result.schedules > 2 * len(cluster.workers)
+    assert result.wall_s < 3.0 + 4 * campaign_cluster.BATCH_SECONDS, result.wall_s
+
+
+@needs_distributed
+@pytest.mark.timeout(60)
 def test_a_worker_with_two_threads_runs_one_schedule_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     import distributed
 
