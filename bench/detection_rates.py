@@ -69,7 +69,7 @@ def first_detection(
 
     with contextlib.suppress(_Found):
         base, _, calibrated = strategy.partition("+")
-        testbed.stress(
+        result = testbed.stress(
             scenarios or [fault.scenario],
             seed=seed,
             schedules=cap,
@@ -79,6 +79,8 @@ def first_detection(
             on_result=on_result,
             calibrate=calibrated == "cal",
         )
+        if result.stopped is not None:  # Ctrl-C (stress keeps what it found and returns): the bench ends
+            raise SystemExit(f"stopped: {result.stopped}")
     if not seen:
         return None, time.monotonic() - started, None
     return seen[0]
