@@ -19,9 +19,10 @@ tape with each decision's expectations, and replays of it are checked.
         assert testbed.run(config, tape=tape).ok
 
 ``ModelMachine`` is a ``RuleBasedStateMachine`` over one mutator's
-operations (allocate, store, load, scopes, scavenge) on a checked isolate,
-for finding single-threaded collector bugs with Hypothesis's stateful
-testing; run it with ``ModelMachine.TestCase``.
+operations (allocate, folded groups, store, load, layout changes, scopes,
+scavenge) on a checked isolate, for finding single-threaded collector bugs
+with Hypothesis's stateful testing; run it with ``ModelMachine.TestCase``
+(a subclass may set ``faults``).
 """
 
 from __future__ import annotations
@@ -87,9 +88,14 @@ class ModelMachine(RuleBasedStateMachine):
     shrinks a failure to the shortest operation sequence.
     """
 
+    #: faults switched on in the isolate (none: the correct model)
+    faults: frozenset[str] = frozenset()
+
     def __init__(self) -> None:
         super().__init__()
-        self.config = Config(mutators=1, ops=0, new_space_pages=1, page_words=256, lab_words=16, max_fields=3)
+        self.config = Config(
+            mutators=1, ops=0, new_space_pages=1, page_words=256, lab_words=16, max_fields=3, faults=self.faults
+        )
         self.isolate = Isolate(self.config, SerialScavenger(), Checker(self.config))
         self.mutator = self.isolate.mutators[0]
         self.mutator.open_scope()
@@ -120,6 +126,23 @@ class ModelMachine(RuleBasedStateMachine):
         value = self.mutator.load(host, data.draw(st.integers(0, len(host.get().fields) - 1)))
         if isinstance(value, Handle) and len(self.handles[-1]) < 40:
             self.handles[-1].append(value)
+
+    @precondition(lambda self: bool(self._live()))
+    @rule(data=st.data())
+    def normalize(self, data: st.DataObject) -> None:
+        """A layout change: the host goes to dictionary mode (its untagged words' slots are cleared)."""
+        dictionary = self.mutator.normalize(data.draw(st.sampled_from(self._live())))
+        if dictionary is not None and len(self.handles[-1]) < 40:
+            self.handles[-1].append(dictionary)
+
+    @rule(data=st.data(), count=st.integers(1, 3), fields=st.integers(1, 3), old=st.booleans())
+    def allocate_folded(self, data: st.DataObject, count: int, fields: int, old: bool) -> None:
+        """A folded group (young: one allocation, no barriers on its initializing stores)."""
+        if len(self.handles[-1]) + count > 40:
+            return
+        live = self._live()
+        value = data.draw(st.one_of(st.sampled_from(live), st.integers(-5, 5), st.none())) if live else None
+        self.handles[-1].extend(self.mutator.alloc_folded(count, fields, old=old, value=value))
 
     @precondition(lambda self: len(self.handles) < 4)
     @rule()

@@ -42,6 +42,10 @@ class Kind(enum.Enum):
     #: property dictionary, its other in-object words are untagged
     #: (see :mod:`testbed.heap.layout`)
     DICTIONARY = "dictionary"
+    #: the property store of a slow object (V8's ``NameDictionary``, a hash
+    #: table; here the properties by index, every field tagged).  Not a
+    #: plain object: it is never normalized itself
+    PROPERTY_DICTIONARY = "property-dictionary"
     #: raw bytes (V8's ``ByteArray``): a length word in bytes, then untagged data
     BYTE_ARRAY = "byte-array"
     #: a length word in elements, then tagged elements (V8's ``FixedArray``)
@@ -66,6 +70,7 @@ class Map(enum.Enum):
     CLOSURE = "closure"
     CODE = "code"
     DICTIONARY = "dictionary"
+    PROPERTY_DICTIONARY = "property-dictionary"
     BYTE_ARRAY = "byte-array"
     FIXED_ARRAY = "fixed-array"
     ZAPPED = "zapped"

@@ -237,8 +237,9 @@ class Mutator:
     def normalize(self, host: Handle) -> Handle | None:
         """Migrate ``host`` to dictionary mode (V8's ``NormalizeProperties``); its dictionary's handle.
 
-        The properties are copied into a young dictionary object, then the
-        host's map changes and its in-object words other than field 0 stop
+        The properties are copied into a young property dictionary (a
+        ``Kind.PROPERTY_DICTIONARY`` object, which is not plain and so is
+        never normalized itself), then the host's map changes and its in-object words other than field 0 stop
         being tagged (:mod:`testbed.heap.normalize`).  Loads and stores of
         the host then reach the dictionary.  None if ``host`` is already slow
         or not a plain object.
@@ -246,7 +247,7 @@ class Mutator:
         if host.get().map is not Map.PLAIN:
             return None
         fields = len(host.get().fields)
-        dictionary = self.alloc(fields)  # may scavenge: read the host again after it
+        dictionary = self.alloc(fields, kind=Kind.PROPERTY_DICTIONARY)  # may scavenge: read the host after it
         obj, target = host.get(), dictionary.get()
         for index in range(fields):
             raw = obj.fields[index]

@@ -63,6 +63,27 @@ def test_a_normalized_object_keeps_its_properties_in_its_dictionary() -> None:
     assert seen == [(Map.DICTIONARY, 41, True)]
 
 
+def test_a_property_dictionary_is_not_normalized_and_its_host_keeps_reaching_it() -> None:
+    """Found by the state machine: a dictionary was a plain object, so normalizing it made the host's
+    stores land on the dictionary's own dictionary pointer."""
+    seen: list[object] = []
+
+    def program(m: Mutator) -> None:
+        with m.scope():
+            host = m.alloc(fields=3, old=True)
+            dictionary = m.normalize(host)
+            assert dictionary is not None
+            seen.append(dictionary.get().map)
+            seen.append(m.normalize(dictionary))
+            m.store(host, 0, m.alloc(fields=1))
+            m.store(host, 2, 7)
+            seen.append((host.get().fields[0] is dictionary.get(), m.load(host, 2)))
+
+    result = testbed.run(Config(program=program, mutators=1, strategy="random", seed=3))
+    assert result.ok, result.violations
+    assert seen == [Map.PROPERTY_DICTIONARY, None, (True, 7)]
+
+
 @pytest.mark.parametrize("strategy", ["free", "random", "pct"])
 @pytest.mark.parametrize("program", [normalizing_program, folding_program], ids=["normalize", "fold"])
 def test_custom_programs_using_the_new_operations_run_clean(program, strategy: str) -> None:
