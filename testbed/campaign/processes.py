@@ -116,6 +116,7 @@ def _end_pool(
             drain = DRAIN_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
             concurrent.futures.wait(running, timeout=drain)
             if not all(future.done() for future in running):
+                _forget_cancelled(pool)
                 _end_workers(pool)
     processes = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
@@ -135,6 +136,24 @@ def _end_pool(
         manager.join(SHUTDOWN_TIMEOUT)
         if manager.is_alive():
             logger.warning("the worker pool's manager thread did not end; leaving it")
+
+
+def _forget_cancelled(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Drop the cancelled futures from the pool's pending work before its workers are killed.
+
+    Python 3.11's manager thread marks every pending future broken when a
+    worker dies, and dies itself (a printed "Exception in thread") on the
+    first one already cancelled (``InvalidStateError``; 3.12 ignores them).
+    Its pending-work dict is only popped by key while it waits for results,
+    so removing entries here, before the kill, does not race an iteration.
+    """
+    if sys.version_info >= (3, 12):
+        return
+    pending = getattr(pool, "_pending_work_items", None)
+    if isinstance(pending, dict):
+        for work_id, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(work_id, None)
 
 
 def _worker_setup(log_level: str | None, parent: int, parent_started: float) -> None:
