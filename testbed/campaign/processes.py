@@ -110,18 +110,22 @@ def _end_pool(
     """
     for future in in_flight:
         future.cancel()
+    outlasted = False
     if not clean:
         running = [future for future in in_flight if not future.done()]
         if running:
             drain = DRAIN_TIMEOUT if deadline is None else max(0.0, deadline - time.monotonic())
             concurrent.futures.wait(running, timeout=drain)
-            if not all(future.done() for future in running):
-                _forget_cancelled(pool)
-                _end_workers(pool)
+            outlasted = not all(future.done() for future in running)
     processes = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     results = getattr(pool, "_result_queue", None)
+    # Shut down before any kill: on its next wake the pool's thread drops the
+    # cancelled futures itself, before it sees a killed worker (Python 3.11's
+    # thread died on a cancelled one, InvalidStateError; 3.12 ignores them).
     pool.shutdown(wait=False, cancel_futures=True)
+    if outlasted:
+        _kill(processes)
     until = time.monotonic() + SHUTDOWN_TIMEOUT
     for process in processes:
         process.join(max(0.0, until - time.monotonic()))
@@ -136,24 +140,6 @@ def _end_pool(
         manager.join(SHUTDOWN_TIMEOUT)
         if manager.is_alive():
             logger.warning("the worker pool's manager thread did not end; leaving it")
-
-
-def _forget_cancelled(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Drop the cancelled futures from the pool's pending work before its workers are killed.
-
-    Python 3.11's manager thread marks every pending future broken when a
-    worker dies, and dies itself (a printed "Exception in thread") on the
-    first one already cancelled (``InvalidStateError``; 3.12 ignores them).
-    Its pending-work dict is only popped by key while it waits for results,
-    so removing entries here, before the kill, does not race an iteration.
-    """
-    if sys.version_info >= (3, 12):
-        return
-    pending = getattr(pool, "_pending_work_items", None)
-    if isinstance(pending, dict):
-        for work_id, item in list(pending.items()):
-            if item.future.cancelled():
-                pending.pop(work_id, None)
 
 
 def _worker_setup(log_level: str | None, parent: int, parent_started: float) -> None:
@@ -179,9 +165,8 @@ def _exit_with(parent: int, parent_started: float) -> None:
             os._exit(1)
 
 
-def _end_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Kill the pool's worker processes (a stop that cannot wait for their schedules; they ignore SIGTERM)."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
+def _kill(processes: list[Any]) -> None:
+    """Kill worker processes (a stop that cannot wait for their schedules; they ignore SIGTERM)."""
+    for process in processes:
         with contextlib.suppress(Exception):
             process.kill()

@@ -216,7 +216,7 @@ class _Run:
             traceback=failure.traceback,
             steps=scheduler.steps,
             preemptions=scheduler.preemptions,
-            events=list(scheduler.events),
+            events=scheduler.events,  # a fresh list
             _explorer=self.explorer,
         )
 

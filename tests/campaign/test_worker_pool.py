@@ -32,10 +32,9 @@ def _children() -> list[psutil.Process]:
 
 
 def _settle(seconds: float = 5.0) -> list[psutil.Process]:
-    deadline = time.monotonic() + seconds
-    while (left := _children()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+    """The worker processes still alive after waiting up to ``seconds`` for them to exit."""
+    _, alive = psutil.wait_procs(_children(), timeout=seconds)
+    return alive
 
 
 @pytest.mark.timeout(60)
@@ -87,9 +86,9 @@ def test_half_a_result_in_the_pipe_does_not_hang_the_shutdown() -> None:
     pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
     assert pool.submit(abs, -1).result(timeout=30) == 1
     manager = pool._executor_manager_thread  # type: ignore[attr-defined]
+    # the manager thread reads the header and waits for the other 996 bytes, which the killed worker never sends
     os.write(pool._result_queue._writer.fileno(), struct.pack("!i", 1000) + b"half")  # type: ignore[attr-defined]
-    time.sleep(0.2)  # the manager thread is now reading the other 996 bytes
-    processes._end_workers(pool)  # which the killed worker will never send
+    processes._kill(list(pool._processes.values()))  # type: ignore[attr-defined]
     started = time.monotonic()
     processes._end_pool(pool, [], clean=False, deadline=None)
     assert time.monotonic() - started < 3 * processes.SHUTDOWN_TIMEOUT
@@ -109,14 +108,17 @@ def test_killing_workers_with_cancelled_work_pending_leaves_the_pool_thread_quie
     errors: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
     pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+    assert pool.submit(abs, -1).result(timeout=30) == 1  # the worker is up
+    manager = pool._executor_manager_thread  # type: ignore[attr-defined]
     futures = [pool.submit(time.sleep, 30) for _ in range(5)]
-    time.sleep(1.0)  # the first runs, one more is queued for the worker, the rest are pending
-    assert any([f.cancel() for f in futures]), "some were still pending"
-    # what _end_pool does when the drain runs out, with time for the pool's thread to see the deaths
-    # before any shutdown (which would otherwise often drop the cancelled futures first, by a race)
-    processes._forget_cancelled(pool)
-    processes._end_workers(pool)
-    time.sleep(1.0)
+    # concurrent.futures has no callback for "running": wait for the state itself, bounded
+    deadline = time.monotonic() + 10
+    while not futures[0].running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cancelled = [f.cancel() for f in futures]
+    assert not cancelled[0] and any(cancelled), "one is running, some were still pending"
+    # a stop whose drain has run out: the running one's worker is killed
+    processes._end_pool(pool, futures, clean=False, deadline=time.monotonic())
+    assert manager is not None and not manager.is_alive()
     assert errors == []
-    processes._end_pool(pool, [], clean=True, deadline=None)
     assert _settle() == []
