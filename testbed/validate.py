@@ -26,6 +26,7 @@ __all__ = [
     "boolean",
     "fault_names",
     "integer",
+    "invariant_names",
     "name",
     "number",
     "plugin_options",
@@ -107,6 +108,15 @@ def fault_names(value: object, field: str = "faults") -> frozenset[str]:
     from testbed.faults import validate_faults
 
     return validate_faults(_names(field, value, "fault"))
+
+
+def invariant_names(value: object, field: str = "invariants") -> frozenset[str]:
+    """Invariant names (any iterable of strings) as a frozenset.
+
+    Only their form is checked here: the catalogue belongs to the checker,
+    which refuses a name it does not know when a run starts.
+    """
+    return frozenset(_names(field, value, "invariant"))
 
 
 def scenario_names(value: object, field: str = "scenarios") -> list[str]:

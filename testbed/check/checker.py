@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from testbed.check.findings import Evaluations
+from testbed.check.invariants import invariant_names
 from testbed.check.raw import death
 from testbed.check.shadow import ShadowGraph
 from testbed.check.verifier import HeapVerifier
 from testbed.heap import HeapObject, Tagged
-from testbed.runtime import Config, Observer
+from testbed.runtime import Config, ConfigError, Observer
 from testbed.sched import Violation
 
 if TYPE_CHECKING:
@@ -33,6 +34,13 @@ class Checker(Observer):
     """Shadow graph + operation screening + heap verifier."""
 
     def __init__(self, config: Config) -> None:
+        unknown = sorted(config.disabled_invariants - set(invariant_names()))
+        if unknown:
+            raise ConfigError(
+                f"disabled_invariants: unknown invariant {unknown[0]!r} (known: {', '.join(invariant_names())})"
+            )
+        #: invariants evaluated but not reported (``Config.disabled_invariants``)
+        self.disabled = config.disabled_invariants
         self.shadow = ShadowGraph(config.mutators, config.globals_per_mutator)
         #: evaluations per invariant (the run's ``checks_by_invariant``)
         self.evaluations = Evaluations()
@@ -52,8 +60,8 @@ class Checker(Observer):
         self.evaluations["world-stopped"] += 1
         isolate = mutator.isolate
         if isolate.safepoint.in_progress or isolate.collector.active_tasks:
-            isolate.report(
-                [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
+            self._report(
+                isolate, [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
             )
 
     def on_field_read(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None:
@@ -66,7 +74,7 @@ class Checker(Observer):
         else:
             return
         isolate = mutator.isolate
-        isolate.report([isolate.violation("no-dangling", message)])
+        self._report(isolate, [isolate.violation("no-dangling", message)])
 
     def on_execute(self, mutator: Mutator, frame: Frame) -> None:
         self.evaluations["frames-consistent"] += 1
@@ -80,7 +88,7 @@ class Checker(Observer):
         else:
             return
         isolate = mutator.isolate
-        isolate.report([isolate.violation("frames-consistent", message)])
+        self._report(isolate, [isolate.violation("frames-consistent", message)])
 
     def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None:
         self.shadow.alloc(obj)
@@ -106,22 +114,27 @@ class Checker(Observer):
         self.checks += 1
         # Every running mutator arrived: this safepoint's stop phase completed.
         self.evaluations["safepoint-liveness"] += 1
-        isolate.report(self._timed(self.verifier.at_pause_start, isolate))
+        self._report(isolate, self._timed(self.verifier.at_pause_start, isolate))
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        isolate.report(self._timed(self.verifier.after_scavenge, isolate))
+        self._report(isolate, self._timed(self.verifier.after_scavenge, isolate))
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        isolate.report(self._timed(self.verifier.after_mark_compact, isolate, isolate.config.concurrent_sweeping))
+        self._report(isolate, self._timed(self.verifier.after_mark_compact, isolate, isolate.config.concurrent_sweeping))
 
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
         # Every model thread ended, in time and without an exception.
         self.evaluations["safepoint-liveness"] += 1
         self.evaluations["model-error"] += len(isolate.mutators)
-        isolate.report(self._timed(self.verifier.at_run_end, isolate))
+        self._report(isolate, self._timed(self.verifier.at_run_end, isolate))
+
+    def _report(self, isolate: Isolate, violations: list[Violation]) -> None:
+        if self.disabled:
+            violations = [v for v in violations if v.invariant not in self.disabled]
+        isolate.report(violations)
 
     def _timed(self, check: Callable[..., list[Violation]], *args: Any) -> list[Violation]:
         started = time.perf_counter()

@@ -160,6 +160,10 @@ class Config:
     locker: bool = False
     #: optimized code embeds (weakly) the object it was specialized on; needs ``locker``
     embedded_objects: bool = False
+    #: invariants whose violations this run does not report (the checker still
+    #: evaluates them): ``bench/ablation.py`` switches the protocol-level checks
+    #: off to show that a fault is also caught by its damage to the heap
+    disabled_invariants: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.scenario is not None:
@@ -209,6 +213,9 @@ class Config:
         _check_mix(self.mix)
         validate.boolean("locker", self.locker)
         validate.boolean("embedded_objects", self.embedded_objects)
+        object.__setattr__(
+            self, "disabled_invariants", validate.invariant_names(self.disabled_invariants, "disabled_invariants")
+        )
         if self.embedded_objects and not self.locker:
             # Without the Locker, threads run optimized code while another
             # deoptimizes it (the model's own lazy deopt, by reading the mark),
@@ -234,6 +241,7 @@ class Config:
         program = self.program_reference
         data = dataclasses.asdict(dataclasses.replace(self, program=None))
         data["faults"] = sorted(self.faults)
+        data["disabled_invariants"] = sorted(self.disabled_invariants)
         data["program"] = program
         return data
 
@@ -254,8 +262,9 @@ class Config:
                 raise ConfigError(f"mix must be an object of operation weights, got {mix!r}")
             _known_fields(mix, "mix weight", Mix)
             values["mix"] = Mix(**mix)
-        if "faults" in values and not isinstance(values["faults"], list):
-            raise ConfigError(f"faults must be a list of fault names, got {values['faults']!r}")
+        for field in ("faults", "disabled_invariants"):
+            if field in values and not isinstance(values[field], list):
+                raise ConfigError(f"{field} must be a list of names, got {values[field]!r}")
         return cls(**values)
 
 
