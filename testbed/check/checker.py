@@ -122,7 +122,9 @@ class Checker(Observer):
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        self._report(isolate, self._timed(self.verifier.after_mark_compact, isolate, isolate.config.concurrent_sweeping))
+        self._report(
+            isolate, self._timed(self.verifier.after_mark_compact, isolate, isolate.config.concurrent_sweeping)
+        )
 
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
