@@ -96,7 +96,7 @@ FAULTS: tuple[Fault, ...] = (
         summary="a worker steals from the global pool without the lock",
         caught_by="remset-complete / remset-precise / no-from-space-refs",
         where="testbed/gc/worklist.py",
-        scenario="mixed",
+        scenario="work-stealing",
     ),
     Fault(
         name="promote-without-remset",

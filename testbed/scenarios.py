@@ -33,6 +33,14 @@ def _mixed() -> Config:
     return Config(scenario="mixed", store_buffer_capacity=16)
 
 
+def _work_stealing() -> Config:
+    # The balanced mix with three scavenger workers: a worker whose local
+    # segment outgrows SEGMENT_SIZE publishes half of it while others, idle,
+    # steal from the global pool, so publishes and steals overlap in every
+    # scavenge (two workers rarely both have work and no work at once).
+    return Config(scenario="work-stealing", store_buffer_capacity=16, scavenger_workers=3)
+
+
 def _store_buffer_storm() -> Config:
     # Many old hosts receiving young values, tiny store buffers: every few
     # stores a thread moves its buffer into the remembered set, so flushes of
@@ -264,6 +272,12 @@ SCENARIOS: dict[str, Scenario] = {
             "all mutator operations in a balanced mix, GC on new-space exhaustion",
             "safepoint protocol, scavenge correctness",
             _mixed,
+        ),
+        Scenario(
+            "work-stealing",
+            "the balanced mix with three scavenger workers publishing and stealing worklist segments",
+            "the scavenger's work-stealing worklist",
+            _work_stealing,
         ),
         Scenario(
             "store-buffer-storm",
