@@ -28,6 +28,7 @@ thread is left behind.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import traceback
@@ -143,7 +144,7 @@ class Isolate:
                 [
                     self.violation(
                         "model-error",
-                        f"{thread} raised {type(error).__name__}: {error}",
+                        f"{thread} raised {_described(error)} ({_raised_at(error)})",
                         {thread: traceback.format_exception(error)},
                     )
                 ]
@@ -296,7 +297,8 @@ class Isolate:
                 mutator.leave_frame()
         except RunAborted:
             pass
-        except (Exception, Halt) as error:  # a crash of the model or of a custom workload, or a halt
+        except BaseException as error:  # noqa: BLE001  a crash of the model or of a custom workload, a halt,
+            # or a workload's own SystemExit / KeyboardInterrupt: none may end the thread unreported
             self.report_thread_failure(mutator.name, error)
         finally:
             self._finish(mutator)
@@ -318,3 +320,26 @@ class Isolate:
             self.collector.shutdown()
             if self.full_collector is not None:
                 self.full_collector.shutdown()
+
+
+#: this package's directory: frames outside it are the user's (a custom workload)
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _raised_at(error: BaseException) -> str:
+    """``at FILE:LINE in FUNCTION`` of the innermost frame of a custom workload's code, else of the model's.
+
+    A user reading "raised IndexError" wants the line of their own program
+    first; the whole traceback stays in the violation's stacks.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "no traceback"
+    user = [f for f in frames if not f.filename.startswith(_PACKAGE)]
+    frame = (user or frames)[-1]
+    return f"at {frame.filename}:{frame.lineno} in {frame.name}"
