@@ -297,7 +297,7 @@ class Isolate:
                 mutator.leave_frame()
         except RunAborted:
             pass
-        except BaseException as error:  # noqa: BLE001  a crash of the model or of a custom workload, a halt,
+        except BaseException as error:  # a crash of the model or of a custom workload, a halt,
             # or a workload's own SystemExit / KeyboardInterrupt: none may end the thread unreported
             self.report_thread_failure(mutator.name, error)
         finally:
