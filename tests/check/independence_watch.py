@@ -165,6 +165,7 @@ class Watch:
         #: (forbidden function, checker frame, thread, run); appended from any thread
         self.hits: list[tuple[str, str, str, str]] = []
         #: forbidden calls with no checker frame (the model's own): proof the watch was live
+        #: (counted without a lock, so approximate)
         self.outside = 0
 
     def __call__(self, frame: FrameType, event: str, arg: object) -> None:
@@ -218,6 +219,10 @@ def configs(
 
 def watch(runs: list[tuple[str, str | None, Any]]) -> dict[str, Any]:
     """Run each config under the watch; the hits, and what each run did."""
+    # A thread started before the profile is installed would run unwatched.
+    running = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
+    if running:
+        raise SystemExit(f"independence_watch: threads already running, they would go unwatched: {running}")
     forbidden = forbidden_code()
     watcher = Watch(forbidden)
     done = []
