@@ -15,7 +15,8 @@ import re
 from typing import Any, NoReturn
 
 from testbed import validate
-from testbed.api import FLAG_FIELDS, config_changes, settable_fields
+from testbed.faults import fault_names
+from testbed.reproduce import FLAG_FIELDS, config_changes, settable_fields
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_config
 
@@ -195,7 +196,7 @@ def validate_model_args(args: argparse.Namespace) -> None:
         raise UsageError("strategy 'replay' needs a tape: use `testbed replay TRACE`")
     if args.strategy == "hypothesis" and (args.command != "stress" or not args.out):
         raise UsageError("strategy 'hypothesis' needs `stress --out DIR` (its schedules replay only from trace files)")
-    validate.fault_names(args.fault, "--fault")
+    fault_names(args.fault, "--fault")
 
 
 #: options whose value may look like an option ("-5s"); glued as --opt=value

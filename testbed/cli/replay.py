@@ -9,8 +9,9 @@ from typing import Any, TextIO
 from testbed.cli import output
 from testbed.cli.arguments import UsageError, add_command, count
 from testbed.runtime import Config
-from testbed.sched import ReplayDivergedError, load_trace
+from testbed.sched import ReplayDivergedError
 from testbed.shrink import ReplayResult, replay
+from testbed.traces import load_trace
 
 __all__ = ["add_parser", "cmd_replay"]
 

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 from loguru import logger
 
-from testbed.api import RunResult, StressResult, stress
 from testbed.campaign import cluster as campaign_cluster
 from testbed.campaign import output as campaign_output
+from testbed.campaign.driver import StressResult, stress
 from testbed.campaign.monitor import Monitor, StopRequests, default_max_rss_mb
 from testbed.campaign.output import event
 from testbed.cli import output
@@ -35,6 +35,7 @@ from testbed.cli.arguments import (
     validate_model_args,
 )
 from testbed.cli.stress_summary import Status, stress_summary
+from testbed.execute import RunResult
 from testbed.runtime import Config
 from testbed.scenarios import DEFAULT_SCENARIO
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any, TextIO
 
-from testbed.api import StressResult
+from testbed.campaign.driver import StressResult
 from testbed.campaign.monitor import StopRequests
 from testbed.campaign.output import event
 from testbed.cli import output

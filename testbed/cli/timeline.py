@@ -7,8 +7,8 @@ from typing import Any, TextIO
 
 from testbed.cli import output
 from testbed.cli.arguments import UsageError, add_command
-from testbed.sched import load_trace
 from testbed.timeline import write_timeline
+from testbed.traces import load_trace
 
 __all__ = ["add_parser", "cmd_timeline"]
 
