@@ -15,17 +15,8 @@ from loguru import logger
 # which the function testbed.shrink (imported below) then takes over for good.
 import testbed.shrink as _shrink_module  # noqa: F401  (imported for the binding order)
 from testbed._version import __version__
-from testbed.api import (
-    STRATEGIES,
-    Finding,
-    RunResult,
-    StressResult,
-    replay,
-    reproduce_command,
-    run,
-    shrink,
-    stress,
-)
+from testbed.api import STRATEGIES, RunResult, replay, reproduce_command, run, shrink
+from testbed.campaign.driver import Finding, StressResult, stress
 from testbed.check import INVARIANTS
 from testbed.faults import FAULTS
 from testbed.runtime import Config, ConfigError, Mix, Mutator

@@ -39,6 +39,7 @@ import math
 import random
 from typing import Any
 
+from testbed.probes import probe_stats
 from testbed.runtime.config import Config
 from testbed.sched import derive_seed
 
@@ -141,6 +142,4 @@ def calibration(config: Config) -> Calibration:
     horizon probe; a probe that raises measures nothing, and the draws
     then use the floors of their ranges' derivations.
     """
-    from testbed.api import probe_stats
-
     return Calibration.from_stats(config, probe_stats(config))

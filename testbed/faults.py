@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from testbed.validate import ConfigError
+from testbed.validate import ConfigError, name_list
 
-__all__ = ["FAULTS", "Fault", "UnknownFault", "validate_faults"]
+__all__ = ["FAULTS", "Fault", "UnknownFault", "fault_names", "validate_faults"]
 
 
 class UnknownFault(ConfigError):
@@ -211,3 +211,8 @@ def validate_faults(names: list[str] | tuple[str, ...] | frozenset[str]) -> froz
         if not fault.available:
             raise UnknownFault(f"fault {name!r} needs the {fault.where.split(' (')[0]}, which this version lacks")
     return frozenset(names)
+
+
+def fault_names(value: object, field: str = "faults") -> frozenset[str]:
+    """Known, available fault names (any iterable of strings) as a frozenset."""
+    return validate_faults(name_list(field, value, "fault"))

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from testbed.runtime import Config, ConfigError, Mix
+from testbed.validate import name_list
 
-__all__ = ["DEFAULT_SCENARIO", "SCENARIOS", "Scenario", "UnknownScenario", "scenario_config"]
+__all__ = ["DEFAULT_SCENARIO", "SCENARIOS", "Scenario", "UnknownScenario", "scenario_config", "scenario_names"]
 
 
 class UnknownScenario(ConfigError):
@@ -346,3 +347,14 @@ def scenario_config(name: str | None, **changes: Any) -> Config:
     if scenario is None:
         raise UnknownScenario(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
     return scenario.make().replace(**changes)
+
+
+def scenario_names(value: object, field: str = "scenarios") -> list[str]:
+    """Known scenario names: one name, or a non-empty collection of them."""
+    names = [value] if isinstance(value, str) else name_list(field, value, "scenario")
+    if not names:
+        raise ConfigError(f"{field} must name at least one scenario, got {value!r}")
+    for item in names:
+        if item not in SCENARIOS:
+            raise UnknownScenario(f"unknown scenario {item!r} (known: {', '.join(SCENARIOS)})")
+    return names  # type: ignore[return-value]

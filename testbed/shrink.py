@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from testbed import validate
-from testbed.api import RunResult, run
+from testbed.execute import RunResult, replay_run
 from testbed.runtime import Config, ConfigError, Program
-from testbed.sched import decode_tape, load_trace
-from testbed.sched._trace import validate_trace
+from testbed.sched import decode_tape
+from testbed.traces import load_trace, validate_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
 
@@ -81,7 +81,7 @@ def replay(trace: dict[str, Any] | str | Path, times: int = 1, program: Program 
     trace = _checked(trace)
     validate.integer("times", times, 1)
     config = _config_of(trace, program)
-    return ReplayResult(trace, [run(config, tape=trace["tape"]) for _ in range(times)])
+    return ReplayResult(trace, [replay_run(config, trace["tape"]) for _ in range(times)])
 
 
 @dataclasses.dataclass
@@ -138,7 +138,7 @@ def shrink(
     def attempt(tape: list[int] | list[list[int]]) -> RunResult | None:
         nonlocal runs
         runs += 1
-        result = run(config, tape=tape)
+        result = replay_run(config, tape)
         found = _first(result)
         return result if found is not None and found[0] == target else None
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from testbed.sched._trace import validate_trace
+from testbed.traces import validate_trace
 
 __all__ = ["chrome_trace", "write_timeline"]
 

@@ -1,4 +1,4 @@
-"""One validation layer for every public entry point (DESIGN.md section 7).
+"""One validation layer for every public entry point: the generic checks.
 
 ``Config(...)``, ``run``, ``stress``, the CLI and the pytest plugin check
 their arguments here, so a bad value gets the same answer wherever it comes
@@ -8,9 +8,10 @@ Nothing runs before every argument has passed.
 
 The checks return the value normalised (a fault list becomes a frozenset,
 one scenario name a list of one).  This module imports nothing from the
-rest of the package at import time, so the runtime's own ``Config`` can use
-it; the catalogue checks (faults, scenarios) import their catalogue when
-called.
+rest of the package, so every layer can use it; the checks that need a
+catalogue live with it (:func:`testbed.faults.fault_names`,
+:func:`testbed.scenarios.scenario_names`, ``stress``'s arguments in
+:mod:`testbed.campaign.arguments`).
 """
 
 from __future__ import annotations
@@ -24,22 +25,20 @@ __all__ = [
     "ConfigError",
     "UnknownStrategy",
     "boolean",
-    "fault_names",
     "integer",
     "invariant_names",
     "name",
+    "name_list",
     "number",
     "plugin_options",
     "program",
-    "scenario_names",
     "strategy",
-    "stress_arguments",
     "tape",
 ]
 
 #: strategies this version can run; all but ``free`` are controlled (exactly replayable).
 #: ``replay`` needs a tape; ``hypothesis`` exists only in ``stress``; ``portfolio``
-#: runs one of a fixed rotation of controlled strategies per schedule (``testbed.api.PORTFOLIO``).
+#: runs one of a fixed rotation of controlled strategies per schedule (``testbed.probes.PORTFOLIO``).
 STRATEGIES = ("free", "random", "pct", "pos", "surw", "portfolio", "replay", "hypothesis")
 
 
@@ -92,7 +91,7 @@ def name(field: str, value: object) -> str:
     return value
 
 
-def _names(field: str, value: object, what: str) -> list[str]:
+def name_list(field: str, value: object, what: str) -> list[str]:
     """An iterable of strings that is not itself a string."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ConfigError(f"{field} must be a collection of {what} names, got {value!r}")
@@ -103,33 +102,13 @@ def _names(field: str, value: object, what: str) -> list[str]:
     return items
 
 
-def fault_names(value: object, field: str = "faults") -> frozenset[str]:
-    """Known, available fault names (any iterable of strings) as a frozenset."""
-    from testbed.faults import validate_faults
-
-    return validate_faults(_names(field, value, "fault"))
-
-
 def invariant_names(value: object, field: str = "invariants") -> frozenset[str]:
     """Invariant names (any iterable of strings) as a frozenset.
 
     Only their form is checked here: the catalogue belongs to the checker,
     which refuses a name it does not know when a run starts.
     """
-    return frozenset(_names(field, value, "invariant"))
-
-
-def scenario_names(value: object, field: str = "scenarios") -> list[str]:
-    """Known scenario names: one name, or a non-empty collection of them."""
-    from testbed.scenarios import SCENARIOS, UnknownScenario
-
-    names = [value] if isinstance(value, str) else _names(field, value, "scenario")
-    if not names:
-        raise ConfigError(f"{field} must name at least one scenario, got {value!r}")
-    for item in names:
-        if item not in SCENARIOS:
-            raise UnknownScenario(f"unknown scenario {item!r} (known: {', '.join(SCENARIOS)})")
-    return names
+    return frozenset(name_list(field, value, "invariant"))
 
 
 def strategy(value: object, field: str = "strategy") -> str:
@@ -157,58 +136,6 @@ def tape(value: object, field: str = "tape") -> list[Any]:
             f"([decision, runnable, thread, repeat] runs), got {value!r}"
         )
     return list(value)
-
-
-def stress_arguments(
-    *,
-    scenarios: object,
-    seed: object,
-    schedules: object,
-    duration: object,
-    strategy_name: object,
-    faults: object,
-    overrides: object,
-    jobs: object,
-    on_result: object,
-) -> tuple[list[str | None], frozenset[str], dict[str, Any]]:
-    """``stress``'s arguments: the scenario names, the fault set and the overrides, normalised."""
-    from testbed.runtime.config import Config
-
-    # None is "no scenario" (Config's own defaults, e.g. for a custom program)
-    if isinstance(scenarios, list | tuple) and None in scenarios:
-        if all(item is None for item in scenarios):
-            names: list[Any] = list(scenarios)
-        else:
-            names = [None if item is None else scenario_names(item)[0] for item in scenarios]
-    else:
-        names = scenario_names(scenarios)
-    integer("seed", seed)
-    if schedules is None and duration is None:
-        raise ConfigError("stress needs a number of schedules or a duration, got neither")
-    if schedules is not None:
-        integer("schedules", schedules, 1)
-    if duration is not None:
-        number("duration", duration, 0.0, open_low=True)
-        if math.isinf(duration):  # type: ignore[arg-type]
-            raise ConfigError(f"duration must be finite, got {duration!r}")
-    strategy(strategy_name)
-    if strategy_name == "replay":
-        raise UnknownStrategy("strategy 'replay' needs a tape: stress draws schedules, replay a trace instead")
-    integer("jobs", jobs, 1)
-    if strategy_name == "hypothesis" and jobs != 1:
-        raise ConfigError(f"strategy 'hypothesis' runs in one process: jobs must be 1, got {jobs!r}")
-    fault_set = fault_names(faults)
-    if overrides is None:
-        overrides = {}
-    if not isinstance(overrides, Mapping):
-        raise ConfigError(f"overrides must be a mapping of config fields to values, got {overrides!r}")
-    fields = set(Config.__dataclass_fields__) - {"seed", "strategy", "faults", "scenario"}
-    for key in overrides:
-        if key not in fields:
-            raise ConfigError(f"overrides: unknown config field {key!r}")
-    if on_result is not None and not callable(on_result):
-        raise ConfigError(f"on_result must be callable or None, got {on_result!r}")
-    return names, fault_set, dict(overrides)
 
 
 def plugin_options(seed: object, strategy_name: object, schedules: object) -> None:

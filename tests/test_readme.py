@@ -223,13 +223,14 @@ def _budget(words: list[str], where: str) -> tuple[list[str], float | None]:
 
 def _parse_only(block: Block) -> str:
     """A block marked ``# not run``: its testbed commands parse, its others are known; it prints nothing."""
-    from testbed.cli import UsageError, _glue_values, build_parser
+    from testbed.cli import UsageError, build_parser
+    from testbed.cli.arguments import glue_values
 
     for words, _ in shell_commands(block.text):
         written = shlex.join(words)
         if words[0] == "testbed":
             try:
-                build_parser().parse_args(_glue_values(words[1:]))
+                build_parser().parse_args(glue_values(words[1:]))
             except (SystemExit, UsageError) as error:
                 raise AssertionError(f"{block.where}: testbed does not accept {written!r}: {error}") from None
         else:

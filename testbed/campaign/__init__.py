@@ -1,5 +1,10 @@
-"""Campaign machinery of ``testbed stress``, kept out of ``api.py`` and ``cli.py``.
+"""Campaigns: ``stress`` and its machinery.
 
+``driver``: :func:`~testbed.campaign.driver.stress`, schedules with
+derived seeds until a count or a time budget; ``arguments``: its
+arguments, checked before anything runs; ``results``: what a campaign
+found (``StressResult``, ``Finding``); ``hypothesis_campaign`` and
+``database``: ``strategy="hypothesis"``, its search and example database.
 ``buckets``: findings grouped by signature (invariant, violating
 operation, recent model events, thread roles, normalised message).
 ``monitor``: what a running campaign checks between schedules: stop

@@ -146,7 +146,7 @@ class Bucket:
     signature: Signature
     first_seed: int
     first_scenario: str | None
-    #: the smallest finding so far (a :class:`testbed.api.Finding`)
+    #: the smallest finding so far (a :class:`testbed.campaign.results.Finding`)
     smallest: Any
     #: ``(preemptions, step)`` of the smallest finding
     size: tuple[int, int]

@@ -136,104 +136,155 @@ def run_on_cluster(
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as error:
         raise ConfigError(f"cluster {address}: no Dask scheduler answered ({error})") from None
-    campaign = uuid.uuid4().hex[:12]
-    stop_name = f"testbed-stop-{campaign}"
-    stop = distributed.Event(stop_name, client=client)
-    #: [first index, attempt, configs, future], in schedule order: done ones wait here until those before them are
-    in_flight: list[list[Any]] = []
-    #: set by every future as it completes (in the client's event loop thread).
-    #: A plain threading.Event: this is the campaign's plumbing, outside any run
-    #: (testbed.sched primitives are for the model's threads), and every wait on
-    #: it is bounded by TICK.
-    wake = threading.Event()
-    #: schedules recorded and the worker seconds they took (for the batch size)
-    ran = [0, 0.0]
+    campaign = _ClusterCampaign(distributed, client, address, runner, schedule, budget_left, log_level, ends_at)
+    try:
+        campaign.run(record, watch)
+    finally:
+        campaign.close()
 
-    def submit(first: int, attempt: int, configs: list[Any]) -> list[Any]:
-        future = client.submit(
-            _run_batch, runner, configs, stop_name, log_level, key=f"testbed-{campaign}-{first}-{attempt}", pure=False
+
+class _ClusterCampaign:
+    """The batches of one campaign on a cluster: submitted in schedule order, recorded in it."""
+
+    def __init__(
+        self,
+        distributed: Any,
+        client: Any,
+        address: str,
+        runner: Callable[[Any], Any],
+        schedule: Callable[[int], Any],
+        budget_left: Callable[[int], bool],
+        log_level: str | None,
+        ends_at: float | None,
+    ) -> None:
+        self.distributed = distributed
+        self.client = client
+        self.address = address
+        self.runner = runner
+        self.schedule = schedule
+        self.budget_left = budget_left
+        self.log_level = log_level
+        self.ends_at = ends_at
+        self.campaign = uuid.uuid4().hex[:12]
+        self.stop_name = f"testbed-stop-{self.campaign}"
+        self.stop = distributed.Event(self.stop_name, client=client)
+        #: [first index, attempt, configs, future], in schedule order: done ones wait here until those before them are
+        self.in_flight: list[list[Any]] = []
+        #: set by every future as it completes (in the client's event loop thread).
+        #: A plain threading.Event: this is the campaign's plumbing, outside any run
+        #: (testbed.sched primitives are for the model's threads), and every wait on
+        #: it is bounded by TICK.
+        self.wake = threading.Event()
+        #: schedules recorded and the worker seconds they took (for the batch size)
+        self.ran = [0, 0.0]
+        #: the next schedule to submit; once stopping, when to give up on the running ones
+        self.index = 0
+        self.deadline: float | None = None
+
+    def submit(self, first: int, attempt: int, configs: list[Any]) -> list[Any]:
+        future = self.client.submit(
+            _run_batch,
+            self.runner,
+            configs,
+            self.stop_name,
+            self.log_level,
+            key=f"testbed-{self.campaign}-{first}-{attempt}",
+            pure=False,
         )
-        future.add_done_callback(lambda _: wake.set())
+        future.add_done_callback(lambda _: self.wake.set())
         return [first, attempt, configs, future]
 
-    def batch(first: int) -> list[Any]:
+    def batch(self, first: int) -> list[Any]:
+        """The configs of the next batch: about :data:`BATCH_SECONDS` of work, less as ``ends_at`` nears."""
         size = 1
-        if ran[0]:
-            each = max(ran[1], 1e-3) / ran[0]
+        if self.ran[0]:
+            each = max(self.ran[1], 1e-3) / self.ran[0]
             seconds = BATCH_SECONDS
-            if ends_at is not None:  # this batch waits behind the ones submitted before it
-                seconds = min(seconds, (ends_at - time.monotonic()) / IN_FLIGHT_PER_THREAD)
+            if self.ends_at is not None:  # this batch waits behind the ones submitted before it
+                seconds = min(seconds, (self.ends_at - time.monotonic()) / IN_FLIGHT_PER_THREAD)
             size = round(seconds / each)
         configs = []
-        while len(configs) < max(1, min(size, MAX_BATCH)) and budget_left(first + len(configs)):
-            configs.append(schedule(first + len(configs)))
+        while len(configs) < max(1, min(size, MAX_BATCH)) and self.budget_left(first + len(configs)):
+            configs.append(self.schedule(first + len(configs)))
         return configs
 
-    index = 0
-    deadline: float | None = None
-    try:
-        threads = _await_threads(client, watch)
+    def fill(self, threads: int) -> None:
+        """Submit batches while the cluster's threads have room and the budget lasts."""
+        limit = IN_FLIGHT_PER_THREAD * max(threads, 1)
+        while (
+            self.deadline is None
+            and sum(not entry[3].done() for entry in self.in_flight) < limit
+            and len(self.in_flight) < WINDOW * limit
+            and self.budget_left(self.index)
+        ):
+            configs = self.batch(self.index)
+            self.in_flight.append(self.submit(self.index, 0, configs))
+            self.index += len(configs)
+
+    def resubmit_lost(self) -> None:
+        """A batch lost with its worker is resubmitted where it is in the order."""
+        for entry in self.in_flight:
+            if self.deadline is None and _lost(self.distributed, entry[3]):
+                if entry[1] >= RESUBMITS:
+                    raise ClusterLost(f"schedule {entry[0]} lost {entry[1] + 1} times with its worker; stopping")
+                what = (
+                    f"schedule {entry[0]}"
+                    if len(entry[2]) == 1
+                    else f"schedules {entry[0]}-{entry[0] + len(entry[2]) - 1}"
+                )
+                _log(f"{what}: their worker died; resubmitting (attempt {entry[1] + 2})")
+                entry[:] = self.submit(entry[0], entry[1] + 1, entry[2])
+
+    def record_done(self, record: Callable[[Any], None]) -> None:
+        """Record the done batches at the head of the order (the others wait for those before them)."""
+        while self.in_flight and self.in_flight[0][3].done():
+            if self.deadline is None and _lost(self.distributed, self.in_flight[0][3]):
+                break  # lost since the scan above: resubmitted by the next one
+            outcome = _outcome(self.distributed, self.in_flight.pop(0)[3])
+            if outcome is _LOST:  # lost after the stop: it never ran to the end
+                continue
+            results, seconds = outcome
+            self.ran[0] += len(results)
+            self.ran[1] += seconds
+            for result in results:  # a batch stopped early ran only its first schedules
+                record(result)
+
+    def run(self, record: Callable[[Any], None], watch: Callable[[], bool]) -> None:
+        threads = _await_threads(self.client, watch)
         last_worker = recount = time.monotonic()
         while True:
-            wake.clear()  # before looking: a future completing from here on wakes the wait below
-            limit = IN_FLIGHT_PER_THREAD * max(threads, 1)
-            while (
-                deadline is None
-                and sum(not entry[3].done() for entry in in_flight) < limit
-                and len(in_flight) < WINDOW * limit
-                and budget_left(index)
-            ):
-                configs = batch(index)
-                in_flight.append(submit(index, 0, configs))
-                index += len(configs)
-            if not in_flight:
+            self.wake.clear()  # before looking: a future completing from here on wakes the wait below
+            self.fill(threads)
+            if not self.in_flight:
                 return
-            for entry in in_flight:  # a batch lost with its worker is resubmitted where it is in the order
-                if deadline is None and _lost(distributed, entry[3]):
-                    if entry[1] >= RESUBMITS:
-                        raise ClusterLost(f"schedule {entry[0]} lost {entry[1] + 1} times with its worker; stopping")
-                    what = (
-                        f"schedule {entry[0]}"
-                        if len(entry[2]) == 1
-                        else f"schedules {entry[0]}-{entry[0] + len(entry[2]) - 1}"
-                    )
-                    _log(f"{what}: their worker died; resubmitting (attempt {entry[1] + 2})")
-                    entry[:] = submit(entry[0], entry[1] + 1, entry[2])
-            while in_flight and in_flight[0][3].done():
-                if deadline is None and _lost(distributed, in_flight[0][3]):
-                    break  # lost since the scan above: resubmitted by the next one
-                outcome = _outcome(distributed, in_flight.pop(0)[3])
-                if outcome is _LOST:  # lost after the stop: it never ran to the end
-                    continue
-                results, seconds = outcome
-                ran[0] += len(results)
-                ran[1] += seconds
-                for result in results:  # a batch stopped early ran only its first schedules
-                    record(result)
-            if in_flight and not in_flight[0][3].done():
-                wake.wait(TICK)
+            self.resubmit_lost()
+            self.record_done(record)
+            if self.in_flight and not self.in_flight[0][3].done():
+                self.wake.wait(TICK)
             if time.monotonic() >= recount:  # a round trip to the scheduler: once a tick at most
-                threads, recount = _threads(client), time.monotonic() + TICK
-            if client.status in ("closing", "closed"):
-                raise ClusterLost(f"lost the Dask scheduler at {address}")
+                threads, recount = _threads(self.client), time.monotonic() + TICK
+            if self.client.status in ("closing", "closed"):
+                raise ClusterLost(f"lost the Dask scheduler at {self.address}")
             if threads:
                 last_worker = time.monotonic()
             elif time.monotonic() - last_worker > NO_WORKER_TIMEOUT:
-                raise ClusterLost(f"no Dask worker at {address} for {NO_WORKER_TIMEOUT:.0f}s")
-            if deadline is None and watch():
-                deadline = time.monotonic() + DRAIN_TIMEOUT
+                raise ClusterLost(f"no Dask worker at {self.address} for {NO_WORKER_TIMEOUT:.0f}s")
+            if self.deadline is None and watch():
+                self.deadline = time.monotonic() + DRAIN_TIMEOUT
                 with contextlib.suppress(Exception):
-                    stop.set()  # tasks not started run nothing; the running ones end after their schedule
-            if deadline is not None and time.monotonic() > deadline:
-                return  # the schedules still running are cancelled below
-    finally:
+                    self.stop.set()  # tasks not started run nothing; the running ones end after their schedule
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return  # the schedules still running are cancelled by close()
+
+    def close(self) -> None:
+        """Release every future of the campaign, clear its stop event and close the client."""
         with contextlib.suppress(Exception):
-            client.cancel([entry[3] for entry in in_flight])
-        in_flight.clear()
+            self.client.cancel([entry[3] for entry in self.in_flight])
+        self.in_flight.clear()
         with contextlib.suppress(Exception):
-            stop.clear()
+            self.stop.clear()
         with contextlib.suppress(Exception):
-            client.close(timeout=CONNECT_TIMEOUT)
+            self.client.close(timeout=CONNECT_TIMEOUT)
 
 
 _LOST = object()

@@ -158,8 +158,9 @@ def shrink_buckets(
     result: Any, files: BucketFiles, max_runs: int, stopping: Callable[[], bool], say: Callable[[str], None]
 ) -> None:
     """``--shrink``: shrink each bucket's kept trace in place; stop between (and within) shrinks when asked."""
-    from testbed.sched import TraceError, load_trace
+    from testbed.sched import TraceError
     from testbed.shrink import shrink
+    from testbed.traces import load_trace
 
     class _Stopped(Exception):
         pass

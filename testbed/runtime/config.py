@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testbed import validate
+from testbed.faults import fault_names
 from testbed.validate import ConfigError
 
 if TYPE_CHECKING:
@@ -167,10 +168,13 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.scenario is not None:
-            validate.scenario_names(self.scenario, "scenario")
+            # Its form only: the catalogue of scenarios (testbed.scenarios) builds
+            # Configs, so it sits above this layer and refuses an unknown name
+            # when the config runs (testbed.run) or is read from a trace.
+            validate.name("scenario", self.scenario)
         validate.integer("seed", self.seed)
         validate.strategy(self.strategy)
-        object.__setattr__(self, "faults", validate.fault_names(self.faults))
+        object.__setattr__(self, "faults", fault_names(self.faults))
         if isinstance(self.program, str):
             object.__setattr__(self, "program", _normalized_reference(self.program))
         else:

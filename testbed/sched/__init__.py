@@ -53,12 +53,14 @@ from testbed.sched._surw import SURWProfile, SURWStrategy
 from testbed.sched._timer import Timer
 from testbed.sched._trace import (
     TRACE_SCHEMA,
+    ConfigCheck,
     ReplayDivergedError,
     TraceError,
     decode_tape,
     encode_tape,
     load_trace,
     tape_problem,
+    validate_trace,
     write_trace,
 )
 from testbed.sched._violation import Violation, WaitTimeout
@@ -66,12 +68,14 @@ from testbed.sched._violation import Violation, WaitTimeout
 __all__ = [
     "derive_seed",
     "TRACE_SCHEMA",
+    "ConfigCheck",
     "ReplayDivergedError",
     "TraceError",
     "decode_tape",
     "encode_tape",
     "load_trace",
     "tape_problem",
+    "validate_trace",
     "write_trace",
     "Barrier",
     "BoundedSemaphore",

@@ -41,14 +41,14 @@ some other schedule and report on that.
 Reading is strict and whole: before anything runs, :func:`load_trace`
 (and :func:`validate_trace` for a document already in memory) checks the
 encoding (UTF-8), the JSON, the schema and version, and every field's type
-and range -- the config as :meth:`Config.from_json` would build it, the
-tape against the threads, each event's ``[step, event, thread, detail]``
-shape -- so that replay, shrink and timeline never meet a malformed value
-halfway.  A file that is not a trace of this schema and version raises
-:class:`TraceError` with a one-line reason.  ``program`` (in the config,
-and optionally at the top level) is null or the reference of a custom
-workload (a non-empty string); whether it can be resolved is for the
-replay to say.  ``testbed.trace/1``
+and range -- the config as the program that wrote it checks it (a
+``config_problem`` the caller passes: this package knows nothing of the
+model, for which see ``testbed.traces``), the tape against the threads,
+each event's ``[step, event, thread, detail]`` shape -- so that replay,
+shrink and timeline never meet a malformed value halfway.  A file that is not a trace of this schema and version raises
+:class:`TraceError` with a one-line reason.  ``program`` (optional, at the
+top level) is null or the reference of a custom workload (a non-empty
+string); whether it can be resolved is for the replay to say.  ``testbed.trace/1``
 traces (a bare list of decisions, nothing to check them against) are
 refused with a reason too: re-record them with this version.
 """
@@ -56,7 +56,7 @@ refused with a reason too: re-record them with this version.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from testbed._version import __version__
 
 __all__ = [
     "TRACE_SCHEMA",
+    "ConfigCheck",
     "ReplayDivergedError",
     "TraceError",
     "decode_tape",
@@ -80,6 +81,10 @@ _REQUIRED = ("schema", "testbed_version", "config", "seed", "strategy", "threads
 _OPTIONAL = ("preemptions", "steps", "model_events", "program")
 #: strategies whose runs have a trace (``free`` runs cannot be replayed)
 _CONTROLLED = ("random", "pct", "pos", "surw", "replay", "hypothesis")
+
+#: what the program under test checks in a trace's ``config`` (this package does not know
+#: its fields): the reason it is not a config the program can run, or None
+ConfigCheck = Callable[[dict[str, Any]], str | None]
 
 
 class TraceError(ValueError):
@@ -169,7 +174,7 @@ def write_trace(path: str | Path, trace: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(trace, separators=(",", ":")) + "\n")
 
 
-def load_trace(path: str | Path) -> dict[str, Any]:
+def load_trace(path: str | Path, config_problem: ConfigCheck | None = None) -> dict[str, Any]:
     """Read a trace file and validate the whole document (:func:`validate_trace`)."""
     where = repr(str(path))
     try:
@@ -187,13 +192,17 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     except (ValueError, RecursionError) as error:  # integers too long to convert, nesting too deep
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0]
         raise TraceError(f"trace {where} is not usable JSON ({reason})") from None
-    return validate_trace(trace, where)
+    return validate_trace(trace, where, config_problem)
 
 
-def validate_trace(trace: object, where: str = "<document>") -> dict[str, Any]:
+def validate_trace(
+    trace: object, where: str = "<document>", config_problem: ConfigCheck | None = None
+) -> dict[str, Any]:
     """``trace`` if it is a whole, well-formed trace of this schema and version; else :class:`TraceError`.
 
     ``where`` names the source in the one-line reason (a quoted path).
+    ``config_problem(trace)`` checks the model's config (an opaque object
+    here), after the seed and strategy and before the threads and tape.
     """
     schema = trace.get("schema") if isinstance(trace, dict) else None
     if schema in _OLD_SCHEMAS:
@@ -214,16 +223,14 @@ def validate_trace(trace: object, where: str = "<document>") -> dict[str, Any]:
             f"trace {where} was written by testbed {trace['testbed_version']!r}, this is {__version__}; "
             "replay it with that version"
         )
-    problem = _document_problem(trace)
+    problem = _document_problem(trace, config_problem)
     if problem is not None:
         raise TraceError(f"trace {where}: {problem}")
     return trace
 
 
-def _document_problem(trace: dict[str, Any]) -> str | None:
+def _document_problem(trace: dict[str, Any], config_problem: ConfigCheck | None) -> str | None:
     """What is wrong with a trace's fields past its schema and version (None: nothing)."""
-    from testbed.runtime.config import Config, ConfigError  # the runtime imports this package
-
     seed = trace["seed"]
     if not _is_count(seed):
         return f"seed must be a non-negative integer, got {seed!r}"
@@ -233,21 +240,10 @@ def _document_problem(trace: dict[str, Any]) -> str | None:
     config = trace["config"]
     if not isinstance(config, dict):
         return f"config must be an object, got {_short(config)}"
-    program = config.get("program")
-    if program is not None and not (isinstance(program, str) and program.strip()):
-        return f"config: program must be null or a program reference, got {program!r}"
-    if "program" in trace and trace["program"] != program:
-        top = trace["program"]
-        if top is not None and not (isinstance(top, str) and top.strip()):
-            return f"program must be null or a program reference, got {top!r}"
-        if program is not None:
-            return f"program {top!r} differs from the config's {program!r}"
-    try:
-        built = Config.from_json({key: value for key, value in config.items() if key != "program"})
-    except ConfigError as error:
-        return f"config: {error}"
-    if built.seed != seed:
-        return f"seed {seed} differs from the config's seed {built.seed}"
+    if config_problem is not None:
+        problem = config_problem(trace)
+        if problem is not None:
+            return problem
     threads = trace["threads"]
     if not (isinstance(threads, list) and all(isinstance(name, str) and name for name in threads)):
         return f"threads must be a list of names, got {_short(threads)}"

@@ -16,7 +16,7 @@ import pytest
 
 import testbed
 import testbed.campaign.monitor
-import testbed.cli
+import testbed.cli.output
 from testbed import ConfigError
 from testbed.campaign.monitor import default_max_rss_mb
 from tests.cli._campaign import FAULTY
@@ -72,14 +72,14 @@ def test_the_json_result_is_checkpointed_atomically_during_the_campaign(cli, mon
     monkeypatch.setattr(testbed.campaign.monitor, "CHECKPOINT_INTERVAL", 0.0)
     path = tmp_path / "r.json"
     written: list[dict[str, Any]] = []
-    write = testbed.cli.atomic_write
+    write = testbed.cli.output.atomic_write
 
     def spy(target: str | Path, text: str) -> None:
         write(target, text)
         if Path(target) == path:
             written.append(json.loads(path.read_text()))
 
-    monkeypatch.setattr(testbed.cli, "atomic_write", spy)
+    monkeypatch.setattr(testbed.cli.output, "atomic_write", spy)
     outcome = cli("stress", *FAULTY, "--schedules", "4", "--json", str(path))
     assert outcome.code == 1, outcome
     checkpoints = [doc for doc in written if not doc["complete"]]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.api import PORTFOLIO, portfolio_member
+from testbed.probes import PORTFOLIO, portfolio_member
 
 SMALL = ("--scenario", "mixed", "--ops", "300", "--gc-interval", "30", "--fault", "skip-flush")
 

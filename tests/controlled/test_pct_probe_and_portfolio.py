@@ -17,7 +17,8 @@ from __future__ import annotations
 import pytest
 
 import testbed
-from testbed import api
+from testbed import probes
+from testbed.execute import execute
 from testbed.runtime import Mutator
 from testbed.sched import ControlledScheduler, Event, NoPreemptionStrategy, load_trace, write_trace
 
@@ -64,8 +65,8 @@ def _config(program: testbed.runtime.Program, **changes: object) -> testbed.Conf
 def test_the_horizon_is_the_step_count_of_a_run_that_never_preempts() -> None:
     config = _config(ordering_bug, pct_depth=2)
     scheduler = ControlledScheduler(NoPreemptionStrategy(), max_steps=config.max_steps)
-    api._execute(config, scheduler)
-    assert api.pct_horizon(config) == scheduler.steps
+    execute(config, scheduler)
+    assert probes.pct_horizon(config) == scheduler.steps
     assert scheduler.steps < 100, "a few dozen points, not the 18,000 the old formula guessed"
     result = testbed.run(config)
     assert result.config.pct_horizon == scheduler.steps
@@ -75,7 +76,7 @@ def test_the_horizon_is_the_step_count_of_a_run_that_never_preempts() -> None:
 def test_the_probe_is_deterministic_and_a_run_reruns_the_same_schedule() -> None:
     config = _config(ordering_bug, pct_depth=2, seed=5)
     first = testbed.run(config)
-    api._probes.clear()
+    probes._probes.clear()
     again = testbed.run(config)
     assert first.config == again.config and first.trace is not None and again.trace is not None
     assert first.trace["tape"] == again.trace["tape"]
@@ -109,23 +110,23 @@ def test_a_deadlocking_probe_measures_the_steps_until_the_deadlock() -> None:
 
 def test_a_probe_that_never_ends_without_preemption_falls_back_to_the_default_horizon() -> None:
     config = _config(spins, max_steps=3000)
-    assert api.pct_horizon(config) == api.PCT_FALLBACK_HORIZON
+    assert probes.pct_horizon(config) == probes.PCT_FALLBACK_HORIZON
 
 
 def test_a_probe_that_raises_falls_back_to_the_default_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(config: testbed.Config, scheduler: object) -> None:
         raise RuntimeError("the run was halted")
 
-    monkeypatch.setattr(api, "_execute", broken)
-    assert api.pct_horizon(_config(ordering_bug, seed=77)) == api.PCT_FALLBACK_HORIZON
+    monkeypatch.setattr(probes, "execute", broken)
+    assert probes.pct_horizon(_config(ordering_bug, seed=77)) == probes.PCT_FALLBACK_HORIZON
 
 
 def test_portfolio_is_a_strategy_name_everywhere() -> None:
     assert "portfolio" in testbed.STRATEGIES
-    assert api.PORTFOLIO[:2] == ("random", "pct")
+    assert probes.PORTFOLIO[:2] == ("random", "pct")
     config = testbed.scenario_config("mixed", strategy="portfolio", ops=100)
-    members = {seed: testbed.run(config.replace(seed=seed)).config.strategy for seed in range(len(api.PORTFOLIO))}
-    assert members == {seed: api.portfolio_member(seed) for seed in members}
+    members = {seed: testbed.run(config.replace(seed=seed)).config.strategy for seed in range(len(probes.PORTFOLIO))}
+    assert members == {seed: probes.portfolio_member(seed) for seed in members}
 
 
 def test_a_portfolio_campaign_rotates_members_and_every_finding_replays(tmp_path) -> None:
@@ -147,13 +148,13 @@ def test_a_portfolio_campaign_rotates_members_and_every_finding_replays(tmp_path
         on_result=keep,
     )
     assert result.strategy == "portfolio"
-    assert [c.strategy for c in ran] == [api.portfolio_member(i) for i in range(4)]
+    assert [c.strategy for c in ran] == [probes.portfolio_member(i) for i in range(4)]
     horizons = {c.pct_horizon for c in ran if c.strategy == "pct"}
     assert len(horizons) == 1 and horizons != {0}, "one probe per scenario, recorded in each PCT schedule"
     assert all(c.pct_horizon == 0 for c in ran if c.strategy != "pct")
     assert traces, "skip-flush is found by some of the four schedules"
     for i, trace in enumerate(traces):
-        assert trace["strategy"] in api.PORTFOLIO
+        assert trace["strategy"] in probes.PORTFOLIO
         path = tmp_path / f"t{i}.json"
         write_trace(path, trace)
         assert testbed.replay(path).matches == 1

@@ -142,7 +142,7 @@ def test_program_on_a_standard_program_trace_is_refused(tmp_path: Path) -> None:
         (lambda: testbed.shrink("t.json", "o.json", max_runs=0), "max_runs"),
         (lambda: Config(program=5), "program"),
         (lambda: Config(program="no-colon"), "program reference"),
-        (lambda: Config(scenario="no-such-scenario"), "scenario"),
+        (lambda: testbed.run(Config(scenario="no-such-scenario")), "scenario"),
         (lambda: testbed.run(Config(program="no_such_module_xyz:f")), "no_such_module_xyz:f"),
     ],
 )

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import testbed
-from testbed.api import _raise_halt
+from testbed.execute import _raise_halt
 from testbed.runtime import ConfigError
 from testbed.sched import Halt, ReplayDivergedError, ReplayStrategy, TraceError, decode_tape, encode_tape, load_trace
 

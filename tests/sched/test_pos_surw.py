@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import testbed
-from testbed.api import surw_profile
+from testbed.probes import surw_profile
 from testbed.sched import (
     ControlledScheduler,
     POSStrategy,
@@ -122,5 +122,5 @@ def test_the_surw_profile_is_a_function_of_the_config() -> None:
     config = testbed.Config(scenario="mixed", ops=200, gc_interval=30, strategy="surw", seed=2)
     profile = surw_profile(config)
     assert profile and sum(profile) > 0
-    testbed.api._profiles.clear()
+    testbed.probes._profiles.clear()
     assert surw_profile(config) == profile

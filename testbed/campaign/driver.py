@@ -1,0 +1,264 @@
+"""The campaign driver: ``stress``, schedules with derived seeds until a count or a time budget.
+
+Schedule ``i`` uses scenario ``scenarios[i % len(scenarios)]`` and seed
+``derive_seed(seed, 2, i)``, so a stress run is itself reproducible
+schedule by schedule.  With ``strategy="portfolio"`` schedule ``i`` runs
+``PORTFOLIO[i % len(PORTFOLIO)]``; its config (so its trace and its
+reproduce command) names that member.  PCT's horizon is measured once per
+scenario (:func:`~testbed.probes.pct_horizon`, with the seed of the
+scenario's first PCT schedule) and set in every PCT schedule's config.
+With ``jobs > 1`` schedules run in that many worker processes (one run at
+a time per process, because the scheduler is process-wide; see
+:mod:`testbed.campaign.processes`); results are still added in schedule
+order.  ``on_result`` is called after each schedule (for progress display
+and for writing violation files).  A KeyboardInterrupt stops the run early
+and keeps everything found so far.
+
+A scenario ``None`` is ``Config``'s own defaults; ``overrides`` are Config
+fields set on every scenario's config; ``program`` is a custom workload (a
+function, or a reference; worker processes import it by reference, so
+with ``jobs > 1`` it must be importable).  With ``strategy="hypothesis"``
+the search is Hypothesis' (:mod:`testbed.campaign.hypothesis_campaign`)
+and ``hypothesis_db`` is the example database (a directory, a Hypothesis
+``ExampleDatabase``, or None for none) that remembers failures for the
+next campaign.
+
+``monitor(result)`` is called after every schedule, and at least once a
+second while worker processes run; a reason it returns (``"SIGTERM"``,
+``"max-rss"``) stops the campaign cleanly: no new schedule starts, the
+ones running finish and are recorded, and ``result.stopped`` is the
+reason.  ``log_level`` (``"INFO"``, ``"DEBUG"``) makes worker processes
+log to stderr through loguru at that level (None: they stay silent).
+Findings are filed into ``result.buckets`` by signature
+(:mod:`testbed.campaign.buckets`).
+
+``calibrate=True`` draws each schedule's knobs (:mod:`testbed.calibrate`):
+the first round of schedules runs each scenario as it is, then one probe
+run per scenario measures it, and schedule ``i`` draws gc interval,
+store-buffer capacity, scavenger workers, mutators, concurrent sweeping,
+forced deopts and PCT depth from the campaign seed and ``i``.  The knobs
+are fields of the schedule's config (its trace and reproduce command rerun
+it) and each finding carries them (``knobs``).  A PCT schedule then
+measures its own horizon (the knobs change the run's length).
+
+``cluster="tcp://HOST:PORT"`` runs the schedules on that Dask distributed
+cluster instead (the ``testbed[cluster]`` extra; workers import testbed,
+and ``program`` by reference), with the same seeds and results as a local
+campaign (:mod:`testbed.campaign.cluster`); no scheduler answering is a
+ConfigError.  ``monitor`` measures memory on this machine only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from testbed.api import run
+from testbed.calibrate import Calibration, calibration, knob_rng
+from testbed.campaign import cluster as campaign_cluster
+from testbed.campaign.arguments import campaign_options, campaign_program, stress_arguments
+from testbed.campaign.database import HYPOTHESIS_DB
+from testbed.campaign.hypothesis_campaign import stress_with_hypothesis
+from testbed.campaign.processes import run_in_processes
+from testbed.campaign.results import Finding, StressResult
+from testbed.execute import RunResult
+from testbed.probes import pct_horizon, portfolio_member
+from testbed.reproduce import reproduce_command
+from testbed.runtime import Config, Program, derive_seed
+from testbed.scenarios import scenario_config
+
+__all__ = ["HYPOTHESIS_DB", "Finding", "StressResult", "stress"]
+
+
+class _Campaign:
+    """One running campaign: its budget, each schedule's config, and what it recorded."""
+
+    def __init__(
+        self,
+        configs: list[Config],
+        seed: int,
+        budget: tuple[int | None, float | None],
+        calibrate: bool,
+        monitor: Callable[[StressResult], str | None] | None,
+        on_result: Callable[[StressResult, RunResult], None] | None,
+        result: StressResult,
+    ) -> None:
+        self.configs = configs
+        self.seed = seed
+        self.schedules, self.duration = budget
+        self.calibrate = calibrate
+        self.monitor = monitor
+        self.on_result = on_result
+        self.result = result
+        self.started = time.monotonic()
+        #: per scenario (its index): PCT's horizon, the calibration, the first schedule's config
+        self.horizons: dict[int, int] = {}
+        self.calibrations: dict[int, Calibration] = {}
+        self.firsts: dict[int, Config] = {}
+
+    def budget_left(self, index: int) -> bool:
+        if self.result.stopped is not None:
+            return False
+        if self.schedules is not None and index >= self.schedules:
+            return False
+        return self.duration is None or time.monotonic() - self.started < self.duration
+
+    def schedule(self, index: int) -> Config:
+        """The config of schedule ``index``: its scenario, seed, member strategy, drawn knobs and horizon."""
+        which = index % len(self.configs)
+        config = self.configs[which].replace(seed=derive_seed(self.seed, 2, index) % 2**32)
+        if config.strategy == "portfolio":
+            config = config.replace(strategy=portfolio_member(index))
+        drawn = self.calibrate and index >= len(self.configs)
+        if self.calibrate and not drawn:
+            # The first round runs each scenario as it is, before any probe
+            # (so a fault the scenario finds at once costs no probe first).
+            self.firsts[which] = config
+        elif drawn:
+            # One probe per scenario (of its first schedule's config, as numfuzz
+            # analyses a test once), then this schedule's own draw.
+            if which not in self.calibrations:
+                self.calibrations[which] = calibration(self.firsts[which])
+            config = self.calibrations[which].draw(config, knob_rng(self.seed, index))
+        if config.strategy == "pct" and config.pct_horizon == 0:
+            config = config.replace(pct_horizon=self._horizon(config, which, drawn))
+        return config
+
+    def _horizon(self, config: Config, which: int, drawn: bool) -> int:
+        """PCT's horizon for a schedule of scenario ``which``.
+
+        The horizon is in each schedule's config, so its reproduce command
+        reruns it without a probe.  Drawn knobs change a run's length, so a
+        calibrated schedule measures its own; otherwise one probe per
+        scenario, with the seed of its first PCT schedule, is enough (a
+        scenario's run length varies by a few percent between workload
+        seeds, and PCT needs the order of magnitude).
+        """
+        if drawn:
+            return pct_horizon(config)
+        if which not in self.horizons:
+            self.horizons[which] = pct_horizon(config)
+        return self.horizons[which]
+
+    def watch(self) -> str | None:
+        if self.monitor is not None and self.result.stopped is None:
+            self.result.stopped = self.monitor(self.result)
+        return self.result.stopped
+
+    def stopping(self) -> bool:
+        return self.watch() is not None
+
+    def record(self, outcome: RunResult) -> None:
+        self.result.add(outcome, reproduce_command(outcome.config))
+        if self.on_result is not None:
+            self.on_result(self.result, outcome)
+        self.watch()
+
+    def lost(self, what: str, error: BaseException) -> None:
+        """Workers or the cluster cannot go on: keep what was found, say why it stopped."""
+        monitored = self.monitor(self.result) if self.monitor is not None else None
+        self.result.stopped = monitored or f"{what} lost ({error})"
+
+    def run(self, jobs: int, cluster: str | None, hypothesis_db: Any, log_level: str | None) -> None:
+        """Run schedules while the budget lasts: here, in worker processes, on a cluster, or Hypothesis'."""
+        try:
+            self.watch()
+            if self.result.strategy == "hypothesis":
+                stress_with_hypothesis(
+                    self.configs, self.seed, self.schedules, self.duration, self.record, hypothesis_db, self.stopping
+                )
+            elif cluster is not None:
+                ends_at = None if self.duration is None else self.started + self.duration
+                campaign_cluster.run_on_cluster(
+                    cluster,
+                    _run_shipped,
+                    self.schedule,
+                    self.budget_left,
+                    self.record,
+                    self.stopping,
+                    log_level,
+                    ends_at=ends_at,
+                )
+            elif jobs == 1:
+                index = 0
+                while self.budget_left(index):
+                    self.record(run(self.schedule(index)))
+                    index += 1
+            else:
+                run_in_processes(
+                    jobs, _run_shipped, self.schedule, self.budget_left, self.record, self.stopping, log_level
+                )
+        except KeyboardInterrupt:
+            self.result.stopped = self.result.stopped or "interrupt"
+        except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer)
+            self.lost("worker", error)
+        except campaign_cluster.ClusterLost as error:
+            self.lost("cluster", error)
+        self.result.interrupted = self.result.stopped is not None
+        self.result.wall_s = round(time.monotonic() - self.started, 3)
+
+
+def stress(
+    scenarios: Sequence[str | None] = ("mixed",),
+    *,
+    seed: int = 0,
+    schedules: int | None = None,
+    duration: float | None = None,
+    strategy: str = "free",
+    faults: Sequence[str] = (),
+    overrides: dict[str, Any] | None = None,
+    program: Program | None = None,
+    jobs: int = 1,
+    on_result: Callable[[StressResult, RunResult], None] | None = None,
+    hypothesis_db: Any = HYPOTHESIS_DB,
+    monitor: Callable[[StressResult], str | None] | None = None,
+    log_level: str | None = None,
+    calibrate: bool = False,
+    cluster: str | None = None,
+) -> StressResult:
+    """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
+
+    Schedule ``i`` runs scenario ``scenarios[i % len(scenarios)]`` with seed
+    ``derive_seed(seed, 2, i)``; ``jobs``, ``cluster``, ``monitor``,
+    ``calibrate``, ``hypothesis_db`` and the rest: see
+    :mod:`testbed.campaign.driver`.  Bad arguments raise :class:`ConfigError`
+    before anything runs; a KeyboardInterrupt keeps what was found so far.
+    """
+    scenarios, fault_set, changes = stress_arguments(
+        scenarios=scenarios,
+        seed=seed,
+        schedules=schedules,
+        duration=duration,
+        strategy_name=strategy,
+        faults=faults,
+        overrides=overrides,
+        jobs=jobs,
+        on_result=on_result,
+    )
+    campaign_options(strategy, jobs, calibrate, monitor, log_level, cluster)
+    program = campaign_program(program, jobs, cluster)
+    if program is not None:
+        changes["program"] = program
+    configs = [scenario_config(name, strategy=strategy, faults=fault_set, **changes) for name in scenarios]
+    configs[0].program_function()  # a program that does not import fails here, before anything runs
+    result = StressResult(list(scenarios), seed, strategy, fault_set, calibrated=calibrate)
+    campaign = _Campaign(configs, seed, (schedules, duration), calibrate, monitor, on_result, result)
+    campaign.run(jobs, cluster, hypothesis_db, log_level)
+    return result
+
+
+def _run_shipped(config: Config) -> RunResult:
+    """:func:`run` in a worker process or on a cluster worker, its result made ready to ship back.
+
+    A clean schedule's trace and model events go nowhere (only findings are
+    filed into buckets, written under ``--out`` or explained), and they are
+    most of its pickled size (a waltz run: 420 kB of 422 kB): they stay in
+    the worker.
+    """
+    result = run(config)
+    if not result.violations:
+        result.trace = None
+        result.events = []
+    return result

@@ -1,0 +1,201 @@
+"""Output helpers the ``testbed`` commands share: files, the JSON result, the human lines.
+
+Output files are opened (created) for writing before anything runs, so an
+unwritable path is bad input (exit 2) rather than a finding lost at the end.
+A write that still fails at the end loses nothing either: the result goes
+to stderr with a one-line note, and the exit status stays what the run found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from testbed._version import __version__
+from testbed.campaign.output import atomic_write
+from testbed.cli.arguments import UsageError
+from testbed.runtime import Config
+
+__all__ = [
+    "RESULT_SCHEMA",
+    "check_output_file",
+    "deliver",
+    "found",
+    "label",
+    "outputs",
+    "result_json",
+    "stats_line",
+    "trace_text",
+    "violation_lines",
+    "warn",
+    "write_json",
+]
+
+#: the schema of every command's ``--json`` result
+RESULT_SCHEMA = "testbed.result/1"
+
+
+class Outputs:
+    """The files this invocation created ahead of its run (removed again if it stops on bad input)."""
+
+    def __init__(self) -> None:
+        self.created: list[Path] = []
+
+    def claim_file(self, option: str, path: str | None) -> None:
+        if path is None or path == "-":
+            return
+        check_output_file(option, path)
+        target = Path(path)
+        existed = target.exists()
+        try:
+            with target.open("a"):
+                pass
+        except OSError as error:
+            raise UsageError(f"{option} {path!r} cannot be opened for writing: {error.strerror or error}") from None
+        if not existed:
+            self.created.append(target)
+
+    def claim_dir(self, option: str, path: str | None) -> None:
+        if path is None:
+            return
+        target = Path(path)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{option} {path!r} exists and is not a directory")
+        if not target.exists() and not target.parent.is_dir():
+            raise UsageError(f"{option} {path!r}: parent directory does not exist")
+        existed = target.exists()
+        try:
+            target.mkdir(exist_ok=True)
+            if not existed:
+                self.created.append(target)
+            probe = target / f".testbed-probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise UsageError(f"{option} {path!r} is not writable: {error.strerror or error}") from None
+
+    def discard(self) -> None:
+        """Remove what :meth:`claim_file` / :meth:`claim_dir` created and nothing has filled."""
+        for target in reversed(self.created):
+            try:
+                if target.is_dir():
+                    target.rmdir()  # only if empty
+                elif target.stat().st_size == 0:
+                    target.unlink()
+            except OSError:
+                pass
+        self.created.clear()
+
+
+#: the files of the running invocation (``main`` clears it first)
+outputs = Outputs()
+
+
+def check_output_file(option: str, path: str) -> None:
+    if not path:
+        raise UsageError(f"{option}: output path is empty")
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{option} {path!r} is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path!r}: output directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"{option} {path!r} is not writable")
+
+
+def deliver(path: str | Path, text: str) -> str | None:
+    """Write ``text`` to ``path`` (atomically: a reader never sees half of it); the reason it failed, or None."""
+    try:
+        atomic_write(path, text)
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def warn(message: str) -> None:
+    print(f"testbed: warning: {message}", file=sys.stderr)
+
+
+def write_json(path: str | None, data: Any) -> None:
+    """The JSON result to ``path`` (``-``: stdout); on a failed write to stderr, after a one-line note."""
+    if path is None:
+        return
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    reason = deliver(path, text)
+    if reason is not None:
+        warn(f"cannot write --json {path!r} ({reason}); the JSON result follows on stderr")
+        sys.stderr.write(text)
+
+
+def trace_text(trace: dict[str, Any]) -> str:
+    return json.dumps(trace, separators=(",", ":")) + "\n"
+
+
+def label(config: Config) -> str:
+    """How a run's scenario is shown: its name, or what it ran without one."""
+    name = config.scenario or "none"
+    return name if config.program is None else f"{name} (program {config.program_reference})"
+
+
+def found(violation: dict[str, Any] | None) -> str:
+    """A trace's (or a replay's) first violation in a few words."""
+    return "no violation" if violation is None else f"{violation['invariant']} at step {violation['step']}"
+
+
+def violation_lines(violation_json: dict[str, Any]) -> list[str]:
+    lines = [
+        f"  {violation_json['invariant']}: {violation_json['message']}",
+        f"    step {violation_json['step']} on {violation_json['thread'] or '?'}",
+    ]
+    if violation_json.get("reproduce"):
+        lines.append(f"    reproduce: {violation_json['reproduce']}")
+    if violation_json.get("trace"):
+        lines.append(f"    details: {violation_json['trace']}")
+    return lines
+
+
+def result_json(
+    command: str,
+    scenario: str | None,
+    program: str | None,
+    seed: int,
+    strategy: str,
+    faults: Sequence[str],
+    schedules: int,
+    violations: list[dict[str, Any]],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``testbed.result/1`` document every command's ``--json`` writes."""
+    return {
+        "schema": RESULT_SCHEMA,
+        "testbed_version": __version__,
+        "command": command,
+        "scenario": scenario,
+        "program": program,
+        "seed": seed,
+        "strategy": strategy,
+        "faults": sorted(faults),
+        "schedules": schedules,
+        "violations": violations,
+        "stats": stats,
+    }
+
+
+def stats_line(stats: dict[str, Any]) -> str:
+    """What the run(s) exercised, in one line."""
+    return (
+        f"{stats.get('safepoints', 0)} safepoints, {stats.get('scavenges', 0)} scavenges "
+        f"({stats.get('pause_s', 0.0) * 1e3:.0f} ms paused), {stats.get('copied', 0)} copied, "
+        f"{stats.get('promoted', 0)} promoted, {stats.get('steals', 0)} steals, "
+        f"{stats.get('forwarding_races_lost', 0)} forwarding races lost, "
+        f"{stats.get('store_buffer_flushes', 0)} store-buffer flushes, {stats.get('points', 0)} points, "
+        f"peak {stats.get('peak_mutator_threads', 0)} mutator / {stats.get('peak_os_threads', 0)} OS threads"
+    )

@@ -1,0 +1,75 @@
+"""``testbed replay TRACE``: run a trace's schedule again and say whether it found the recorded violation."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any, TextIO
+
+from testbed.cli import output
+from testbed.cli.arguments import UsageError, add_command, count
+from testbed.runtime import Config
+from testbed.sched import ReplayDivergedError
+from testbed.shrink import ReplayResult, replay
+from testbed.traces import load_trace
+
+__all__ = ["add_parser", "cmd_replay"]
+
+
+def add_parser(commands: Any) -> None:
+    p = add_command(commands, "replay")
+    p.add_argument("trace", metavar="TRACE")
+    p.add_argument("--times", type=count(1), default=1, help="replays (default 1)")
+    p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
+
+
+def _print_replay(
+    args: argparse.Namespace, trace: dict[str, Any], config: Config, outcome: ReplayResult, out: TextIO
+) -> None:
+    recorded = trace["violation"]
+    decisions = sum(run[3] for run in trace["tape"])
+    print(
+        f"testbed replay: {args.trace} (scenario {output.label(config)}, seed {config.seed}, "
+        f"strategy {trace['strategy']}, {decisions} decisions); expecting {output.found(recorded)}",
+        file=out,
+    )
+    print(f"  reproduced {outcome.matches}/{args.times}", file=out)
+    for i, result in enumerate(outcome.results):
+        got = result.violations[0].to_json() if result.violations else None
+        if (None if got is None else (got["invariant"], got["step"])) != outcome.expected:
+            print(f"  replay {i + 1} found {output.found(got)}, not the recorded {output.found(recorded)}", file=out)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 1 when a replay finds a violation (the recorded one or not), 0 when every replay is clean,
+    2 when one stops following the trace's tape (nothing printed but the one-line error)."""
+    if args.json not in (None, "-"):
+        output.check_output_file("--json", args.json)
+    trace = load_trace(args.trace)
+    config = Config.from_json(trace["config"])
+    config.program_function()  # exit 2 naming the reference when it does not import
+    output.outputs.claim_file("--json", args.json)
+    try:
+        outcome = replay(trace, times=args.times)
+    except ReplayDivergedError as error:
+        raise UsageError(f"replay of {args.trace} {error}") from None
+    _print_replay(args, trace, config, outcome, out)
+    violations = []
+    for violation in outcome.results[0].violations:
+        data = violation.to_json()
+        data.update(seed=config.seed, trace=args.trace, reproduce=f"testbed replay {shlex.quote(args.trace)}")
+        violations.append(data)
+    document = output.result_json(
+        "replay",
+        config.scenario,
+        config.program_reference,
+        config.seed,
+        trace["strategy"],
+        sorted(config.faults),
+        args.times,
+        violations,
+        outcome.results[0].stats,
+    )
+    document["reproduced"] = outcome.matches
+    output.write_json(args.json, document)
+    return 1 if any(result.violations for result in outcome.results) else 0

@@ -1,0 +1,134 @@
+"""What ``testbed stress`` shows: the live status line while it runs, the summary when it ends."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, TextIO
+
+from testbed.campaign.driver import StressResult
+from testbed.campaign.monitor import StopRequests
+from testbed.campaign.output import event
+from testbed.cli import output
+
+__all__ = ["Status", "stress_summary"]
+
+
+class Status:
+    """The live status line of ``stress`` (only on a terminal)."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.last = 0.0
+        self.width = 0
+
+    def update(self, result: StressResult, elapsed: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.25):
+            return
+        self.last = now
+        stats = result.stats
+        line = (
+            f"[{elapsed:6.1f}s] schedules {result.schedules}  failing {result.failed_schedules}  "
+            f"buckets {len(result.buckets)}  "
+            f"scavenges {stats.get('scavenges', 0)}  points {stats.get('points', 0)}"
+        )
+        self.stream.write("\r" + line.ljust(self.width))
+        self.width = len(line)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _bucket_lines(bucket_json: dict[str, Any]) -> list[str]:
+    """A bucket: its number, count, signature and first seed; then how to rerun its smallest finding."""
+    smallest = bucket_json["smallest"]
+    lines = [
+        f"  [{bucket_json['bucket']}] x{bucket_json['count']} {bucket_json['summary']}; "
+        f"first seed {bucket_json['first_seed']}",
+        f"    reproduce: {smallest['reproduce']}",
+    ]
+    if smallest["trace"] and smallest["trace"] not in smallest["reproduce"]:
+        lines.append(f"    details: {smallest['trace']}")
+    return lines
+
+
+def _header(args: argparse.Namespace, result: StressResult, label: str, program: str | None) -> list[str]:
+    """What ran (scenarios, program, seed, strategy, faults, why it stopped) and what it exercised."""
+    stopped = f" (stopped: {result.stopped})" if result.stopped else ""
+    return [
+        f"testbed stress: scenario {label}"
+        + (f", program {program}" if program is not None else "")
+        + f", seed {args.seed}, strategy {args.strategy}, "
+        f"faults {', '.join(sorted(args.fault)) or 'none'}" + stopped,
+        f"  {result.schedules} schedules in {result.wall_s:.1f}s, {result.failed_schedules} failing; "
+        + output.stats_line(result.stats),
+    ]
+
+
+def _warnings(result: StressResult, document: dict[str, Any]) -> list[str]:
+    lines = []
+    if result.stopped == "max-rss":
+        lines.append(
+            f"  warning: stopped early: the campaign's processes used {document['stats']['peak_rss_mb']:.0f} MB, "
+            f"more than --max-rss {document['max_rss_mb']}"
+        )
+    # A check that never ran is not a pass: say which invariants no schedule evaluated.
+    never = [name for name, count in result.stats.get("checks_by_invariant", {}).items() if count == 0]
+    if never and result.schedules:
+        lines.append(f"  warning: never evaluated in this campaign: {', '.join(never)}")
+    return lines
+
+
+def _findings(result: StressResult, document: dict[str, Any]) -> list[str]:
+    """Violations by invariant, then one entry per bucket; or that there were none."""
+    by_invariant: dict[str, int] = {}
+    for finding in result.findings:
+        by_invariant[finding.violation.invariant] = by_invariant.get(finding.violation.invariant, 0) + 1
+    if not by_invariant:
+        return ["no violations"]
+    lines = [
+        "  violations by invariant: " + ", ".join(f"{name} x{count}" for name, count in sorted(by_invariant.items())),
+        f"{len(result.buckets)} buckets ({len(result.findings)} findings):",
+    ]
+    for bucket in document["buckets"]:
+        lines += _bucket_lines(bucket)
+    return lines
+
+
+def stress_summary(
+    args: argparse.Namespace,
+    out: TextIO,
+    result: StressResult,
+    label: str,
+    program: str | None,
+    document: dict[str, Any],
+    stop: StopRequests,
+) -> int:
+    """The summary (one line per bucket), the JSON result, the summary event; the exit status.
+
+    ``program`` is the custom program's reference (None: the standard program).
+    """
+    lines = _header(args, result, label, program) + _warnings(result, document) + _findings(result, document)
+    print("\n".join(lines), file=out)
+    output.write_json(args.json, document)
+    event(
+        "summary",
+        "campaign done: {schedules} schedules, {findings} findings in {buckets} buckets",
+        "INFO",
+        schedules=result.schedules,
+        findings=len(result.findings),
+        buckets=len(result.buckets),
+        stopped=result.stopped,
+        wall_s=result.wall_s,
+        peak_rss_mb=document["stats"]["peak_rss_mb"],
+    )
+    if result.findings:
+        return 1
+    if result.stopped in ("SIGINT", "SIGTERM", "interrupt"):
+        return stop.exit_status  # stopped before finding anything: never taken for a pass
+    return 0
