@@ -152,7 +152,9 @@ def _check_program(program: object) -> None:
         raise ConfigError(f"program must be a function fn(m), a 'module:function' reference or None, got {program!r}")
 
 
-def replay(path: str | os.PathLike[str], program: Program | None = None, times: int = 1) -> ReplayResult:
+def replay(
+    path: str | os.PathLike[str], program: Program | None = None, times: int = 1, allow_changed_code: bool = False
+) -> ReplayResult:
     """Replay the trace at ``path`` ``times`` times; a :class:`testbed.shrink.ReplayResult`.
 
     A trace of a custom program names it (``trace["program"]``); it is
@@ -161,22 +163,30 @@ def replay(path: str | os.PathLike[str], program: Program | None = None, times: 
     ``result.matches`` counts the replays that found the recorded violation at
     the recorded step.  Raises :class:`~testbed.sched.TraceError` for a file
     that is not a trace, :class:`~testbed.sched.ReplayDivergedError` when a
-    replay stops following the tape, and :class:`ConfigError` for bad arguments.
+    replay stops following the tape, :class:`~testbed.traces.CodeChanged` when
+    the model's code or the program's source changed since the trace was
+    recorded (unless ``allow_changed_code``: then ``result.changed`` says
+    what), and :class:`ConfigError` for bad arguments.  ``result.lost`` says
+    why a replay came out clean when the trace recorded a violation.
     """
     _path_argument(path, "path")
     _check_program(program)
     if not isinstance(times, int) or isinstance(times, bool) or times < 1:
         raise ConfigError(f"times must be an integer >= 1, got {times!r}")
-    return replay_trace(path, times=times, program=program)
+    return replay_trace(path, times=times, program=program, allow_changed_code=allow_changed_code)
 
 
 def shrink(
-    path: str | os.PathLike[str], out: str | os.PathLike[str], program: Program | None = None, max_runs: int = 400
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    program: Program | None = None,
+    max_runs: int = 400,
+    allow_changed_code: bool = False,
 ) -> ShrinkResult:
     """Shrink the trace at ``path`` to a calmer schedule with the same violation; write it to ``out``.
 
     Returns a :class:`testbed.shrink.ShrinkResult` (``before``/``after``
-    measures, ``trace``).  ``program`` as for :func:`replay`.  Raises
+    measures, ``trace``).  ``program`` and ``allow_changed_code`` as for :func:`replay`.  Raises
     ``ValueError`` when the trace records no violation or does not reproduce
     it, and what :func:`replay` raises.
     """
@@ -185,6 +195,6 @@ def shrink(
     _check_program(program)
     if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
         raise ConfigError(f"max_runs must be an integer >= 1, got {max_runs!r}")
-    result = shrink_trace(path, max_runs=max_runs, program=program)
+    result = shrink_trace(path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code)
     write_trace(out, result.trace)
     return result

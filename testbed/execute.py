@@ -25,6 +25,7 @@ from testbed._version import __version__
 from testbed.check import Checker
 from testbed.deopt import TieringDeoptimizer
 from testbed.faults import validate_faults
+from testbed.fingerprint import fingerprint
 from testbed.gc import MarkCompact, ParallelScavenger, SerialScavenger
 from testbed.reproduce import reproduce_command
 from testbed.runtime import Config, ConfigError, Event, Isolate
@@ -175,7 +176,7 @@ def _trace(
     config: Config, scheduler: ControlledScheduler, violations: list[Violation], model_events: list[Event]
 ) -> dict[str, Any]:
     first = violations[0] if violations else None
-    return {
+    trace = {
         "schema": TRACE_SCHEMA,
         "testbed_version": __version__,
         "config": config.to_json(),
@@ -196,3 +197,6 @@ def _trace(
         if first is None
         else {"invariant": first.invariant, "step": first.step, "thread": first.thread, "message": first.message},
     }
+    #: what produced the trace: the model's code, the program's source, the header (testbed.fingerprint)
+    trace["fingerprint"] = fingerprint(trace, config.program_function())
+    return trace

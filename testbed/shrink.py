@@ -26,8 +26,8 @@ from typing import Any
 from testbed import validate
 from testbed.execute import RunResult, replay_run
 from testbed.runtime import Config, ConfigError, Program
-from testbed.sched import decode_tape
-from testbed.traces import load_trace, validate_trace
+from testbed.sched import ReplayDivergedError, TraceError, decode_tape
+from testbed.traces import CodeChanged, code_changes, load_trace, validate_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
 
@@ -53,6 +53,8 @@ def _first(result: RunResult) -> tuple[str, int] | None:
 class ReplayResult:
     trace: dict[str, Any]
     results: list[RunResult]
+    #: what changed since the trace was recorded (replayed with ``allow_changed_code``); empty: nothing
+    changed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def expected(self) -> tuple[str, int] | None:
@@ -64,6 +66,32 @@ class ReplayResult:
         """Replays that reported the recorded invariant at the recorded step (or, none, nothing)."""
         return sum(1 for r in self.results if _first(r) == self.expected)
 
+    @property
+    def lost(self) -> str | None:
+        """Why the recorded violation did not recur in some replay that came out clean (None: no such replay)."""
+        violation = self.trace["violation"]
+        clean = sum(1 for r in self.results if not r.violations)
+        if violation is None or not clean:
+            return None
+        what = f"the recorded {violation['invariant']} at step {violation['step']} did not recur in {clean}/{len(self.results)} replays"
+        return f"{what}: {_cause(self.changed)}"
+
+
+def _cause(changed: list[str]) -> str:
+    """Why a replay of an unedited trace did not follow it.
+
+    A controlled replay is deterministic: with the model, the program and
+    the trace unchanged, a replay that leaves its tape or comes out clean
+    means the workload itself is not (it reads time, global randomness or
+    outside state).
+    """
+    if changed:
+        return f"{' and '.join(changed)} changed since the trace was recorded"
+    return (
+        "the model's code, the program and the trace are the ones that recorded it, so the workload is "
+        "nondeterministic (it reads time, global randomness or outside state)"
+    )
+
 
 def _checked(trace: dict[str, Any] | str | Path) -> dict[str, Any]:
     """A trace document, read from a path or given whole; validated either way, before anything runs."""
@@ -72,16 +100,60 @@ def _checked(trace: dict[str, Any] | str | Path) -> dict[str, Any]:
     return load_trace(trace)
 
 
-def replay(trace: dict[str, Any] | str | Path, times: int = 1, program: Program | None = None) -> ReplayResult:
+def _unchanged(trace: dict[str, Any], config: Config, allow_changed_code: bool) -> list[str]:
+    """What changed since the trace was recorded; :class:`CodeChanged` unless that is allowed."""
+    validate.boolean("allow_changed_code", allow_changed_code)
+    changes = code_changes(trace, config.program_function())
+    if changes and not allow_changed_code:
+        raise CodeChanged(
+            f"{' and '.join(changes)} changed since the trace was recorded, so a replay would not reproduce it "
+            "(allow_changed_code / --allow-changed-code replays it anyway)"
+        )
+    return changes
+
+
+def _same_threads(trace: dict[str, Any], result: RunResult) -> RunResult:
+    """``result``, whose run registered the trace's threads in the trace's order (else a TraceError)."""
+    assert result.trace is not None
+    if result.trace["threads"] != trace["threads"]:
+        raise TraceError(
+            f"the replay ran threads {', '.join(result.trace['threads'])}, "
+            f"the trace records {', '.join(trace['threads'])}"
+        )
+    return result
+
+
+def replay(
+    trace: dict[str, Any] | str | Path,
+    times: int = 1,
+    program: Program | None = None,
+    allow_changed_code: bool = False,
+) -> ReplayResult:
     """Re-run a trace ``times`` times with its tape, checked (ReplayDivergedError if it diverges).
 
     A custom program is imported from the trace's reference, or is ``program``
     (for one that cannot be imported: the function the trace was recorded with).
+    The trace's fingerprint must match the model's code and the program's
+    source as installed (:class:`~testbed.traces.CodeChanged` otherwise),
+    unless ``allow_changed_code``: then the result's ``changed`` says what
+    differs.  A replay whose run has other threads than the trace records
+    raises :class:`~testbed.sched.TraceError`.
     """
     trace = _checked(trace)
     validate.integer("times", times, 1)
     config = _config_of(trace, program)
-    return ReplayResult(trace, [replay_run(config, trace["tape"]) for _ in range(times)])
+    changed = _unchanged(trace, config, allow_changed_code)
+    return ReplayResult(trace, [_replayed(trace, config, changed) for _ in range(times)], changed)
+
+
+def _replayed(trace: dict[str, Any], config: Config, changed: list[str]) -> RunResult:
+    """One checked replay of ``trace``; a divergence says its cause."""
+    try:
+        return _same_threads(trace, replay_run(config, trace["tape"]))
+    except ReplayDivergedError as error:
+        raise ReplayDivergedError(
+            f"{error}; {_cause(changed)}", error.step, error.entry, error.expected, error.found
+        ) from None
 
 
 @dataclasses.dataclass
@@ -122,8 +194,9 @@ def shrink(
     max_runs: int = 400,
     on_progress: Callable[[int, dict[str, int]], None] | None = None,
     program: Program | None = None,
+    allow_changed_code: bool = False,
 ) -> ShrinkResult:
-    """A shorter tape that still breaks the trace's invariant (``program`` as for :func:`replay`).
+    """A shorter tape that still breaks the trace's invariant (``program``, ``allow_changed_code`` as for :func:`replay`).
 
     Raises ValueError when the trace does not reproduce its violation at all.
     """
@@ -133,6 +206,7 @@ def shrink(
         raise ValueError("the trace records no violation; there is nothing to shrink towards")
     target = trace["violation"]["invariant"]
     config = _config_of(trace, program)
+    _unchanged(trace, config, allow_changed_code)
     runs = 0
 
     def attempt(tape: list[int] | list[list[int]]) -> RunResult | None:

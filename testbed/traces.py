@@ -8,6 +8,14 @@ scenario in the catalogue, its seed the trace's, its program the trace's
 top-level ``program``.  Replay, shrink, timeline and the CLI read traces
 through :func:`load_trace` so that none of them meets a config the model
 cannot run halfway.
+
+The trace's ``fingerprint`` (:mod:`testbed.fingerprint`) is checked in two
+steps.  Loading refuses a trace whose header (config, strategy, threads)
+no longer hashes to what its recorder wrote: it was edited, and replaying
+it would not reproduce anything.  Replaying (and shrinking) also compares
+the hashes of the model's code and of the custom program's source with
+the ones installed now (:func:`code_changes`); a replay across a change
+is refused unless the caller allows it knowingly.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from testbed import sched
+from testbed.fingerprint import HEADER_FIELDS, header_hashes, model_hash, program_hash
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import scenario_names
 
-__all__ = ["config_problem", "load_trace", "validate_trace"]
+__all__ = ["CodeChanged", "code_changes", "config_problem", "load_trace", "validate_trace"]
 
 
 def _program_problem(trace: dict[str, Any]) -> str | None:
@@ -53,11 +62,41 @@ def config_problem(trace: dict[str, Any]) -> str | None:
     return None
 
 
+class CodeChanged(sched.TraceError):
+    """The model's code or the custom program changed since the trace was recorded: a replay is no reproduction."""
+
+
+def _edited(trace: dict[str, Any], where: str) -> dict[str, Any]:
+    recorded = trace["fingerprint"]
+    now = header_hashes(trace)
+    for field in HEADER_FIELDS:
+        if recorded.get(field) != now[field]:
+            raise sched.TraceError(
+                f"trace {where}: its {field} field is not what it was recorded with (its hash in the fingerprint "
+                "differs): the trace was edited, and replaying it would not reproduce the recorded run"
+            )
+    return trace
+
+
 def validate_trace(trace: object, where: str = "<document>") -> dict[str, Any]:
-    """``trace`` if it is a whole, well-formed trace whose config this model runs; else a TraceError."""
-    return sched.validate_trace(trace, where, config_problem)
+    """``trace`` if it is a whole, well-formed, unedited trace whose config this model runs; else a TraceError."""
+    return _edited(sched.validate_trace(trace, where, config_problem), where)
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read a trace file and validate the whole document, its config included."""
-    return sched.load_trace(path, config_problem)
+    """Read a trace file and validate the whole document, its config and fingerprint included."""
+    return _edited(sched.load_trace(path, config_problem), repr(str(path)))
+
+
+def code_changes(trace: dict[str, Any], program: Any) -> list[str]:
+    """What changed since ``trace`` was recorded: the model's code, the program's source (empty: nothing).
+
+    ``program`` is the workload function the replay runs (None: the standard program).
+    """
+    recorded = trace["fingerprint"]
+    changes = []
+    if recorded.get("model") != model_hash():
+        changes.append(f"the model's code (fingerprint {recorded.get('model')}, installed {model_hash()})")
+    if program is not None and recorded.get("program") != (now := program_hash(program)):
+        changes.append(f"the program's source (fingerprint {recorded.get('program')}, now {now})")
+    return changes

@@ -23,6 +23,7 @@ from testbed.scenarios import DEFAULT_SCENARIO, SCENARIOS, scenario_config
 __all__ = [
     "EXAMPLES",
     "UsageError",
+    "add_allow_changed_code",
     "add_command",
     "add_model_options",
     "build_config",
@@ -155,6 +156,15 @@ def add_command(commands: Any, name: str) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
+
+
+def add_allow_changed_code(parser: argparse.ArgumentParser) -> None:
+    """``--allow-changed-code``: replay a trace whose fingerprint no longer matches the code (replay, shrink)."""
+    parser.add_argument(
+        "--allow-changed-code",
+        action="store_true",
+        help="replay even if the model's code or the program changed since the trace was recorded (said on stderr)",
+    )
 
 
 def scenario_names(args: argparse.Namespace) -> list[str | None]:

@@ -7,9 +7,9 @@ import shlex
 from typing import Any, TextIO
 
 from testbed.cli import output
-from testbed.cli.arguments import UsageError, add_command, count
+from testbed.cli.arguments import UsageError, add_allow_changed_code, add_command, count
 from testbed.runtime import Config
-from testbed.sched import ReplayDivergedError
+from testbed.sched import ReplayDivergedError, TraceError
 from testbed.shrink import ReplayResult, replay
 from testbed.traces import load_trace
 
@@ -21,6 +21,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("--times", type=count(1), default=1, help="replays (default 1)")
     p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
+    add_allow_changed_code(p)
 
 
 def _print_replay(
@@ -41,8 +42,10 @@ def _print_replay(
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    """Exit 1 when a replay finds a violation (the recorded one or not), 0 when every replay is clean,
-    2 when one stops following the trace's tape (nothing printed but the one-line error)."""
+    """Exit 1 when a replay finds a violation (the recorded one or not), 0 when every replay is clean and the
+    trace recorded none; 2 (nothing printed but the one-line error) when one stops following the trace's
+    tape, when the code changed since the recording (unless --allow-changed-code), and when the trace
+    recorded a violation that no replay found (the one line says why)."""
     if args.json not in (None, "-"):
         output.check_output_file("--json", args.json)
     trace = load_trace(args.trace)
@@ -50,10 +53,20 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     config.program_function()  # exit 2 naming the reference when it does not import
     output.outputs.claim_file("--json", args.json)
     try:
-        outcome = replay(trace, times=args.times)
+        outcome = replay(trace, times=args.times, allow_changed_code=args.allow_changed_code)
     except ReplayDivergedError as error:
         raise UsageError(f"replay of {args.trace} {error}") from None
+    except TraceError as error:  # the code changed since the recording, the run's threads differ
+        raise UsageError(f"cannot replay {args.trace}: {error}") from None
+    if outcome.changed:
+        output.warn(
+            f"replaying across a change: {' and '.join(outcome.changed)} changed since {args.trace} was recorded"
+        )
+    if outcome.lost is not None and not any(result.violations for result in outcome.results):
+        raise UsageError(f"replay of {args.trace}: {outcome.lost}")
     _print_replay(args, trace, config, outcome, out)
+    if outcome.lost is not None:
+        print(f"  {outcome.lost}", file=out)
     violations = []
     for violation in outcome.results[0].violations:
         data = violation.to_json()

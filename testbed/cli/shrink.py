@@ -8,9 +8,9 @@ import sys
 from typing import Any, TextIO
 
 from testbed.cli import output
-from testbed.cli.arguments import UsageError, add_command, count
+from testbed.cli.arguments import UsageError, add_allow_changed_code, add_command, count
 from testbed.runtime import Config
-from testbed.sched import ReplayDivergedError
+from testbed.sched import TraceError
 from testbed.shrink import shrink
 from testbed.traces import load_trace
 
@@ -22,6 +22,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("trace", metavar="TRACE")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the shrunk trace")
     p.add_argument("--max-runs", type=count(1), default=400, help="runs the search may use (default 400)")
+    add_allow_changed_code(p)
 
 
 def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
@@ -33,12 +34,11 @@ def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"trace {args.trace!r} records no violation; nothing to shrink")
     output.outputs.claim_file("-o", args.output)
     try:
-        result = shrink(trace, max_runs=args.max_runs)
-    except ReplayDivergedError as error:
-        raise UsageError(f"cannot shrink {args.trace}: its replay {error}") from None
-    except ValueError as error:
-        print(f"testbed shrink: {error}", file=out)
-        return 0
+        result = shrink(trace, max_runs=args.max_runs, allow_changed_code=args.allow_changed_code)
+    except TraceError as error:  # a replay that diverges, code changed since the recording
+        raise UsageError(f"cannot shrink {args.trace}: {error}") from None
+    except ValueError as error:  # the recorded violation does not recur: nothing was shrunk
+        raise UsageError(f"cannot shrink {args.trace}: {error}") from None
     reason = output.deliver(args.output, output.trace_text(result.trace))
     if reason is not None:
         output.warn(f"cannot write -o {args.output!r} ({reason}); the shrunk trace follows on stderr")

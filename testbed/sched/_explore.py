@@ -81,7 +81,7 @@ class ExploreResult:
     ``schedules`` counts the schedules run.  When ``failed``, the rest
     describe the first failing schedule: its index and seed (None for the
     pct probe), the thread names in registration order, its tape (runs
-    ``[decision, runnable, thread, repeat]``, the ``testbed.trace/2``
+    ``[decision, runnable, thread, repeat]``, the ``testbed.trace/3``
     format), the scheduling step of the failure (for an exception, the
     last point its thread passed; for a check, the run's last step), the
     thread it happened in (None for a check), a one-line ``message``, and

@@ -1,6 +1,6 @@
 """Trace files: everything needed to replay a controlled run exactly.
 
-A trace is a JSON object with ``"schema": "testbed.trace/2"``:
+A trace is a JSON object with ``"schema": "testbed.trace/3"``:
 
 ``testbed_version``, ``config``, ``seed``, ``strategy``
     what ran: replaying runs the same configuration with the tape as a
@@ -31,6 +31,11 @@ A trace is a JSON object with ``"schema": "testbed.trace/2"``:
 ``violation``
     the first violation (``invariant``, ``step``, ``thread``,
     ``message``), or null.
+``fingerprint``
+    what produced the trace, as hashes (strings, or null): opaque here,
+    written and checked by the program that runs the traces (for the
+    model: its code, the custom program's source and the header fields,
+    see ``testbed.fingerprint``).
 
 A replay checks every decision against its run: the same number of
 runnable threads, the same thread chosen.  The first mismatch stops it
@@ -48,9 +53,10 @@ each event's ``[step, event, thread, detail]`` shape -- so that replay,
 shrink and timeline never meet a malformed value halfway.  A file that is not a trace of this schema and version raises
 :class:`TraceError` with a one-line reason.  ``program`` (optional, at the
 top level) is null or the reference of a custom workload (a non-empty
-string); whether it can be resolved is for the replay to say.  ``testbed.trace/1``
-traces (a bare list of decisions, nothing to check them against) are
-refused with a reason too: re-record them with this version.
+string); whether it can be resolved is for the replay to say.  Older
+schemas are refused with a reason too (``testbed.trace/1``: a bare list of
+decisions, nothing to check them against; ``testbed.trace/2``: no
+fingerprint): re-record them with this version.
 """
 
 from __future__ import annotations
@@ -75,9 +81,24 @@ __all__ = [
     "write_trace",
 ]
 
-TRACE_SCHEMA = "testbed.trace/2"
-_OLD_SCHEMAS = ("testbed.trace/1",)
-_REQUIRED = ("schema", "testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation")
+TRACE_SCHEMA = "testbed.trace/3"
+#: older schemas, and why this version does not replay them
+_OLD_SCHEMAS = {
+    "testbed.trace/1": "which has no expectations to check a replay against",
+    "testbed.trace/2": "which has no fingerprint of the code that recorded it",
+}
+_REQUIRED = (
+    "schema",
+    "testbed_version",
+    "config",
+    "seed",
+    "strategy",
+    "threads",
+    "tape",
+    "events",
+    "violation",
+    "fingerprint",
+)
 _OPTIONAL = ("preemptions", "steps", "model_events", "program")
 #: strategies whose runs have a trace (``free`` runs cannot be replayed)
 _CONTROLLED = ("random", "pct", "pos", "surw", "replay", "hypothesis")
@@ -207,8 +228,7 @@ def validate_trace(
     schema = trace.get("schema") if isinstance(trace, dict) else None
     if schema in _OLD_SCHEMAS:
         raise TraceError(
-            f"{where} is a {schema} trace, which has no expectations to check a replay against; "
-            f"this testbed reads {TRACE_SCHEMA}: record the run again"
+            f"{where} is a {schema} trace, {_OLD_SCHEMAS[schema]}; this testbed reads {TRACE_SCHEMA}: record the run again"
         )
     if not isinstance(trace, dict) or schema != TRACE_SCHEMA:
         raise TraceError(f"{where} is not a {TRACE_SCHEMA} trace (schema: {schema!r})")
@@ -260,7 +280,13 @@ def _document_problem(trace: dict[str, Any], config_problem: ConfigCheck | None)
         problem = _events_problem("model_events", trace["model_events"], ("step", "thread", "kind", "detail"), 2)
     if problem is not None:
         return problem
-    return _violation_problem(trace["violation"])
+    problem = _violation_problem(trace["violation"])
+    if problem is not None:
+        return problem
+    fingerprint = trace["fingerprint"]
+    if not (isinstance(fingerprint, dict) and all(v is None or isinstance(v, str) for v in fingerprint.values())):
+        return f"fingerprint must be an object of hashes (strings or null), got {_short(fingerprint)}"
+    return None
 
 
 def _events_problem(key: str, events: object, shape: tuple[str, ...], kind: int) -> str | None:

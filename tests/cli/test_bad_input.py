@@ -34,6 +34,7 @@ import testbed.campaign.output
 import testbed.cli
 from testbed import Config, ConfigError, Mix, run, scenario_config, stress
 from testbed.cli import EXAMPLES, build_parser
+from testbed.fingerprint import header_hashes
 from testbed.sched import decode_tape, encode_tape
 
 pytest_plugins = ["pytester"]
@@ -222,10 +223,10 @@ TRACE_CASES: list[tuple[str, Callable[[dict[str, Any]], object], list[str]]] = [
     ("binary", _raw(bytes(range(256)) * 8), ["not UTF-8"]),
     ("utf-16", lambda t: json.dumps(t).encode("utf-16"), ["not UTF-8"]),
     ("empty", _raw(b""), ["not JSON"]),
-    ("not-json", _raw(b'{"schema": "testbed.trace/2", tape: [}'), ["not JSON", "line 1"]),
+    ("not-json", _raw(b'{"schema": "testbed.trace/3", tape: [}'), ["not JSON", "line 1"]),
     ("nested-too-deeply", _raw(b"[" * 100_000), ["nested too deeply"]),
     ("integer-too-long", _raw(b'{"seed": ' + b"9" * 5000 + b"}"), ["not usable JSON"]),
-    ("a-list", _raw(b"[1, 2, 3]"), ["not a testbed.trace/2 trace"]),
+    ("a-list", _raw(b"[1, 2, 3]"), ["not a testbed.trace/3 trace"]),
     ("a-result-document", _set("schema", "testbed.result/1"), ["testbed.result/1"]),
     ("version-1", _set("schema", "testbed.trace/1"), ["record the run again"]),
     ("other-version", _set("testbed_version", "0.0.1-other"), ["0.0.1-other"]),
@@ -493,7 +494,7 @@ def test_a_shrunk_trace_that_cannot_be_written_goes_to_stderr(cli, tmp_path: Pat
     assert outcome.code == 1, outcome
     note, _, document = outcome.err.partition("\n")
     assert "cannot write -o '/dev/full'" in note
-    assert json.loads(document)["schema"] == "testbed.trace/2"
+    assert json.loads(document)["schema"] == "testbed.trace/3"
 
 
 def test_a_catalogue_that_cannot_be_written_goes_to_stderr(cli) -> None:
@@ -520,8 +521,10 @@ def test_a_replay_that_diverges_leaves_no_json_file_behind(cli, usage_error, tmp
     entry = 2
     decisions[entry] = (decisions[entry] + 1) % expected[entry][0]
     tape = encode_tape((d, n, t) for d, (n, t) in zip(decisions, expected, strict=True))
+    flipped = recorded_trace | {"tape": tape}
+    flipped["fingerprint"] = flipped["fingerprint"] | header_hashes(flipped)  # as if recorded so
     path = tmp_path / "flipped.json"
-    path.write_text(json.dumps(recorded_trace | {"tape": tape}))
+    path.write_text(json.dumps(flipped))
     out = tmp_path / "result.json"
     usage_error(cli("replay", str(path), "--json", str(out)), "diverged")
     assert not out.exists()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from testbed.fingerprint import header_hashes
 from testbed.sched import decode_tape, encode_tape, load_trace
 
 #: the step of the recorded skip-flush violation (the pinned trace of
@@ -52,13 +53,22 @@ def edit(path: Path, **changes: Any) -> Path:
     return edited
 
 
+def recorded_as(path: Path, **changes: Any) -> Path:
+    """The trace edited and fingerprinted again: as if its run had recorded ``changes`` (a verdict, ...)."""
+    edited = edit(path, **changes)
+    trace = json.loads(edited.read_text())
+    trace["fingerprint"].update(header_hashes(trace))
+    edited.write_text(json.dumps(trace))
+    return edited
+
+
 def flip(path: Path, entry: int) -> tuple[Path, tuple[int, int]]:
     """The trace with decision ``entry`` handing the turn to another thread; its recorded (runnable, thread)."""
     trace = json.loads(path.read_text())
     decisions, expected = decode_tape(trace["tape"])
     decisions[entry] = (decisions[entry] + 1) % expected[entry][0]
     tape = encode_tape((d, n, t) for d, (n, t) in zip(decisions, expected, strict=True))
-    return edit(path, tape=tape), expected[entry]
+    return recorded_as(path, tape=tape), expected[entry]
 
 
 def test_a_faithful_replay_reproduces_and_exits_1(cli, trace_file: Path) -> None:
@@ -92,7 +102,7 @@ def test_a_diverging_replay_with_json_to_stdout_writes_no_document(cli, usage_er
 
 def test_a_different_violation_than_recorded_exits_1_and_says_so(cli, trace_file: Path) -> None:
     recorded = {"invariant": "world-stopped", "step": 42, "thread": "mutator-0", "message": "m"}
-    outcome = cli("replay", str(edit(trace_file, violation=recorded)))
+    outcome = cli("replay", str(recorded_as(trace_file, violation=recorded)))
     assert outcome.code == 1, outcome
     assert "expecting world-stopped at step 42" in outcome.out
     assert "reproduced 0/1" in outcome.out
@@ -103,7 +113,7 @@ def test_a_different_violation_than_recorded_exits_1_and_says_so(cli, trace_file
 
 def test_the_same_invariant_at_another_step_is_not_a_reproduction(cli, trace_file: Path) -> None:
     recorded = {"invariant": "store-buffers-flushed", "step": STEP - 1, "thread": "mutator-0", "message": "m"}
-    outcome = cli("replay", str(edit(trace_file, violation=recorded)))
+    outcome = cli("replay", str(recorded_as(trace_file, violation=recorded)))
     assert outcome.code == 1, outcome
     assert "reproduced 0/1" in outcome.out
     assert (
@@ -113,7 +123,7 @@ def test_the_same_invariant_at_another_step_is_not_a_reproduction(cli, trace_fil
 
 
 def test_a_clean_trace_that_now_finds_a_violation_exits_1(cli, trace_file: Path) -> None:
-    outcome = cli("replay", str(edit(trace_file, violation=None)), "--json", "-")
+    outcome = cli("replay", str(recorded_as(trace_file, violation=None)), "--json", "-")
     assert outcome.code == 1, outcome
     assert "expecting no violation" in outcome.err
     assert f"replay 1 found store-buffers-flushed at step {STEP}, not the recorded no violation" in outcome.err
@@ -122,27 +132,40 @@ def test_a_clean_trace_that_now_finds_a_violation_exits_1(cli, trace_file: Path)
     assert [v["invariant"] for v in document["violations"]][:1] == ["store-buffers-flushed"]
 
 
-def test_a_clean_replay_exits_0_even_when_a_violation_was_recorded(cli, clean_trace_file: Path) -> None:
+def test_a_clean_replay_of_a_clean_trace_exits_0(cli, clean_trace_file: Path) -> None:
     clean = cli("replay", str(clean_trace_file))
     assert clean.code == 0, clean
     assert "reproduced 1/1" in clean.out
-    recorded = {"invariant": "store-buffers-flushed", "step": STEP, "thread": "mutator-0", "message": "m"}
-    outcome = cli("replay", str(edit(clean_trace_file, violation=recorded)))
-    assert outcome.code == 0, outcome
-    assert f"replay 1 found no violation, not the recorded store-buffers-flushed at step {STEP}" in outcome.out
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("violation", {"invariant": "store-buffers-flushed", "step": STEP, "thread": "mutator-0", "message": "m"}),
+        ("strategy", "pct"),
+        ("threads", "reversed"),
+    ],
+)
+def test_an_edited_trace_is_refused_naming_the_edited_field(
+    cli, usage_error, clean_trace_file: Path, field: str, value: object
+) -> None:
+    if value == "reversed":
+        value = json.loads(clean_trace_file.read_text())["threads"][::-1]
+    edited = edit(clean_trace_file, **{field: value})
+    usage_error(cli("replay", str(edited)), f"its {field} field is not what it was recorded with", "edited")
 
 
 def test_a_version_1_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path) -> None:
     decisions, _ = decode_tape(json.loads(trace_file.read_text())["tape"])
     old = edit(trace_file, schema="testbed.trace/1", tape=decisions)
-    usage_error(cli("replay", str(old)), "testbed.trace/1", "testbed.trace/2", "record the run again")
+    usage_error(cli("replay", str(old)), "testbed.trace/1", "testbed.trace/3", "record the run again")
 
 
 def test_shrinking_a_diverging_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path, tmp_path: Path) -> None:
     flipped, _ = flip(trace_file, 3)
     usage_error(
         cli("shrink", str(flipped), "-o", str(tmp_path / "small.json")),
-        f"cannot shrink {flipped}: its replay diverged at step",
+        f"cannot shrink {flipped}: diverged at step",
         "(tape entry 3)",
     )
     assert not (tmp_path / "small.json").exists()

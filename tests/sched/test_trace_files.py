@@ -1,4 +1,4 @@
-"""Trace files (``testbed.trace/2``): strict reading, one-line reasons.
+"""Trace files (``testbed.trace/3``): strict reading, one-line reasons.
 
 A replay that silently diverged would be worse than none, so a file that is
 not a trace of this schema and this testbed version is refused with a
@@ -38,6 +38,7 @@ def valid_trace() -> dict[str, Any]:
         "tape": [[0, 3, 1, 4], [2, 3, 0, 1], [0, 2, 2, 7]],
         "events": [[4, "switch", "mutator-0", "mutator-1 at flag-test"]],
         "violation": {"invariant": "remset-complete", "step": 17, "thread": "mutator-1", "message": "m"},
+        "fingerprint": {"model": "0123456789abcdef", "program": None},
     }
 
 
@@ -57,8 +58,8 @@ def rejected(path: Path, *needles: str) -> str:
     return message
 
 
-def test_schema_name_is_testbed_trace_2() -> None:
-    assert TRACE_SCHEMA == "testbed.trace/2"
+def test_schema_name_is_testbed_trace_3() -> None:
+    assert TRACE_SCHEMA == "testbed.trace/3"
 
 
 def test_a_version_1_trace_is_refused_in_one_line_that_says_to_record_it_again(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("schema", "shown"),
-    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/3", "'testbed.trace/3'"), (None, "None")],
+    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/4", "'testbed.trace/4'"), (None, "None")],
 )
 def test_wrong_schema_is_rejected(tmp_path: Path, schema: object, shown: str) -> None:
     document = valid_trace() | {"schema": schema}
@@ -131,13 +132,13 @@ def test_missing_schema_is_rejected(tmp_path: Path) -> None:
     rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
 
 
-@pytest.mark.parametrize("document", [[1, 2, 3], "testbed.trace/2", 7, None])
+@pytest.mark.parametrize("document", [[1, 2, 3], "testbed.trace/3", 7, None])
 def test_json_that_is_not_an_object_is_rejected(tmp_path: Path, document: object) -> None:
     rejected(write(tmp_path, document), f"is not a {TRACE_SCHEMA} trace")
 
 
 @pytest.mark.parametrize(
-    "key", ["testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation"]
+    "key", ["testbed_version", "config", "seed", "strategy", "threads", "tape", "events", "violation", "fingerprint"]
 )
 def test_trace_lacking_a_field_is_rejected(tmp_path: Path, key: str) -> None:
     document = valid_trace()
@@ -210,3 +211,17 @@ def test_empty_tape_is_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize("violation", [{"invariant": "remset-complete"}, {"step": 3}, "remset-complete", [1]], ids=str)
 def test_malformed_violation_record_is_rejected(tmp_path: Path, violation: object) -> None:
     rejected(write(tmp_path, valid_trace() | {"violation": violation}), "violation")
+
+
+@pytest.mark.parametrize("fingerprint", [None, "0123", ["a"], {"model": 3}, {"model": ["a"]}])
+def test_a_fingerprint_that_is_not_an_object_of_hashes_is_rejected(tmp_path: Path, fingerprint: object) -> None:
+    document = valid_trace()
+    document["fingerprint"] = fingerprint
+    rejected(write(tmp_path, document), "fingerprint must be an object of hashes")
+
+
+def test_a_version_2_trace_is_refused_for_its_missing_fingerprint(tmp_path: Path) -> None:
+    document = valid_trace()
+    document["schema"] = "testbed.trace/2"
+    del document["fingerprint"]
+    rejected(write(tmp_path, document), "testbed.trace/2 trace", "no fingerprint", "record the run again")
