@@ -49,17 +49,20 @@ class Checker(Observer):
         self.checks = 0
         #: seconds spent in the heap verifier (a measurement, not part of any verdict)
         self.verify_s = 0.0
+        #: scavenger tasks that said they began their part and not yet that they ended
+        #: (each task's thread adds and removes only its own key)
+        self._gc_tasks: dict[str, bool] = {}
 
     # -- mutator operations ------------------------------------------------------
 
     def on_heap_op(self, mutator: Mutator, op: str) -> None:
         # The world-stopped monitor: the collection really is running (the
         # initiator set in_progress before collecting and clears it after, and
-        # scavenger tasks count themselves in and out), and this mutator is
-        # really executing a heap operation.
+        # a scavenger task has said it began its part and not yet that it
+        # ended), and this mutator is really executing a heap operation.
         self.evaluations["world-stopped"] += 1
         isolate = mutator.isolate
-        if isolate.safepoint.in_progress or isolate.collector.active_tasks:
+        if isolate.safepoint.in_progress or self._gc_tasks:
             self._report(
                 isolate, [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
             )
@@ -108,6 +111,20 @@ class Checker(Observer):
     def on_global_write(self, mutator: Mutator, index: int, value: Tagged) -> None:
         self.shadow.global_write(mutator, index, value)
 
+    # -- collector threads (each hook runs on the thread doing the work) ----------
+
+    def on_gc_task_start(self, isolate: Isolate, task: str) -> None:
+        self._gc_tasks[task] = True
+
+    def on_gc_task_end(self, isolate: Isolate, task: str) -> None:
+        self._gc_tasks.pop(task, None)
+
+    def on_sweep_start(self, isolate: Isolate, item: str) -> None:
+        self.verifier.sweeper.started(item)
+
+    def on_sweep_end(self, isolate: Isolate, item: str) -> None:
+        self.verifier.sweeper.ended(item)
+
     # -- verification points ---------------------------------------------------
 
     def on_pause_start(self, isolate: Isolate) -> None:
@@ -118,7 +135,20 @@ class Checker(Observer):
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        self._report(isolate, self._timed(self.verifier.after_scavenge, isolate))
+        # The world may resume only once every task has said it is done.
+        self.evaluations["world-stopped"] += 1
+        running = sorted(self._gc_tasks)
+        early = (
+            [
+                isolate.violation(
+                    "world-stopped",
+                    f"after scavenge {isolate.stats.scavenges}: {', '.join(running)} still running as the world resumes",
+                )
+            ]
+            if running
+            else []
+        )
+        self._report(isolate, early + self._timed(self.verifier.after_scavenge, isolate))
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1
