@@ -3,8 +3,11 @@
 Routes the model's callbacks: mutator operations update the shadow graph
 and are screened as they happen (a heap operation while a GC runs is
 ``world-stopped``; reading through a dead object is ``no-dangling``;
-running code that was freed is ``frames-consistent``); the pause and
-run-end hooks run the heap verifier.  Whatever it finds is reported to the
+running code that was freed is ``frames-consistent``).  Collector threads
+say as they act when a scavenger task begins and ends and which remembered
+slots it reads (a read through a freed host is ``no-dangling``), and when
+the sweeper begins and ends an item; the checker keeps its own record of
+those.  The pause and run-end hooks run the heap verifier.  Whatever it finds is reported to the
 isolate, which aborts the run.  Every evaluation of every invariant is
 counted (:attr:`Checker.evaluations`).
 """
@@ -118,6 +121,15 @@ class Checker(Observer):
 
     def on_gc_task_end(self, isolate: Isolate, task: str) -> None:
         self._gc_tasks.pop(task, None)
+
+    def on_slot_read(self, isolate: Isolate, task: str, host: HeapObject, index: int, value: Tagged) -> None:
+        # A remembered slot read through a freed host: the scavenger reads
+        # memory the sweeper has freed (in V8, a free-list entry read as a slot).
+        self.evaluations["no-dangling"] += 1
+        dead = death(host)
+        if dead is not None:
+            message = f"{task} reads remembered slot #{host.lid}.{index} of a {dead} object"
+            self._report(isolate, [isolate.violation("no-dangling", message)])
 
     def on_sweep_start(self, isolate: Isolate, item: str) -> None:
         self.verifier.sweeper.started(item)

@@ -56,7 +56,8 @@ INVARIANTS: tuple[Invariant, ...] = (
         "no reachable reference to a freed or zapped object; no read through one, no write into a freed one; "
         "no live code embeds one",
         "every mutator field read; every checkmark trace (pause start, after each collection, run end); "
-        "code's embedded objects at the same points; freed old-space objects after each scavenge",
+        "code's embedded objects at the same points; every remembered slot a scavenger task reads; "
+        "freed old-space objects after each scavenge",
         True,
     ),
     Invariant(

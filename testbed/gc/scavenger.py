@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
-from testbed.heap import Page, Tagged
+from testbed.heap import HeapObject, Page, Tagged
 from testbed.sched import Condition, Halt, Lock, active_scheduler
 
 if TYPE_CHECKING:
@@ -72,7 +72,13 @@ class ScavengeJob:
         local work: they look at the pool again before returning, so a
         segment published late is scanned by its publisher.
         """
-        evacuator = Evacuator(self.isolate.heap, self.isolate.config.faults, name)
+        isolate = self.isolate
+        observer = isolate.observer
+
+        def on_slot_read(host: HeapObject, index: int, value: Tagged) -> None:
+            observer.on_slot_read(isolate, name, host, index, value)
+
+        evacuator = Evacuator(isolate.heap, isolate.config.faults, name, on_slot_read)
         while (item := self.items.claim()) is not None:
             kind, target = item
             if kind == "roots":

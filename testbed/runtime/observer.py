@@ -119,6 +119,9 @@ class Observer:
     def on_gc_task_end(self, isolate: Isolate, task: str) -> None:
         """A scavenger task has done its part: it touches the heap no more in this scavenge."""
 
+    def on_slot_read(self, isolate: Isolate, task: str, host: HeapObject, index: int, value: Tagged) -> None:
+        """A scavenger task read remembered slot ``host.fields[index]`` (``value`` is what it got)."""
+
     def on_sweep_start(self, isolate: Isolate, item: str) -> None:
         """The thread that sweeps begins ``item`` (a page's name, or ``"weak list"``)."""
 

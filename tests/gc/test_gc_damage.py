@@ -6,8 +6,9 @@ for the first, zaps from-space under the other (forwarding addresses too)
 and resumes the mutators, and fields still point into from-space.
 
 ``scavenge-while-sweeping``: the sweeper, not paused, frees a dead host
-whose remembered slot a scavenger task is updating; the task then writes the
-copy's address into the freed object (V8: into the free list).  The sweeper
+whose remembered slots a scavenger task is visiting; the task then reads a
+slot of the freed object, or writes a copy's address into it (V8: into the
+free list).  The sweeper
 also clears slot-set cells by read-modify-write while the scavenger writes
 them without the mutex, so a dropped slot can come back (remset-precise).
 
