@@ -72,8 +72,9 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         name="resume-before-workers-done",
-        summary="mutators resume while scavenger tasks still run",
-        caught_by="world-stopped",
+        summary="the initiator waits only for the first scavenger task, then zaps from-space and resumes the "
+        "mutators while other tasks still copy and scan",
+        caught_by="world-stopped / no-from-space-refs / no-dangling",
         where="testbed/gc/scavenger.py",
         scenario="store-buffer-storm",
     ),
@@ -189,9 +190,10 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         name="scavenge-while-sweeping",
-        summary="a scavenge starts without pausing the concurrent sweeper, which goes on sweeping pages while the "
-        "scavenger records OLD_TO_NEW slots",
-        caught_by="sweeper-paused-during-scavenge / weak-list-complete / weak-list-cleared",
+        summary="a scavenge starts without pausing the concurrent sweeper, which frees objects whose remembered "
+        "slots the scavenger is updating and rewrites slot-set cells the scavenger writes",
+        caught_by="sweeper-paused-during-scavenge / no-dangling / remset-precise / weak-list-complete / "
+        "weak-list-cleared",
         where="testbed/runtime/isolate.py",
         scenario="sweeper-races",
         bug=None,

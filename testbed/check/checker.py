@@ -3,8 +3,11 @@
 Routes the model's callbacks: mutator operations update the shadow graph
 and are screened as they happen (a heap operation while a GC runs is
 ``world-stopped``; reading through a dead object is ``no-dangling``;
-running code that was freed is ``frames-consistent``); the pause and
-run-end hooks run the heap verifier.  Whatever it finds is reported to the
+running code that was freed is ``frames-consistent``).  Collector threads
+say as they act when a scavenger task begins and ends and which remembered
+slots it reads (a read through a freed host is ``no-dangling``), and when
+the sweeper begins and ends an item; the checker keeps its own record of
+those.  The pause and run-end hooks run the heap verifier.  Whatever it finds is reported to the
 isolate, which aborts the run.  Every evaluation of every invariant is
 counted (:attr:`Checker.evaluations`).
 """
@@ -49,17 +52,20 @@ class Checker(Observer):
         self.checks = 0
         #: seconds spent in the heap verifier (a measurement, not part of any verdict)
         self.verify_s = 0.0
+        #: scavenger tasks that said they began their part and not yet that they ended
+        #: (each task's thread adds and removes only its own key)
+        self._gc_tasks: dict[str, bool] = {}
 
     # -- mutator operations ------------------------------------------------------
 
     def on_heap_op(self, mutator: Mutator, op: str) -> None:
         # The world-stopped monitor: the collection really is running (the
         # initiator set in_progress before collecting and clears it after, and
-        # scavenger tasks count themselves in and out), and this mutator is
-        # really executing a heap operation.
+        # a scavenger task has said it began its part and not yet that it
+        # ended), and this mutator is really executing a heap operation.
         self.evaluations["world-stopped"] += 1
         isolate = mutator.isolate
-        if isolate.safepoint.in_progress or isolate.collector.active_tasks:
+        if isolate.safepoint.in_progress or self._gc_tasks:
             self._report(
                 isolate, [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
             )
@@ -108,6 +114,29 @@ class Checker(Observer):
     def on_global_write(self, mutator: Mutator, index: int, value: Tagged) -> None:
         self.shadow.global_write(mutator, index, value)
 
+    # -- collector threads (each hook runs on the thread doing the work) ----------
+
+    def on_gc_task_start(self, isolate: Isolate, task: str) -> None:
+        self._gc_tasks[task] = True
+
+    def on_gc_task_end(self, isolate: Isolate, task: str) -> None:
+        self._gc_tasks.pop(task, None)
+
+    def on_slot_read(self, isolate: Isolate, task: str, host: HeapObject, index: int, value: Tagged) -> None:
+        # A remembered slot read through a freed host: the scavenger reads
+        # memory the sweeper has freed (in V8, a free-list entry read as a slot).
+        self.evaluations["no-dangling"] += 1
+        dead = death(host)
+        if dead is not None:
+            message = f"{task} reads remembered slot #{host.lid}.{index} of a {dead} object"
+            self._report(isolate, [isolate.violation("no-dangling", message)])
+
+    def on_sweep_start(self, isolate: Isolate, item: str) -> None:
+        self.verifier.sweeper.started(item)
+
+    def on_sweep_end(self, isolate: Isolate, item: str) -> None:
+        self.verifier.sweeper.ended(item)
+
     # -- verification points ---------------------------------------------------
 
     def on_pause_start(self, isolate: Isolate) -> None:
@@ -118,7 +147,20 @@ class Checker(Observer):
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         self.checks += 1
-        self._report(isolate, self._timed(self.verifier.after_scavenge, isolate))
+        # The world may resume only once every task has said it is done.
+        self.evaluations["world-stopped"] += 1
+        running = sorted(self._gc_tasks)
+        early = (
+            [
+                isolate.violation(
+                    "world-stopped",
+                    f"after scavenge {isolate.stats.scavenges}: {', '.join(running)} still running as the world resumes",
+                )
+            ]
+            if running
+            else []
+        )
+        self._report(isolate, early + self._timed(self.verifier.after_scavenge, isolate))
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1

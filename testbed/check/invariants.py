@@ -53,9 +53,11 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "no-dangling",
-        "no reachable reference to a freed or zapped object; no read through one; no live code embeds one",
+        "no reachable reference to a freed or zapped object; no read through one, no write into a freed one; "
+        "no live code embeds one",
         "every mutator field read; every checkmark trace (pause start, after each collection, run end); "
-        "code's embedded objects at the same points",
+        "code's embedded objects at the same points; every remembered slot a scavenger task reads; "
+        "freed old-space objects after each scavenge",
         True,
     ),
     Invariant(

@@ -5,17 +5,17 @@ V8's scavenger pauses the concurrent sweeper for the whole scavenge
 relies on it: "Sweeper is stopped during scavenge, so we can directly
 insert into its remembered set here" (src/heap/scavenger.cc).
 
-The check reads what the sweeping thread wrote down about itself, what it
-is working on (``current``: a page, or the weak list it retires first) and
-every item it began (``history``), never the pause request the scavenge
-makes: at the pause start the sweeper must be between items, and by the
-end of the scavenge it must not have begun one since.  A run without a
-full collector (or without its sweeper) has nothing to check.
+The check keeps its own record of what the sweeping thread does, built from
+the observer hooks that thread fires as it begins and ends each item (a
+page, or the weak list it retires first), never from the pause request the
+scavenge makes or any field of the sweeper: at the pause start the sweeper
+must be between items, and by the end of the scavenge it must not have
+begun one since.  A run without a full collector has nothing to check.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from testbed.check.findings import Findings
 
@@ -28,38 +28,49 @@ INVARIANT = "sweeper-paused-during-scavenge"
 
 
 class SweeperChecks:
-    """Remembers how many items the sweeper had begun when the pause started."""
+    """What the sweeping thread was seen doing, and since when."""
 
     def __init__(self) -> None:
-        self._begun: int | None = None
+        #: the item the sweeping thread is on (its last start without an end), or None
+        self._current: str | None = None
+        #: every item it began, in order (only its own thread appends)
+        self._began: list[str] = []
+        #: how many items it had begun when this pause started (None: no pause being checked)
+        self._begun_at_pause: int | None = None
 
-    @staticmethod
-    def _record(isolate: Isolate) -> Any:
-        return getattr(isolate.full_collector, "sweeper", None)
+    # -- the sweeping thread's hooks (on that thread) --------------------------
+
+    def started(self, item: str) -> None:
+        self._current = item
+        self._began.append(item)
+
+    def ended(self, item: str) -> None:
+        if self._current == item:
+            self._current = None
+
+    # -- the pause (on the initiator) ------------------------------------------
 
     def at_pause_start(self, isolate: Isolate, found: Findings) -> None:
-        record = self._record(isolate)
-        self._begun = None
-        if record is None:
-            return
+        self._begun_at_pause = None
+        if isolate.full_collector is None:
+            return  # no mark-compact, so nothing is ever swept
         found.evaluate(INVARIANT)
-        begun = len(record.history)
-        current = record.current
+        begun = len(self._began)
+        current = self._current
         if current is not None:
             scavenge = isolate.stats.scavenges + 1
             found.add(INVARIANT, f"the sweeper is working on {current} as scavenge {scavenge} starts")
-        self._begun = begun
+        self._begun_at_pause = begun
 
     def after_scavenge(self, isolate: Isolate, found: Findings) -> None:
-        record = self._record(isolate)
-        if record is None or self._begun is None:
+        if self._begun_at_pause is None:
             return
         found.evaluate(INVARIANT)
-        began = list(record.history)[self._begun :]
-        current = record.current
+        began = self._began[self._begun_at_pause :]
+        current = self._current
         scavenge = isolate.stats.scavenges
         if began:
             found.add(INVARIANT, f"the sweeper began {', '.join(began)} during scavenge {scavenge}")
         elif current is not None:
             found.add(INVARIANT, f"the sweeper is working on {current} as scavenge {scavenge} ends")
-        self._begun = None
+        self._begun_at_pause = None

@@ -23,6 +23,8 @@ tasks can both "win" and the object ends up with two copies;
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged, poison
 from testbed.heap.layout import tagged_fields
 from testbed.sched import point
@@ -36,9 +38,17 @@ SEGMENT_SIZE = 8
 class Evacuator:
     """Per-task state of one scavenge."""
 
-    def __init__(self, heap: Heap, faults: frozenset[str], name: str) -> None:
+    def __init__(
+        self,
+        heap: Heap,
+        faults: frozenset[str],
+        name: str,
+        on_slot_read: Callable[[HeapObject, int, Tagged], None] | None = None,
+    ) -> None:
         self.heap = heap
         self.name = name
+        #: told of every remembered slot this task reads (host, field index, value), as it reads it
+        self._on_slot_read = on_slot_read
         #: this task's local worklist segment (LIFO)
         self.grey: list[HeapObject] = []
         self.to_lab: LinearAllocationBuffer | None = None
@@ -129,6 +139,8 @@ class Evacuator:
         for host, index in RememberedSet.slots_of(page):
             point("remset-scan", host.lid)
             value = host.fields[index]
+            if self._on_slot_read is not None:
+                self._on_slot_read(host, index, value)
             if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
                 value = host.fields[index] = self.evacuate(value)
             if isinstance(value, HeapObject) and value.page.young:

@@ -116,7 +116,7 @@ class MarkCompact:
         with self.lock:
             self.sweeper.request_pause()
             self.changed.wait_for(
-                lambda: not self._released and (not self._sweeping or self._retired) and self.sweeper.current is None,
+                lambda: not self._released and (not self._sweeping or self._retired) and self.sweeper.between_items,
                 abandon=isolate.is_aborted,
             )
 
@@ -223,11 +223,11 @@ class MarkCompact:
     def _sweep(self, isolate: Isolate, marked: set[int], watermark: int) -> None:
         """Unlink dead weak-list entries, then sweep every page (dead objects older than ``watermark``)."""
         with self.lock:
-            self.sweeper.begin("weak list")
+            self.sweeper.begin(isolate, "weak list")
         try:
             self._retire_dead_code(isolate, marked, watermark)
         finally:
             with self.lock:
                 self._retired = True
-                self.sweeper.end()
+                self.sweeper.end(isolate)
         self.sweeper.sweep_pages(isolate, marked, watermark, isolate.is_aborted)

@@ -4,14 +4,18 @@ Mirrors V8's ``ScavengerCollector::CollectGarbage`` (src/heap/scavenger.cc):
 flip the semispaces; split the roots (global handles, each thread's handle
 scopes and frames) and the OLD_TO_NEW remembered set's pages into items;
 run scavenger tasks that claim items, evacuate what they point at and then
-drain the worklist, stealing from each other, until termination; zap
-from-space and move the age mark.
+drain the worklist, stealing from each other, until they find no work left;
+wait for every task (``JobHandle::Join``); zap from-space and move the age
+mark.  Only then may the world resume: V8's safepoint resumes the mutators
+after the whole ``CollectGarbage``.
 
 ``SerialScavenger`` runs one task on the thread that stopped the world.
 ``ParallelScavenger`` keeps a pool of real worker threads (V8's job workers
 on the platform's worker threads), idle between collections; the initiator
-hands them a job and waits until every task has finished before the world
-may resume.
+hands them a job and waits until every task has finished before it
+finishes the collection.  Each task tells the isolate's observer when it
+begins and ends its part (``on_gc_task_start`` / ``on_gc_task_end``), on
+its own thread, as it does it.
 
 Simplified: every old-space page is an item, whether or not its slot set
 holds anything; in the parallel scavenger the initiator only waits (V8's
@@ -19,7 +23,11 @@ main thread takes part in the job); there is no large-object space and no
 weak-reference processing.
 
 Fault ``resume-before-workers-done``: the initiator waits only for the first
-task to finish, so mutators resume while other tasks still scan.
+task to finish.  A task returns as soon as it finds no item and no segment
+to steal, while another may still be copying its local objects or
+scanning a remembered page; the initiator then zaps from-space under it
+(forwarding addresses included) and the mutators resume with fields still
+pointing into from-space.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
-from testbed.heap import Page, Tagged
+from testbed.heap import HeapObject, Page, Tagged
 from testbed.sched import Condition, Halt, Lock, active_scheduler
 
 if TYPE_CHECKING:
@@ -52,13 +60,25 @@ class ScavengeJob:
         items: list[Item] = [("roots", area) for area in isolate.root_areas()]
         items.extend(("page", page) for page in list(heap.old_space.pages))
         self.items: ItemQueue[Item] = ItemQueue(items)
-        self.worklist = Worklist(tasks, isolate.is_aborted, isolate.config.faults)
+        self.worklist = Worklist(tasks, isolate.config.faults)
         self.evacuators: list[Evacuator] = []
         self.finished = 0
 
     def run_task(self, name: str) -> Evacuator:
-        """One scavenger task: claim items, then drain and steal until termination."""
-        evacuator = Evacuator(self.isolate.heap, self.isolate.config.faults, name)
+        """One scavenger task: claim items, then drain and steal until no work is left in sight.
+
+        Like V8's ``Scavenger::Process``, a task returns once its local list
+        and the global pool are empty, even while other tasks still hold
+        local work: they look at the pool again before returning, so a
+        segment published late is scanned by its publisher.
+        """
+        isolate = self.isolate
+        observer = isolate.observer
+
+        def on_slot_read(host: HeapObject, index: int, value: Tagged) -> None:
+            observer.on_slot_read(isolate, name, host, index, value)
+
+        evacuator = Evacuator(isolate.heap, isolate.config.faults, name, on_slot_read)
         while (item := self.items.claim()) is not None:
             kind, target = item
             if kind == "roots":
@@ -69,12 +89,10 @@ class ScavengeJob:
         while True:
             self._drain(evacuator)
             segment = self.worklist.steal()
-            if segment is not None:
-                evacuator.steals += 1
-                evacuator.grey.extend(segment)
-                continue
-            if not self.worklist.wait_for_work():
+            if segment is None:
                 break
+            evacuator.steals += 1
+            evacuator.grey.extend(segment)
         evacuator.give_up_labs()
         self.isolate.events.record(
             "scavenge-task",
@@ -117,7 +135,6 @@ class SerialScavenger:
     """One scavenger task, on the thread that stopped the world."""
 
     workers = 0
-    active_tasks = 0
 
     def start(self, isolate: Isolate) -> None:
         """Nothing to start: the initiator does the work."""
@@ -127,7 +144,11 @@ class SerialScavenger:
 
     def scavenge(self, isolate: Isolate) -> None:
         job = ScavengeJob(isolate, tasks=1)
-        job.evacuators.append(job.run_task("initiator"))
+        isolate.observer.on_gc_task_start(isolate, "initiator")
+        try:
+            job.evacuators.append(job.run_task("initiator"))
+        finally:
+            isolate.observer.on_gc_task_end(isolate, "initiator")
         job.finish()
 
 
@@ -140,8 +161,6 @@ class ParallelScavenger:
         self.workers = workers
         self.lock = Lock("scavenger-pool")
         self.changed = Condition(self.lock, "scavenger-pool")
-        #: tasks running right now; nonzero means the GC is still touching the heap
-        self.active_tasks = 0
         self._job: ScavengeJob | None = None
         self._epoch = 0
         self._shutdown = False
@@ -190,17 +209,17 @@ class ParallelScavenger:
                 seen = self._epoch
                 job = self._job
                 assert job is not None
-                self.active_tasks += 1
             evacuator: Evacuator | None = None
+            isolate.observer.on_gc_task_start(isolate, name)
             try:
                 evacuator = job.run_task(name)
             except Exception as error:
                 isolate.report_thread_failure(name, error)
             finally:
+                isolate.observer.on_gc_task_end(isolate, name)
                 with self.lock:
                     if evacuator is not None:
                         job.evacuators.append(evacuator)
-                    self.active_tasks -= 1
                     job.finished += 1
                     self.changed.notify_all()
 

@@ -20,10 +20,16 @@ docs/bugs/ depend on:
   OLD_TO_NEW slots ("Sweeper is stopped during scavenge, so we can directly
   insert into its remembered set here", src/heap/scavenger.cc).
 
-The thread that sweeps writes down what it does: :attr:`Sweeper.current`
-(the page it is on, ``"weak list"`` while it retires dead code, or None) and
-:attr:`Sweeper.history` (every item it began, in order).  The verifier reads
-that record; nothing else does.
+The thread that sweeps tells the isolate's observer as it begins and ends
+each item (a page, or ``"weak list"`` while it retires dead code):
+``on_sweep_start`` / ``on_sweep_end``, on its own thread.
+
+Freeing a range drops its remembered slots with a read-modify-write of each
+slot-set cell under the remembered set's mutex, the one mutators' flushes
+take; the scavenger's own slot-set writes do not take it (V8: "Sweeper is
+stopped during scavenge, so we can directly insert into its remembered set
+here", src/heap/scavenger.cc), so a sweep that runs through a scavenge can
+write a stale cell back over the scavenger's insert or removal.
 
 Simplified: freeing zaps the freed words (:data:`testbed.heap.ZAP`) instead
 of building a free list, since the model's old space never reuses memory: a
@@ -67,11 +73,9 @@ class Sweeper:
         #: pages still to sweep, with the word extent each had at marking
         self._unswept: list[tuple[Page, int]] = []
         self._pause_requested = False
-        #: what the sweeping thread is working on (a page name, "weak list", or None
-        #: between items): its own record
-        self.current: str | None = None
-        #: every item a sweeping thread began, in order: its own record
-        self.history: list[str] = []
+        #: the item the sweeping thread is on (a page name, "weak list"), None between items;
+        #: what a pause and EnsurePageIsSwept wait on
+        self._item: str | None = None
         #: objects freed whole
         self.freed = 0
 
@@ -106,26 +110,34 @@ class Sweeper:
                 if not self._unswept or (aborted is not None and aborted()):
                     return
                 page, extent = self._unswept.pop()
-                self.begin(page.name)
+                self.begin(isolate, page.name)
             try:
                 self._sweep_page(isolate.heap, page, extent, marked, watermark)
             finally:
                 with self.changed:
-                    self.end()
+                    self.end(isolate)
 
-    def begin(self, item: str) -> None:
+    def begin(self, isolate: Isolate, item: str) -> None:
         """Lock held: the calling (sweeping) thread starts on ``item`` and says so."""
-        self.current = item
-        self.history.append(item)
+        self._item = item
+        isolate.observer.on_sweep_start(isolate, item)
 
-    def end(self) -> None:
+    def end(self, isolate: Isolate) -> None:
         """Lock held: the sweeping thread is between items again."""
-        self.current = None
+        item = self._item
+        self._item = None
+        if item is not None:
+            isolate.observer.on_sweep_end(isolate, item)
         self.changed.notify_all()
+
+    @property
+    def between_items(self) -> bool:
+        """Lock held: the sweeping thread is on no page and not on the weak list."""
+        return self._item is None
 
     def unswept(self, page: Page) -> bool:
         """Lock held: the page is still listed or being swept."""
-        return self.current == page.name or any(listed is page for listed, _ in self._unswept)
+        return self._item == page.name or any(listed is page for listed, _ in self._unswept)
 
     # -- the pause protocol (the scavenger) and EnsurePageIsSwept (the deoptimizer) --
 

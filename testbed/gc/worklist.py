@@ -6,13 +6,17 @@ remembered-set pages are *items* that tasks claim with an atomic increment;
 objects still to be scanned live in each task's private local segment, and
 a task with more than it needs publishes a segment to a global pool where
 idle tasks steal it.  The global pool is a list of segments guarded by a
-lock.  A task that finds no work waits; the last one to go idle while the
-pool is empty declares the scavenge finished (termination detection).
+lock.  A task that finds no item, nothing local and nothing in the pool
+returns, as V8's ``Scavenger::Process`` does, even while other tasks still
+scan their local segments: those tasks check the pool again before they
+return, so every segment is taken by its publisher if by no one else.  The
+scavenge is over only when every task has returned (V8's ``JobHandle::Join``).
 
 Simplified: the item counter is an integer under a lock, not an atomic; a
 task publishes the older half of its local list once it holds more than
-``SEGMENT_SIZE`` objects; termination is a count of idle tasks under the
-pool's lock.
+``SEGMENT_SIZE`` objects; V8's job asks the platform for more workers when
+the pool grows (``GetMaxConcurrency``), here a task that has returned is not
+run again.
 
 Fault ``unlocked-steal`` makes stealing a bare read-then-write of the pool:
 a segment published between the read and the write is overwritten and its
@@ -21,11 +25,10 @@ objects are never scanned.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from testbed.heap import HeapObject
-from testbed.sched import Condition, Lock, point
+from testbed.sched import Lock, point
 
 __all__ = ["ItemQueue", "Worklist"]
 
@@ -48,16 +51,12 @@ class ItemQueue(Generic[T]):
 
 
 class Worklist:
-    """Global pool of published segments, with termination detection for ``tasks`` tasks."""
+    """Global pool of published segments shared by ``tasks`` tasks."""
 
-    def __init__(self, tasks: int, aborted: Callable[[], bool], faults: frozenset[str] = frozenset()) -> None:
+    def __init__(self, tasks: int, faults: frozenset[str] = frozenset()) -> None:
         self.tasks = tasks
         self.lock = Lock("scavenge-worklist")
-        self.changed = Condition(self.lock, "scavenge-worklist")
         self.segments: list[list[HeapObject]] = []
-        self.idle = 0
-        self.done = False
-        self._aborted = aborted
         self._unlocked_steal = "unlocked-steal" in faults
 
     def publish(self, segment: list[HeapObject]) -> None:
@@ -66,7 +65,6 @@ class Worklist:
             segments = self.segments
             point("worklist-publish-write")
             self.segments = [*segments, segment]
-            self.changed.notify_all()
 
     def steal(self) -> list[HeapObject] | None:
         if self._unlocked_steal:
@@ -82,17 +80,3 @@ class Worklist:
         point("worklist-steal-write")
         self.segments = segments[:-1]
         return segments[-1]
-
-    def wait_for_work(self) -> bool:
-        """Go idle until work is published (True) or every task is idle (False: done)."""
-        with self.lock:
-            self.idle += 1
-            if self.idle == self.tasks and not self.segments:
-                self.done = True
-                self.changed.notify_all()
-                return False
-            self.changed.wait_for(lambda: bool(self.segments) or self.done, abandon=self._aborted)
-            if self.done or self._aborted():
-                return False
-            self.idle -= 1
-            return True

@@ -6,10 +6,21 @@ mutex (``StoreBuffer::MoveEntriesToRememberedSet``), and the scavenger reads
 it as a root set, keeping a slot only while its target is still young.
 Slots are page-local word addresses in each page's :class:`SlotSet`.
 
-Simplified: one lock guards every page's slot set and is held for a whole
-flush; store buffers hold (host, field index) pairs, turned into page-local
-word addresses here; the collector's records (promoted objects' young
-fields) take the same lock.
+Two kinds of writer, two ways of synchronizing.  Mutators' flushes and
+slot clearing, and the sweeper's ``RemoveRange``, take the remembered set's
+mutex: they run at the same time.  The scavenger's writes (recording a
+promoted object's young field, dropping a slot whose target left new space,
+releasing empty buckets) are atomic among its tasks (V8's
+``Insert<AccessMode::ATOMIC>``) and do not take the mutex: mutators are
+stopped and the sweeper is paused meanwhile ("Sweeper is stopped during
+scavenge, so we can directly insert into its remembered set here",
+src/heap/scavenger.cc).  The sweeper clears a cell by reading it and storing
+it back masked, so an atomic write that lands in between is undone.
+
+Simplified: one mutex guards every page's slot set and is held for a whole
+flush; an atomic slot-set write is a second lock around the whole write;
+store buffers hold (host, field index) pairs, turned into page-local word
+addresses here.
 
 Fault ``unlocked-remset-insert`` skips the lock, so two flushing threads can
 interleave inside a slot-set read-modify-write and one thread's slot is
@@ -32,6 +43,8 @@ class RememberedSet:
 
     def __init__(self, faults: frozenset[str] = frozenset()) -> None:
         self.lock = Lock("remembered-set")
+        #: the scavenger tasks' atomic slot-set writes (a CAS in V8; the mutex is not taken)
+        self.atomic = Lock("remembered-set-atomic")
         self._unlocked = "unlocked-remset-insert" in faults
         self.inserts = 0
 
@@ -51,18 +64,22 @@ class RememberedSet:
         self.inserts += count
 
     def record(self, host: HeapObject, index: int) -> None:
-        """Record one slot from the collector (a promoted object's young field).
+        """Record one slot from the scavenger (a promoted object's young field), atomically.
 
-        Locked like a flush: the world is stopped, but the parallel
-        scavenger's workers record concurrently with each other (V8 inserts
-        atomically here).
+        Scavenger tasks record concurrently with each other (V8 inserts
+        atomically here), never with mutators, and not with the sweeper
+        only because it is paused: the mutex is not taken.
         """
         point("remset-record", host.lid)
-        self.insert_batch(((host, index),))
+        if self._unlocked:
+            self._insert_all(((host, index),))
+            return
+        with self.atomic:
+            self._insert_all(((host, index),))
 
     def remove(self, host: HeapObject, index: int) -> None:
-        """Drop one slot (the scavenger filtering slots whose target left new space)."""
-        with self.lock:
+        """Drop one slot (the scavenger filtering slots whose target left new space), atomically."""
+        with self.atomic:
             host.page.slot_set.remove(host.slot_address(index))
 
     def clear_recorded_slots(self, host: HeapObject, start: int, stop: int) -> None:
@@ -81,16 +98,17 @@ class RememberedSet:
         """Drop every slot in words ``[start, end)`` of ``page`` (memory the sweeper freed).
 
         V8's sweeper calls ``RememberedSet<OLD_TO_NEW>::RemoveRange`` for each
-        free range it finds.  Locked here: mutators flush store buffers into
-        the same slot sets while a concurrent sweep runs.
+        free range it finds.  Under the mutex: mutators flush store buffers
+        into the same slot sets while a concurrent sweep runs.  Each cell is
+        read, then stored back masked; the scavenger's atomic writes do not
+        wait for the mutex (the sweeper is paused during a scavenge).
         """
         with self.lock:
-            slot_set = page.slot_set
-            for address in range(start, end):
-                slot_set.remove(address)
+            page.slot_set.clear_range(start, end)
 
     def release_empty_buckets(self, page: Page) -> None:
-        with self.lock:
+        """The scavenger, after filtering a page: free its empty buckets (atomic among its tasks)."""
+        with self.atomic:
             page.slot_set.release_empty_buckets()
 
     def contains(self, host: HeapObject, index: int) -> bool:

@@ -8,9 +8,12 @@ of the bucket pointer; V8 makes both atomic or runs them under a lock.  Here
 there is a scheduling point inside each, so an insertion that skips the
 remembered set's lock can really lose another thread's bit or bucket.
 
+Clearing a range (the sweeper) reads each cell and stores it back masked,
+with a point in between.
+
 Simplified: with pages of a few hundred words a slot set has one or two
-buckets; the scavenger releases empty buckets after filtering, under the
-remembered set's lock.
+buckets; the scavenger releases empty buckets after filtering, atomically
+among its tasks.
 """
 
 from __future__ import annotations
@@ -62,6 +65,26 @@ class SlotSet:
         if bucket is not None:
             cell = (address // CELL_BITS) % CELLS_PER_BUCKET
             bucket[cell] &= ~(1 << (address % CELL_BITS))
+
+    def clear_range(self, start: int, end: int) -> None:
+        """Clear the bits of ``[start, end)``: each cell with bits in it is read, then stored back masked.
+
+        V8's ``SlotSet::RemoveRange`` (the sweeper's free ranges).  The point
+        between the read and the store is where a write by a thread that does
+        not take the caller's lock is lost.
+        """
+        address = start
+        while address < end:
+            cell_end = min(end, address - address % CELL_BITS + CELL_BITS)
+            bucket = self.buckets[address // BUCKET_SLOTS]
+            if bucket is not None:
+                cell = (address // CELL_BITS) % CELLS_PER_BUCKET
+                mask = ((1 << (cell_end - address)) - 1) << (address % CELL_BITS)
+                value = bucket[cell]
+                if value & mask:
+                    point("slot-set-clear-cell", address)
+                    bucket[cell] = value & ~mask
+            address = cell_end
 
     def addresses(self) -> Iterator[int]:
         """Set slot addresses in ascending order."""

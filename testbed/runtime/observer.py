@@ -30,9 +30,6 @@ __all__ = ["Collector", "Deoptimizer", "FullCollector", "Observer"]
 class Collector(Protocol):
     """Runs young-generation collections with the world stopped."""
 
-    #: scavenger tasks running right now (0 whenever the world may run)
-    active_tasks: int
-
     def start(self, isolate: Isolate) -> None:
         """Before the mutators start: spawn worker threads, if any."""
 
@@ -115,6 +112,21 @@ class Observer:
         """Slot ``index`` of the innermost scope or frame was written (or appended)."""
 
     def on_global_write(self, mutator: Mutator, index: int, value: Tagged) -> None: ...
+
+    def on_gc_task_start(self, isolate: Isolate, task: str) -> None:
+        """A scavenger task begins its part of a scavenge (on the thread that runs it)."""
+
+    def on_gc_task_end(self, isolate: Isolate, task: str) -> None:
+        """A scavenger task has done its part: it touches the heap no more in this scavenge."""
+
+    def on_slot_read(self, isolate: Isolate, task: str, host: HeapObject, index: int, value: Tagged) -> None:
+        """A scavenger task read remembered slot ``host.fields[index]`` (``value`` is what it got)."""
+
+    def on_sweep_start(self, isolate: Isolate, item: str) -> None:
+        """The thread that sweeps begins ``item`` (a page's name, or ``"weak list"``)."""
+
+    def on_sweep_end(self, isolate: Isolate, item: str) -> None:
+        """The thread that sweeps is done with ``item``."""
 
     def on_pause_start(self, isolate: Isolate) -> None:
         """All mutators are stopped, buffers flushed, no collection has run yet."""

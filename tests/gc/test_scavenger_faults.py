@@ -42,7 +42,7 @@ CASES = [
     Case("racy-forwarding", 1, "forwarding-unique", frozenset({"forwarding-unique"})),
     Case(
         "unlocked-steal",
-        6,
+        3,
         "remset-complete",
         frozenset({"no-from-space-refs", "reachability-preserved", "remset-complete", "remset-precise"}),
     ),
