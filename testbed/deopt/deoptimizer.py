@@ -108,12 +108,16 @@ class TieringDeoptimizer:
     def call(self, mutator: Mutator, function: int) -> None:
         target = self.functions[function % len(self.functions)]
         code = target.code_for_call(mutator.allocator if self._embed else None)
-        frame = mutator.enter_frame(target.frame_size, code=code)
+        # The caller passes its newest local as the argument (read before the
+        # callee's frame and scope exist): most often a young object.
+        argument = mutator.newest_handle()
+        frame = mutator.enter_frame(target.frame_size + 1, code=code)
         with mutator.scope():
             context = mutator.alloc(target.context_fields, old=True, kind=Kind.CONTEXT)
             mutator.frame_store(0, context)
         for slot in range(1, target.frame_size):
             mutator.frame_store(slot, mutator.rng.randint(-1000, 1000))  # unboxed values
+        mutator.frame_store(target.frame_size, argument)  # a tagged parameter slot, past the translated ones
         if code.optimized:
             assert isinstance(code.deopt_data, DeoptimizationData)
             frame.deopt_point = mutator.rng.randrange(len(code.deopt_data.points))
@@ -124,6 +128,10 @@ class TieringDeoptimizer:
         frame = mutator.frames[-1] if mutator.frames else None
         if frame is None or frame.deoptimized or not _is_optimized(frame.code):
             return False
+        if not frame.lazy_deopt:
+            # The code ran up to the guard.  A frame whose return was patched
+            # resumes in the deoptimizer instead, never in the code.
+            self._run_code(mutator, frame)
         self._deoptimize(mutator, frame, lazy=False)
         return True
 
@@ -137,13 +145,30 @@ class TieringDeoptimizer:
             # deoptimizer patched this frame; otherwise it runs the code.
             point("frame-return-read", _frame_key(mutator, frame))
             if not frame.lazy_deopt:
+                self._run_code(mutator, frame)
                 return False
         else:
             point("deopt-check-mark", frame.code.lid)
             if not frame.code.marked_for_deoptimization:
+                self._run_code(mutator, frame)
                 return False
         self._deoptimize(mutator, frame, lazy=True)
         return True
+
+    @staticmethod
+    def _run_code(mutator: Mutator, frame: Frame) -> None:
+        """The activation runs its optimized code, which loads through every object it embeds.
+
+        TurboFan code specialized on a constant uses it directly: it loads
+        the constant's fields at fixed offsets (the constant's address is an
+        ``EMBEDDED_OBJECT`` relocation entry in the instructions).  Code whose
+        embedded objects the deoptimizer cleared, or whose objects a GC
+        freed, loads through whatever is left there.
+        """
+        code = frame.code
+        assert isinstance(code, Code)
+        for index in range(len(code.embedded)):
+            mutator.load_embedded(code, index)
 
     def _deoptimize(self, mutator: Mutator, frame: Frame, lazy: bool) -> None:
         code = frame.code
@@ -167,8 +192,20 @@ class TieringDeoptimizer:
         isolate.events.record(
             "deopt-entry", f"{'lazy' if lazy else 'eager'} deopt of {function.name} code #{code.lid}: left the runtime"
         )
-        # 3. Materialize the captured objects of this deopt point.
         translation = code.deopt_data.points[frame.deopt_point % len(code.deopt_data.points)]
+        # 3a. Compute the output frame (``Deoptimizer::New`` and
+        # ``DoComputeOutputFrames``, "We rely on this function not causing a
+        # GC"): the activation's words are copied into the input frame
+        # description, which is no root, and translated slot by slot into the
+        # output frame that replaces the activation.  Only a thread that left
+        # the runtime through the safepoint may hold these raw words: no GC
+        # can start until it polls again.
+        described = mutator.describe_frame()
+        for slot, word in enumerate(described):
+            point("deopt-translate-slot", f"{_frame_key(mutator, frame)} slot {slot}")
+            mutator.frame_store_word(slot, word)
+        # 3b. Materialize the captured objects of this deopt point
+        # (``NotifyDeoptimized``: it allocates, so it works through handles).
         with mutator.scope():
             context = mutator.frame_load(0)
             for captured in translation.captured:
