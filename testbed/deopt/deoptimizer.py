@@ -8,8 +8,13 @@ Mirrors V8's deoptimization path (src/deoptimizer/, the
    which the thread is parked;
 2. the deopt entry leaves the runtime through the safepoint (unpark): if a
    GC is pending the thread waits it out before touching anything;
-3. the translation of the deopt point says which frame slots hold unboxed
-   parts of captured objects; each is materialized as a young object, put
+3. the output frame is computed from raw words (``Deoptimizer::New`` and
+   ``DoComputeOutputFrames``, which "rely on this function not causing a
+   GC"): the activation's words are copied into a frame description no GC
+   visits and written back slot by slot as the output frame (a scheduling
+   point per slot); then the translation of the deopt point says which
+   frame slots hold unboxed parts of captured objects; each is
+   materialized (``NotifyDeoptimized``, through handles) as a young object, put
    back in its slot and stored into the activation's old context through
    the write barrier (an old-to-young store: a store-buffer entry); captured
    arrays (``captured_arrays``) go through old-space ByteArray storage that
@@ -20,8 +25,17 @@ Mirrors V8's deoptimization path (src/deoptimizer/, the
    deoptimization, dropped from the function and linked onto the weak list
    of deoptimized code (once, however many threads deopt it).
 
+Optimized code uses what its instructions embed: an activation that runs
+its code (a return that the deoptimizer did not divert, the code up to a
+failing guard) loads a field of each embedded object
+(:meth:`Mutator.load_embedded`).
+
 Faults: ``no-poll-in-deopt`` leaves the runtime without the safepoint
-check, so materialization can run while a GC is in progress;
+check, so the output frame is computed and the captured objects are
+materialized while a scavenge may be running: a frame word copied before
+the scavenger updated the frame is written back as a stale from-space
+pointer, and objects allocated and stored during the pause change the
+graph under the collector;
 ``missing-barrier-in-materialize`` stores the materialized objects into the
 context without the barrier; ``stale-frame-code`` leaves the rebuilt frame
 pointing at the optimized code: the frame counts as patched (the GC no
@@ -49,7 +63,8 @@ dependency that would clear them when they die.
 
 Faults: ``lazy-deopt-current-thread-only`` patches only the current
 thread's stack (V8 before 596d55a), so an archived thread that enters
-again returns into code whose embedded objects were cleared;
+again returns into code whose embedded objects were cleared, and the code
+loads through the cleared slot;
 ``embedded-refs-not-invalidated`` marks code without clearing its embedded
 objects (V8 before ea0e1e21), so once a collection frees what they point
 to, code kept alive by a patched activation still points at it.

@@ -238,9 +238,9 @@ class Mutator:
         """Running ``code``: load field 0 of its embedded object ``index`` (what the load got).
 
         The object's address is in the instructions, not in a handle or a
-        frame: code the deoptimizer invalidated holds nothing there (V8 writes
-        ``undefined`` over it; the model's None has no fields, so the load
-        reads None), and a freed object's fields are the zap value.
+        frame: code the deoptimizer invalidated holds nothing there (None,
+        which has no fields: the load reads None and the thread runs on), and
+        a freed object's fields are the zap value.
         """
         self._observer.on_heap_op(self, "load")
         point("code-embedded-read", code.lid)
