@@ -80,10 +80,11 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         name="no-poll-in-deopt",
-        summary="deopt entry skips the safepoint poll",
-        caught_by="world-stopped",
+        summary="deopt entry skips the safepoint poll: it computes the output frame from raw frame words and "
+        "materializes while a scavenge moves objects under it",
+        caught_by="world-stopped / reachability-preserved / no-from-space-refs / no-dangling",
         where="testbed/deopt/deoptimizer.py",
-        scenario="waltz",
+        scenario="deopt-storm",
     ),
     Fault(
         name="racy-forwarding",
@@ -144,8 +145,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="lazy-deopt-current-thread-only",
         summary="code marked for deopt is patched for lazy deopt on the current thread's stack only; "
-        "an archived (Unlocker) thread returns into the invalidated code",
-        caught_by="frames-consistent",
+        "an archived (Unlocker) thread returns into the invalidated code, which loads through its cleared "
+        "embedded object",
+        caught_by="no-dangling",
         where="testbed/deopt/deoptimizer.py",
         scenario="locker-deopt",
         bug="v8:6563 (fix 596d55a 'Deoptimization and multithreading.'; nodejs/node#19274, #19477, #19486)",

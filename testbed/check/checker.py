@@ -3,11 +3,13 @@
 Routes the model's callbacks: mutator operations update the shadow graph
 and are screened as they happen (a heap operation while a GC runs is
 ``world-stopped``; reading through a dead object is ``no-dangling``;
-running code that was freed is ``frames-consistent``).  Collector threads
-say as they act when a scavenger task begins and ends and which remembered
-slots it reads (a read through a freed host is ``no-dangling``), and when
-the sweeper begins and ends an item; the checker keeps its own record of
-those.  The pause and run-end hooks run the heap verifier.  Whatever it finds is reported to the
+running code that was freed is ``frames-consistent``; loading through an
+embedded object running code finds cleared or freed is ``no-dangling``).
+Collector threads say as they act when a scavenger task begins and ends
+and which remembered slots it reads (a read through a freed host is
+``no-dangling``), and when the sweeper begins and ends an item; the
+initiator says when its pause starts and ends.  The checker keeps its own
+record of those.  The pause and run-end hooks run the heap verifier.  Whatever it finds is reported to the
 isolate, which aborts the run.  Every evaluation of every invariant is
 counted (:attr:`Checker.evaluations`).
 """
@@ -23,7 +25,7 @@ from testbed.check.invariants import invariant_names
 from testbed.check.raw import death
 from testbed.check.shadow import ShadowGraph
 from testbed.check.verifier import HeapVerifier
-from testbed.heap import HeapObject, Tagged
+from testbed.heap import Code, HeapObject, Tagged
 from testbed.runtime import Config, ConfigError, Observer
 from testbed.sched import Violation
 
@@ -55,17 +57,20 @@ class Checker(Observer):
         #: scavenger tasks that said they began their part and not yet that they ended
         #: (each task's thread adds and removes only its own key)
         self._gc_tasks: dict[str, bool] = {}
+        #: between an initiator's pause start and its pause end: a collection is running
+        self._collecting = False
 
     # -- mutator operations ------------------------------------------------------
 
     def on_heap_op(self, mutator: Mutator, op: str) -> None:
         # The world-stopped monitor: the collection really is running (the
-        # initiator set in_progress before collecting and clears it after, and
-        # a scavenger task has said it began its part and not yet that it
-        # ended), and this mutator is really executing a heap operation.
+        # initiator said so at its pause start and has not yet reported its
+        # pause end, or a scavenger task has said it began its part and not
+        # yet that it ended), and this mutator is really executing a heap
+        # operation.
         self.evaluations["world-stopped"] += 1
         isolate = mutator.isolate
-        if isolate.safepoint.in_progress or self._gc_tasks:
+        if self._collecting or self._gc_tasks:
             self._report(
                 isolate, [isolate.violation("world-stopped", f"{mutator.name} performs {op} while a GC is in progress")]
             )
@@ -85,16 +90,28 @@ class Checker(Observer):
     def on_execute(self, mutator: Mutator, frame: Frame) -> None:
         self.evaluations["frames-consistent"] += 1
         code = frame.code
-        if code is None:
+        if code is None or (dead := death(code)) is None:
             return
-        if (dead := death(code)) is not None:
-            message = f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}"
-        elif (lost := _lost_embedded(frame, code)) is not None:
-            message = f"{mutator.name} frame {frame.depth} runs code #{code.lid}, {lost}"
+        isolate = mutator.isolate
+        message = f"{mutator.name} frame {frame.depth} runs {dead} code #{code.lid}"
+        self._report(isolate, [isolate.violation("frames-consistent", message)])
+
+    def on_embedded_read(self, mutator: Mutator, code: Code, index: int, value: Tagged) -> None:
+        # What running code found at an embedded object's address: nothing
+        # (the deoptimizer cleared it: the code was invalidated under this
+        # activation) or an object a GC freed.  Reading through either is a
+        # dangling read; the load of its field is screened like any other.
+        self.evaluations["no-dangling"] += 1
+        if value is None:
+            message = (
+                f"{mutator.name} runs code #{code.lid} and loads through embedded object {index}, which was cleared"
+            )
+        elif isinstance(value, HeapObject) and (dead := death(value)) is not None:
+            message = f"{mutator.name} runs code #{code.lid} and loads through embedded object {index}, #{value.lid}, a {dead} object"
         else:
             return
         isolate = mutator.isolate
-        self._report(isolate, [isolate.violation("frames-consistent", message)])
+        self._report(isolate, [isolate.violation("no-dangling", message)])
 
     def on_alloc(self, mutator: Mutator, obj: HeapObject) -> None:
         self.shadow.alloc(obj)
@@ -140,6 +157,7 @@ class Checker(Observer):
     # -- verification points ---------------------------------------------------
 
     def on_pause_start(self, isolate: Isolate) -> None:
+        self._collecting = True
         self.checks += 1
         # Every running mutator arrived: this safepoint's stop phase completed.
         self.evaluations["safepoint-liveness"] += 1
@@ -161,6 +179,9 @@ class Checker(Observer):
             else []
         )
         self._report(isolate, early + self._timed(self.verifier.after_scavenge, isolate))
+
+    def on_pause_end(self, isolate: Isolate) -> None:
+        self._collecting = False
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         self.checks += 1
@@ -186,22 +207,3 @@ class Checker(Observer):
             return check(*args)
         finally:
             self.verify_s += time.perf_counter() - started
-
-
-def _lost_embedded(frame: Frame, code: HeapObject) -> str | None:
-    """What an activation about to run ``code`` would dereference and not find, if anything.
-
-    Optimized code uses the objects its instructions embed; a frame the
-    deoptimizer rebuilt (interpreter code) or whose return it patched (it
-    enters the deoptimizer, not the code) no longer runs them.  A cleared
-    slot (None) means the code was invalidated under a live activation.
-    """
-    embedded = getattr(code, "embedded", None)
-    if not embedded or frame.deoptimized or frame.lazy_deopt:
-        return None
-    for index, value in enumerate(embedded):
-        if value is None:
-            return f"whose embedded object {index} was cleared (the code was invalidated under this activation)"
-        if isinstance(value, HeapObject) and (dead := death(value)) is not None:
-            return f"whose embedded object {index} is #{value.lid}, a {dead} object"
-    return None

@@ -53,11 +53,11 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "no-dangling",
-        "no reachable reference to a freed or zapped object; no read through one, no write into a freed one; "
-        "no live code embeds one",
-        "every mutator field read; every checkmark trace (pause start, after each collection, run end); "
-        "code's embedded objects at the same points; every remembered slot a scavenger task reads; "
-        "freed old-space objects after each scavenge",
+        "no reachable reference to a freed or zapped object; no read through one, nor through an embedded "
+        "object that running code finds cleared; no write into a freed one; no live code embeds one",
+        "every mutator field read and embedded-object load; every checkmark trace (pause start, after each "
+        "collection, run end); code's embedded objects at the same points; every remembered slot a scavenger "
+        "task reads; freed old-space objects after each scavenge",
         True,
     ),
     Invariant(
@@ -86,7 +86,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "frames-consistent",
-        "no frame refers to freed code; no activation runs code whose embedded objects were cleared or freed",
+        "no frame refers to freed code",
         "every guard check and return; every pause, after each scavenge and mark-compact, run end",
         True,
     ),

@@ -8,8 +8,13 @@ Mirrors V8's deoptimization path (src/deoptimizer/, the
    which the thread is parked;
 2. the deopt entry leaves the runtime through the safepoint (unpark): if a
    GC is pending the thread waits it out before touching anything;
-3. the translation of the deopt point says which frame slots hold unboxed
-   parts of captured objects; each is materialized as a young object, put
+3. the output frame is computed from raw words (``Deoptimizer::New`` and
+   ``DoComputeOutputFrames``, which "rely on this function not causing a
+   GC"): the activation's words are copied into a frame description no GC
+   visits and written back slot by slot as the output frame (a scheduling
+   point per slot); then the translation of the deopt point says which
+   frame slots hold unboxed parts of captured objects; each is
+   materialized (``NotifyDeoptimized``, through handles) as a young object, put
    back in its slot and stored into the activation's old context through
    the write barrier (an old-to-young store: a store-buffer entry); captured
    arrays (``captured_arrays``) go through old-space ByteArray storage that
@@ -20,8 +25,17 @@ Mirrors V8's deoptimization path (src/deoptimizer/, the
    deoptimization, dropped from the function and linked onto the weak list
    of deoptimized code (once, however many threads deopt it).
 
+Optimized code uses what its instructions embed: an activation that runs
+its code (a return that the deoptimizer did not divert, the code up to a
+failing guard) loads a field of each embedded object
+(:meth:`Mutator.load_embedded`).
+
 Faults: ``no-poll-in-deopt`` leaves the runtime without the safepoint
-check, so materialization can run while a GC is in progress;
+check, so the output frame is computed and the captured objects are
+materialized while a scavenge may be running: a frame word copied before
+the scavenger updated the frame is written back as a stale from-space
+pointer, and objects allocated and stored during the pause change the
+graph under the collector;
 ``missing-barrier-in-materialize`` stores the materialized objects into the
 context without the barrier; ``stale-frame-code`` leaves the rebuilt frame
 pointing at the optimized code: the frame counts as patched (the GC no
@@ -49,7 +63,8 @@ dependency that would clear them when they die.
 
 Faults: ``lazy-deopt-current-thread-only`` patches only the current
 thread's stack (V8 before 596d55a), so an archived thread that enters
-again returns into code whose embedded objects were cleared;
+again returns into code whose embedded objects were cleared, and the code
+loads through the cleared slot;
 ``embedded-refs-not-invalidated`` marks code without clearing its embedded
 objects (V8 before ea0e1e21), so once a collection frees what they point
 to, code kept alive by a patched activation still points at it.
@@ -108,12 +123,16 @@ class TieringDeoptimizer:
     def call(self, mutator: Mutator, function: int) -> None:
         target = self.functions[function % len(self.functions)]
         code = target.code_for_call(mutator.allocator if self._embed else None)
-        frame = mutator.enter_frame(target.frame_size, code=code)
+        # The caller passes its newest local as the argument (read before the
+        # callee's frame and scope exist): most often a young object.
+        argument = mutator.newest_handle()
+        frame = mutator.enter_frame(target.frame_size + 1, code=code)
         with mutator.scope():
             context = mutator.alloc(target.context_fields, old=True, kind=Kind.CONTEXT)
             mutator.frame_store(0, context)
         for slot in range(1, target.frame_size):
             mutator.frame_store(slot, mutator.rng.randint(-1000, 1000))  # unboxed values
+        mutator.frame_store(target.frame_size, argument)  # a tagged parameter slot, past the translated ones
         if code.optimized:
             assert isinstance(code.deopt_data, DeoptimizationData)
             frame.deopt_point = mutator.rng.randrange(len(code.deopt_data.points))
@@ -124,6 +143,10 @@ class TieringDeoptimizer:
         frame = mutator.frames[-1] if mutator.frames else None
         if frame is None or frame.deoptimized or not _is_optimized(frame.code):
             return False
+        if not frame.lazy_deopt:
+            # The code ran up to the guard.  A frame whose return was patched
+            # resumes in the deoptimizer instead, never in the code.
+            self._run_code(mutator, frame)
         self._deoptimize(mutator, frame, lazy=False)
         return True
 
@@ -137,13 +160,30 @@ class TieringDeoptimizer:
             # deoptimizer patched this frame; otherwise it runs the code.
             point("frame-return-read", _frame_key(mutator, frame))
             if not frame.lazy_deopt:
+                self._run_code(mutator, frame)
                 return False
         else:
             point("deopt-check-mark", frame.code.lid)
             if not frame.code.marked_for_deoptimization:
+                self._run_code(mutator, frame)
                 return False
         self._deoptimize(mutator, frame, lazy=True)
         return True
+
+    @staticmethod
+    def _run_code(mutator: Mutator, frame: Frame) -> None:
+        """The activation runs its optimized code, which loads through every object it embeds.
+
+        TurboFan code specialized on a constant uses it directly: it loads
+        the constant's fields at fixed offsets (the constant's address is an
+        ``EMBEDDED_OBJECT`` relocation entry in the instructions).  Code whose
+        embedded objects the deoptimizer cleared, or whose objects a GC
+        freed, loads through whatever is left there.
+        """
+        code = frame.code
+        assert isinstance(code, Code)
+        for index in range(len(code.embedded)):
+            mutator.load_embedded(code, index)
 
     def _deoptimize(self, mutator: Mutator, frame: Frame, lazy: bool) -> None:
         code = frame.code
@@ -167,8 +207,20 @@ class TieringDeoptimizer:
         isolate.events.record(
             "deopt-entry", f"{'lazy' if lazy else 'eager'} deopt of {function.name} code #{code.lid}: left the runtime"
         )
-        # 3. Materialize the captured objects of this deopt point.
         translation = code.deopt_data.points[frame.deopt_point % len(code.deopt_data.points)]
+        # 3a. Compute the output frame (``Deoptimizer::New`` and
+        # ``DoComputeOutputFrames``, "We rely on this function not causing a
+        # GC"): the activation's words are copied into the input frame
+        # description, which is no root, and translated slot by slot into the
+        # output frame that replaces the activation.  Only a thread that left
+        # the runtime through the safepoint may hold these raw words: no GC
+        # can start until it polls again.
+        described = mutator.describe_frame()
+        for slot, word in enumerate(described):
+            point("deopt-translate-slot", f"{_frame_key(mutator, frame)} slot {slot}")
+            mutator.frame_store_word(slot, word)
+        # 3b. Materialize the captured objects of this deopt point
+        # (``NotifyDeoptimized``: it allocates, so it works through handles).
         with mutator.scope():
             context = mutator.frame_load(0)
             for captured in translation.captured:

@@ -21,8 +21,9 @@ class Frame:
 
     ``code`` is None for a plain frame (a builtin's, as far as the GC cares),
     else the interpreter or optimized code object of the activation: the GC
-    marks it through the frame, as V8 visits a frame's code.  An optimized
-    frame's slot 0 holds its context; ``deopt_point`` names the deopt point
+    marks it through the frame, as V8 visits a frame's code.  A call's
+    frame holds its context in slot 0 and the argument its caller passed in
+    its last slot; ``deopt_point`` names the deopt point
     the activation is stopped at, ``deoptimized`` says the deoptimizer rebuilt
     it as an interpreter frame.  ``lazy_deopt`` says its return address was
     patched to the lazy-deopt trampoline (only with the isolate's Locker,

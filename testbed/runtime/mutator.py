@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from testbed.heap import (
+    Code,
     Handle,
     HandleScope,
     HeapObject,
@@ -145,7 +146,10 @@ class Mutator:
 
     def frame_store(self, index: int, value: Value) -> None:
         """Write a slot of the innermost frame."""
-        raw = self._raw(value)
+        self.frame_store_word(index, self._raw(value))
+
+    def frame_store_word(self, index: int, raw: Tagged) -> None:
+        """Write a raw word into a slot of the innermost frame (the deoptimizer's output frame)."""
         self._observer.on_heap_op(self, "frame-store")
         self.frames[-1].slots[index] = raw
         self._observer.on_root_write(self, "frame", index, raw)
@@ -153,6 +157,22 @@ class Mutator:
     def frame_load(self, index: int) -> Value:
         self._observer.on_heap_op(self, "frame-load")
         return self._wrap(self.frames[-1].slots[index])
+
+    def describe_frame(self) -> list[Tagged]:
+        """A copy of the innermost frame's words (V8's input ``FrameDescription``).
+
+        The copy is raw: no GC visits it, so its object words go stale if
+        objects move while it is held.
+        """
+        self._observer.on_heap_op(self, "frame-load")
+        return list(self.frames[-1].slots)
+
+    def newest_handle(self) -> Handle | None:
+        """The handle made last in the innermost scope, if that scope has any."""
+        if not self.scopes or not self.scopes[-1].slots:
+            return None
+        scope = self.scopes[-1]
+        return Handle(scope, len(scope.slots) - 1)
 
     def set_global(self, index: int, value: Value) -> None:
         """Write this mutator's global handle ``index`` (a strong root)."""
@@ -213,6 +233,24 @@ class Mutator:
         return self._wrap(raw)
 
     # -- optimized code -------------------------------------------------------
+
+    def load_embedded(self, code: Code, index: int) -> Tagged:
+        """Running ``code``: load field 0 of its embedded object ``index`` (what the load got).
+
+        The object's address is in the instructions, not in a handle or a
+        frame: code the deoptimizer invalidated holds nothing there (None,
+        which has no fields: the load reads None and the thread runs on), and
+        a freed object's fields are the zap value.
+        """
+        self._observer.on_heap_op(self, "load")
+        point("code-embedded-read", code.lid)
+        target = code.embedded[index]
+        self._observer.on_embedded_read(self, code, index, target)
+        if not isinstance(target, HeapObject):
+            return None
+        raw = target.fields[0]
+        self._observer.on_field_read(self, target, 0, raw)
+        return raw
 
     def call_optimized(self, function: int) -> Frame:
         """Call function ``function``: a new activation, running optimized code if it is hot."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from testbed.heap import HeapObject, Page, Tagged
+    from testbed.heap import Code, HeapObject, Page, Tagged
     from testbed.runtime.frames import Frame
     from testbed.runtime.isolate import Isolate
     from testbed.runtime.mutator import Mutator
@@ -103,6 +103,9 @@ class Observer:
     def on_execute(self, mutator: Mutator, frame: Frame) -> None:
         """A mutator runs the code of ``frame`` (a guard in it, or a return through it)."""
 
+    def on_embedded_read(self, mutator: Mutator, code: Code, index: int, value: Tagged) -> None:
+        """Running ``code``, a mutator read its embedded object ``index`` (``value``, None if cleared)."""
+
     def on_root_push(self, mutator: Mutator, stack: str, size: int) -> None:
         """A handle scope (``stack="scope"``) or frame (``"frame"``) was entered."""
 
@@ -133,6 +136,9 @@ class Observer:
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         """The scavenge finished; mutators have not resumed."""
+
+    def on_pause_end(self, isolate: Isolate) -> None:
+        """The initiator finished its collection (scavenge and any mark-compact); it resumes the world next."""
 
     def on_mark_compact_end(self, isolate: Isolate) -> None:
         """A mark-compact finished its pause (a concurrent sweep may follow)."""

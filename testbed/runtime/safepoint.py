@@ -75,8 +75,6 @@ class Safepoint:
         self.changed = Condition(self.mutex, "safepoint-state")
         #: a GC has been requested and not yet finished
         self.requested = False
-        #: the collection itself is running (world supposedly stopped)
-        self.in_progress = False
         #: completed stop-the-world pauses
         self.epoch = 0
         #: the mutator running the current collection (None between GCs)
@@ -157,12 +155,13 @@ class Safepoint:
                 if not self.changed.wait_for(lambda: self._all_stopped(others), abandon=self._aborted):
                     raise RunAborted
             self.initiator = initiator
-            self.in_progress = True
             try:
                 collect()
             finally:
-                self.in_progress = False
                 self.initiator = None
+                # The initiator says it is done before anyone resumes (the
+                # start of the collection it reports at its pause start).
+                initiator.isolate.observer.on_pause_end(initiator.isolate)
         finally:
             with self.mutex:
                 self.requested = False

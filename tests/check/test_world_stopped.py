@@ -40,7 +40,10 @@ def make_isolate(**changes: object) -> tuple[Isolate, Checker]:
 def test_on_heap_op_reports_an_operation_during_a_gc() -> None:
     isolate, checker = make_isolate()
     mutator = isolate.mutators[1]
-    isolate.safepoint.in_progress = True
+    for m in isolate.mutators:
+        m.state = ThreadState.IN_SAFEPOINT
+    checker.on_pause_start(isolate)  # the initiator's own report: its collection starts
+    assert isolate.violations == []
     checker.on_heap_op(mutator, "store")
     assert isolate.is_aborted()
     [violation] = isolate.violations
@@ -70,3 +73,22 @@ def test_pause_start_verifier_reports_a_running_mutator() -> None:
     assert "mutator-1" in violations[0].message
     isolate.mutators[1].state = ThreadState.PARKED
     assert checker.verifier.at_pause_start(isolate) == []
+
+
+def test_on_heap_op_is_silent_once_the_initiator_reports_its_pause_end() -> None:
+    isolate, checker = make_isolate()
+    for m in isolate.mutators:
+        m.state = ThreadState.IN_SAFEPOINT
+    checker.on_pause_start(isolate)
+    checker.on_pause_end(isolate)
+    for m in isolate.mutators:
+        m.state = ThreadState.RUNNING
+    checker.on_heap_op(isolate.mutators[0], "alloc")
+    assert isolate.violations == []
+
+
+def test_the_safepoint_keeps_no_gc_in_progress_flag_for_the_checker() -> None:
+    # "A GC is in progress" is what the initiator reports (pause start and
+    # end), not a field only the checker reads.
+    isolate, _ = make_isolate()
+    assert not hasattr(isolate.safepoint, "in_progress")
