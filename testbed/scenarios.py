@@ -35,11 +35,31 @@ def _mixed() -> Config:
 
 
 def _work_stealing() -> Config:
-    # The balanced mix with three scavenger workers: a worker whose local
-    # segment outgrows SEGMENT_SIZE publishes half of it while others, idle,
-    # steal from the global pool, so publishes and steals overlap in every
-    # scavenge (two workers rarely both have work and no work at once).
-    return Config(scenario="work-stealing", store_buffer_capacity=16, scavenger_workers=3)
+    # Three scavenger workers over large young graphs: handle scopes of 128
+    # handles and a store-heavy mix give each root item a connected young
+    # graph, so the task that claims it outgrows SEGMENT_SIZE and publishes
+    # half its local list again and again while tasks that ran out of items
+    # steal from the pool.  A task returns as soon as it sees no work, so
+    # steals overlap publishes only while some task still has a big graph.
+    return Config(
+        scenario="work-stealing",
+        store_buffer_capacity=16,
+        scavenger_workers=3,
+        scope_handles=128,
+        mix=Mix(
+            alloc=30,
+            alloc_old=2,
+            store=40,
+            barrier_store=4,
+            store_smi=1,
+            load=6,
+            open_scope=2,
+            close_scope=1,
+            frame=2,
+            set_global=3,
+            park=1,
+        ),
+    )
 
 
 def _store_buffer_storm() -> Config:
@@ -276,7 +296,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "work-stealing",
-            "the balanced mix with three scavenger workers publishing and stealing worklist segments",
+            "three scavenger workers over large young graphs (128-handle scopes, a store-heavy mix), "
+            "publishing and stealing worklist segments",
             "the scavenger's work-stealing worklist",
             _work_stealing,
         ),
