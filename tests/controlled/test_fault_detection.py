@@ -82,7 +82,7 @@ CASES = [
     Case("embedded-refs-not-invalidated", "locker-deopt", 1, (), invariant="no-dangling"),
     Case("no-slot-clear-on-layout-change", "layout-and-folding", 3, SHORT_STORM, invariant="remset-precise"),
     Case("barrier-elided-for-pretenured-fold", "layout-and-folding", 1, SHORT_STORM, invariant="remset-complete"),
-    Case("deopt-overwrites-during-sweep", "sweeper-races", 6, SHORT_SWEEP, invariant="no-dangling"),
+    Case("deopt-overwrites-during-sweep", "sweeper-races", 2, SHORT_SWEEP, invariant="no-dangling"),
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
 ]
 IDS = [case.fault for case in CASES]
