@@ -9,6 +9,7 @@ import testbed
 #: schedules per scenario: a few hundred in all, within the suite's time budget
 SCHEDULES = {
     "mixed": 150,
+    "work-stealing": 30,
     "store-buffer-storm": 150,
     "waltz": 50,
     "deopt-storm": 30,
