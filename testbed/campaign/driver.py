@@ -67,7 +67,7 @@ from testbed.execute import RunResult
 from testbed.probes import pct_horizon, portfolio_member
 from testbed.reproduce import reproduce_command
 from testbed.runtime import Config, Program, derive_seed
-from testbed.scenarios import scenario_config
+from testbed.scenarios import DEFAULT_SCENARIO, scenario_config
 
 __all__ = ["HYPOTHESIS_DB", "Finding", "StressResult", "stress"]
 
@@ -201,7 +201,7 @@ class _Campaign:
 
 
 def stress(
-    scenarios: Sequence[str | None] = ("mixed",),
+    scenarios: Sequence[str | None] = (DEFAULT_SCENARIO,),
     *,
     seed: int = 0,
     schedules: int | None = None,
@@ -221,7 +221,10 @@ def stress(
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
     Schedule ``i`` runs scenario ``scenarios[i % len(scenarios)]`` with seed
-    ``derive_seed(seed, 2, i)``; ``jobs``, ``cluster``, ``monitor``,
+    ``derive_seed(seed, 2, i)``; the default is the catalogue's
+    :data:`~testbed.scenarios.DEFAULT_SCENARIO` (``waltz``), as for ``testbed
+    stress`` (with a ``program``, ``[None]`` runs it on Config's own defaults,
+    as ``testbed stress --program`` does); ``jobs``, ``cluster``, ``monitor``,
     ``calibrate``, ``hypothesis_db`` and the rest: see
     :mod:`testbed.campaign.driver`.  Bad arguments raise :class:`ConfigError`
     before anything runs; a KeyboardInterrupt keeps what was found so far.
