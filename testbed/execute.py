@@ -149,7 +149,7 @@ def execute(config: Config, scheduler: Scheduler) -> RunResult:
         verify_s=round(checker.verify_s, 4),
         points=scheduler.steps,
         wall_s=round(wall, 4),
-        max_rss_mb=_max_rss_mb(),
+        process_peak_rss_mb=_max_rss_mb(),
     )
     result = RunResult(config, list(isolate.violations), stats, events=isolate.events.events)
     if isinstance(scheduler, ControlledScheduler):

@@ -29,6 +29,29 @@ def _code_of(event: Event) -> str | None:
     return match.group(1) if match else None
 
 
+def _no_story(events: Sequence[Event]) -> str:
+    """Why there is no story, with a hint only where one applies.
+
+    A run without a deopt (a custom program that never fails a guard) gets
+    no ``--seed`` hint: no seed makes a program deopt that never calls into
+    the deoptimizer.  A run with deopts but no pause needs more GCs, not
+    another seed.
+    """
+    deopts = sum(1 for e in events if e.kind == "deopt-entry")
+    pauses = sum(1 for e in events if e.kind == "pause-start")
+    if deopts == 0:
+        return (
+            "no deopt in this run, so none met a GC: the story starts at a failed guard "
+            "(a workload that calls optimized code and fails its guards, e.g. --scenario waltz)"
+        )
+    if pauses == 0:
+        return f"no GC pause in this run ({deopts} deopts); try a smaller --gc-interval"
+    return (
+        f"no deopt met a pending GC in this run ({deopts} deopts, {pauses} pauses); "
+        "try another --seed or a smaller --gc-interval"
+    )
+
+
 def explain(events: Sequence[Event]) -> list[str]:
     """Lines telling one deopt-meets-scavenge story, or why there is none."""
     start = None
@@ -47,10 +70,7 @@ def explain(events: Sequence[Event]) -> list[str]:
             start = (i, entry)
             break
     if start is None:
-        deopts = sum(1 for e in events if e.kind == "deopt-entry")
-        return [
-            f"no deopt met a pending GC in this run ({deopts} deopts); try another --seed or a smaller --gc-interval"
-        ]
+        return [_no_story(events)]
     first, entry = start
     thread = events[first].thread
     code = _code_of(events[first])

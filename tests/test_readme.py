@@ -47,6 +47,13 @@ a new section is tested the moment it is written:
 ``json``
     Must parse.
 
+Following the README leaves a checkout clean: the shell session and each
+Python block run in a directory that is a git repository ignoring what
+the checkout's ``.gitignore`` ignores, and ``git status`` must show
+nothing afterwards (a new example that writes a new file needs its entry
+in ``.gitignore``).  The ``text`` block after ``testbed scenarios`` is the
+scenario list, and must name every scenario of the catalogue.
+
 A block in any other language (or none) fails the test until it gets a rule.
 """
 
@@ -59,12 +66,15 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+import testbed
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -198,6 +208,29 @@ def _pytest_plugin_args() -> list[str]:
     return [] if installed else ["-p", "testbed.pytest_plugin"]
 
 
+def _as_checkout(directory: Path) -> None:
+    """Make ``directory`` a git repository that ignores what this checkout's ``.gitignore`` ignores."""
+    if shutil.which("git") is None:
+        return
+    subprocess.run(["git", "init", "-q", str(directory)], check=True, capture_output=True, timeout=30)
+    (directory / ".git" / "info" / "exclude").write_text((REPO / ".gitignore").read_text())
+
+
+def untracked(directory: Path) -> list[str]:
+    """What ``git status`` shows in a directory made by :func:`_as_checkout` (nothing without git)."""
+    if not (directory / ".git").is_dir():
+        return []
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return status.stdout.splitlines()
+
+
 def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
@@ -287,6 +320,7 @@ def test_every_block_has_a_rule() -> None:
 @pytest.mark.timeout(TIMEOUT)
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"line{b.line}" for b in PYTHON_BLOCKS])
 def test_python_block_runs_as_written(block: Block, tmp_path: Path) -> None:
+    _as_checkout(tmp_path)
     tree = ast.parse(block.text)
     is_test = any(
         (isinstance(node, ast.FunctionDef) and node.name.startswith("test_"))
@@ -302,6 +336,8 @@ def test_python_block_runs_as_written(block: Block, tmp_path: Path) -> None:
         (tmp_path / "readme_example.py").write_text(block.text)
         result = _run([sys.executable, "readme_example.py"], tmp_path)
     assert result.returncode == 0, f"{block.where} failed:\n{result.stdout}{result.stderr}"
+    (tmp_path / ("test_readme_example.py" if is_test else "readme_example.py")).unlink()  # the reader's own file
+    assert untracked(tmp_path) == [], f"{block.where} leaves files .gitignore does not cover"
 
 
 def file_name(block: Block) -> str | None:
@@ -313,6 +349,7 @@ def file_name(block: Block) -> str | None:
 
 @pytest.mark.timeout(TIMEOUT * 2)
 def test_shell_blocks_run_as_a_session(tmp_path: Path) -> None:
+    _as_checkout(tmp_path)
     outputs: dict[int, str] = {}
     for block in BLOCKS:
         name = file_name(block) if block.language == "python" else None
@@ -330,6 +367,15 @@ def test_shell_blocks_run_as_a_session(tmp_path: Path) -> None:
                     + outputs[block.after.line]
                 )
     assert outputs
+    assert untracked(tmp_path) == [], "following the README leaves files .gitignore does not cover"
+
+
+def test_the_readme_lists_every_scenario() -> None:
+    (listing,) = [
+        b for b in BLOCKS if b.language == "text" and b.after is not None and b.after.text == "testbed scenarios\n"
+    ]
+    rows = [line.split()[0] for line in listing.text.splitlines()[1:] if line.strip() and not line[0].isspace()]
+    assert sorted(rows) == sorted(testbed.SCENARIOS), "the README's scenario list is not the catalogue"
 
 
 # -- the rules themselves --------------------------------------------------------------

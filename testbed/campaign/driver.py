@@ -61,13 +61,14 @@ from testbed.campaign import cluster as campaign_cluster
 from testbed.campaign.arguments import campaign_options, campaign_program, stress_arguments
 from testbed.campaign.database import HYPOTHESIS_DB
 from testbed.campaign.hypothesis_campaign import stress_with_hypothesis
+from testbed.campaign.main_guard import unguarded_script
 from testbed.campaign.processes import run_in_processes
 from testbed.campaign.results import Finding, StressResult
 from testbed.execute import RunResult
 from testbed.probes import pct_horizon, portfolio_member
 from testbed.reproduce import reproduce_command
-from testbed.runtime import Config, Program, derive_seed
-from testbed.scenarios import scenario_config
+from testbed.runtime import Config, ConfigError, Program, derive_seed
+from testbed.scenarios import DEFAULT_SCENARIO, scenario_config
 
 __all__ = ["HYPOTHESIS_DB", "Finding", "StressResult", "stress"]
 
@@ -201,7 +202,7 @@ class _Campaign:
 
 
 def stress(
-    scenarios: Sequence[str | None] = ("mixed",),
+    scenarios: Sequence[str | None] = (DEFAULT_SCENARIO,),
     *,
     seed: int = 0,
     schedules: int | None = None,
@@ -221,7 +222,10 @@ def stress(
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
     Schedule ``i`` runs scenario ``scenarios[i % len(scenarios)]`` with seed
-    ``derive_seed(seed, 2, i)``; ``jobs``, ``cluster``, ``monitor``,
+    ``derive_seed(seed, 2, i)``; the default is the catalogue's
+    :data:`~testbed.scenarios.DEFAULT_SCENARIO` (``waltz``), as for ``testbed
+    stress`` (with a ``program``, ``[None]`` runs it on Config's own defaults,
+    as ``testbed stress --program`` does); ``jobs``, ``cluster``, ``monitor``,
     ``calibrate``, ``hypothesis_db`` and the rest: see
     :mod:`testbed.campaign.driver`.  Bad arguments raise :class:`ConfigError`
     before anything runs; a KeyboardInterrupt keeps what was found so far.
@@ -238,6 +242,11 @@ def stress(
         on_result=on_result,
     )
     campaign_options(strategy, jobs, calibrate, monitor, log_level, cluster)
+    if jobs > 1 and (script := unguarded_script()) is not None:
+        raise ConfigError(
+            f'stress(jobs={jobs}) from the top level of {script} needs `if __name__ == "__main__":` around it: '
+            "its worker processes import the script again"
+        )
     program = campaign_program(program, jobs, cluster)
     if program is not None:
         changes["program"] = program

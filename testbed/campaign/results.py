@@ -44,7 +44,7 @@ class Finding:
 
 
 #: stats that are summed over schedules; the rest are maxima
-_MAXIMA = ("peak_mutator_threads", "peak_os_threads", "max_rss_mb")
+_MAXIMA = ("peak_mutator_threads", "peak_os_threads", "process_peak_rss_mb")
 
 
 def _add_counters(into: dict[str, Any], counters: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: the schema of every command's ``--json`` result
-RESULT_SCHEMA = "testbed.result/1"
+RESULT_SCHEMA = "testbed.result/2"
 
 
 class Outputs:
@@ -173,7 +173,7 @@ def result_json(
     violations: list[dict[str, Any]],
     stats: dict[str, Any],
 ) -> dict[str, Any]:
-    """The ``testbed.result/1`` document every command's ``--json`` writes."""
+    """The ``testbed.result/2`` document every command's ``--json`` writes."""
     return {
         "schema": RESULT_SCHEMA,
         "testbed_version": __version__,

@@ -47,6 +47,6 @@ def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
     before, after = result.before, result.after
     print(f"testbed shrink: {result.invariant} still reproduces after {result.runs} runs", file=out)
     for key in ("preemptions", "tape_length", "nonzero_decisions", "steps"):
-        print(f"  {key:18} {before[key]:>8} -> {after[key]:<8}", file=out)
+        print(f"  {key:18} {before[key]:>8} -> {after[key]}", file=out)
     print(f"  wrote {args.output}; reproduce: testbed replay {shlex.quote(args.output)}", file=out)
     return 1

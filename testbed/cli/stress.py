@@ -191,9 +191,9 @@ class _Reporter:
             self.args.fault,
             result.schedules,
             [f.to_json() for f in result.findings],
-            {**result.stats, "peak_rss_mb": self.monitor.peak_rss_mb},
+            {**result.stats, "campaign_peak_rss_mb": self.monitor.peak_rss_mb},
         )
-        data.update(buckets=result.buckets.to_json(), max_rss_mb=self.max_rss, stopped=result.stopped)
+        data.update(buckets=result.buckets.to_json(), max_rss_limit_mb=self.max_rss, stopped=result.stopped)
         data.update(complete=complete, calibrated=result.calibrated)
         return data
 

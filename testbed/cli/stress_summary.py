@@ -74,8 +74,8 @@ def _warnings(result: StressResult, document: dict[str, Any]) -> list[str]:
     lines = []
     if result.stopped == "max-rss":
         lines.append(
-            f"  warning: stopped early: the campaign's processes used {document['stats']['peak_rss_mb']:.0f} MB, "
-            f"more than --max-rss {document['max_rss_mb']}"
+            f"  warning: stopped early: the campaign's processes used {document['stats']['campaign_peak_rss_mb']:.0f} MB, "
+            f"more than --max-rss {document['max_rss_limit_mb']}"
         )
     # A check that never ran is not a pass: say which invariants no schedule evaluated.
     never = [name for name, count in result.stats.get("checks_by_invariant", {}).items() if count == 0]
@@ -125,7 +125,7 @@ def stress_summary(
         buckets=len(result.buckets),
         stopped=result.stopped,
         wall_s=result.wall_s,
-        peak_rss_mb=document["stats"]["peak_rss_mb"],
+        campaign_peak_rss_mb=document["stats"]["campaign_peak_rss_mb"],
     )
     if result.findings:
         return 1

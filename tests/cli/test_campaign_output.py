@@ -98,10 +98,10 @@ def test_max_rss_stops_the_campaign_cleanly_keeping_what_it_found(cli, monkeypat
     outcome = cli("stress", *FAULTY, "--schedules", "50", "--max-rss", "100", "--json", "-")
     assert outcome.code == 1, outcome
     doc = json.loads(outcome.out)
-    assert doc["stopped"] == "max-rss" and doc["max_rss_mb"] == 100
+    assert doc["stopped"] == "max-rss" and doc["max_rss_limit_mb"] == 100
     assert 1 <= doc["schedules"] < 50
     assert doc["violations"] and doc["buckets"]
-    assert doc["stats"]["peak_rss_mb"] == 5000.0
+    assert doc["stats"]["campaign_peak_rss_mb"] == 5000.0
     assert "(stopped: max-rss)" in outcome.err
     assert "more than --max-rss 100" in outcome.err
 
@@ -115,8 +115,8 @@ def test_max_rss_stop_before_any_finding_exits_0(cli, monkeypatch) -> None:
 
 def test_max_rss_defaults_to_half_the_machine(cli) -> None:
     doc = json.loads(cli("stress", "--schedules", "1", "--ops", "100", "--json", "-").out)
-    assert doc["max_rss_mb"] == default_max_rss_mb() > 0
-    assert doc["stats"]["peak_rss_mb"] > 0
+    assert doc["max_rss_limit_mb"] == default_max_rss_mb() > 0
+    assert doc["stats"]["campaign_peak_rss_mb"] > 0
 
 
 @pytest.mark.parametrize(

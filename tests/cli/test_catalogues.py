@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import testbed
+from testbed.cli.catalogues import table_lines
 
 CATALOGUES = {
     "scenarios": ({"name", "description", "aims_at", "default"}, sorted(testbed.SCENARIOS)),
@@ -28,8 +29,38 @@ def test_catalogue_prints_a_table(cli, command: str) -> None:
     lines = outcome.out.splitlines()
     assert lines[0].split()[0] == HEADERS[command]
     names = CATALOGUES[command][1]
-    assert len(lines) == 1 + len(names)
-    assert sorted(line.split()[0] for line in lines[1:]) == names
+    rows = [line for line in lines[1:] if not line[:1].isspace()]  # a wrapped cell goes on indented lines
+    assert sorted(line.split()[0] for line in rows) == names
+
+
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["table", "verbose"])
+@pytest.mark.parametrize("command", sorted(CATALOGUES))
+def test_catalogue_fits_a_100_column_terminal(cli, command: str, verbose: tuple[str, ...]) -> None:
+    lines = cli(command, *verbose).out.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    assert not [line for line in lines if line != line.rstrip()]
+
+
+def test_faults_verbose_shows_the_long_fields_under_each_row(cli) -> None:
+    plain, verbose = cli("faults").out, cli("faults", "-v").out
+    for fault in testbed.FAULTS:
+        assert f"caught by: {fault.caught_by}" in " ".join(verbose.split())
+        assert f"caught by: {fault.caught_by}" not in plain
+    assert all(f"where: {fault.where}" in verbose for fault in testbed.FAULTS)
+
+
+def test_scenarios_table_marks_the_default(cli) -> None:
+    rows = cli("scenarios").out.splitlines()
+    assert [row.split()[0] for row in rows if "(default)" in row] == [testbed.DEFAULT_SCENARIO]
+
+
+def test_a_table_with_a_new_long_column_still_fits() -> None:
+    """A catalogue that grows a column (faults' ``runtime``) wraps the last one or moves it under the row."""
+    header = ["fault", "provoked by", "runtime", "what goes wrong"]
+    rows = [["x" * 40, "layout-and-folding", "node-18-and-electron-13", "word " * 60]]
+    lines = table_lines(header, rows, [[("V8 bug", "crbug.com/1 " * 20)]])
+    assert max(len(line) for line in lines) <= 100
+    assert " ".join(" ".join(lines).split()).count("word") == 60
 
 
 @pytest.mark.parametrize("command", sorted(CATALOGUES))

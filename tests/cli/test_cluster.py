@@ -173,7 +173,7 @@ def _findings(result: testbed.StressResult) -> list[tuple[Any, ...]]:
 
 #: stats that depend on the machine and the process a schedule ran in (a Dask worker has more threads)
 #: besides every duration (``*_s``: wall, pause, zap and verify seconds)
-_MACHINE_STATS = ("max_rss_mb", "peak_rss_mb", "peak_os_threads")
+_MACHINE_STATS = ("process_peak_rss_mb", "campaign_peak_rss_mb", "peak_os_threads")
 
 
 def _local_json(document: dict[str, Any]) -> dict[str, Any]:

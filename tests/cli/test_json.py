@@ -1,4 +1,4 @@
-"""The ``testbed.result/1`` document of ``--json FILE|-`` (DESIGN.md section 7)."""
+"""The ``testbed.result/2`` document of ``--json FILE|-`` (DESIGN.md section 7)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import testbed
 
 DOCUMENT_KEYS = {"schema", "command", "scenario", "seed", "strategy", "faults", "schedules", "violations", "stats"}
 VIOLATION_KEYS = {"invariant", "message", "step", "seed", "trace", "reproduce"}
-STATS_KEYS = {"scavenges", "mark_compacts", "deopts", "safepoints", "points", "wall_s", "max_rss_mb"}
+STATS_KEYS = {"scavenges", "mark_compacts", "deopts", "safepoints", "points", "wall_s", "process_peak_rss_mb"}
 
 
 def _check_document(doc: Any, command: str) -> None:
     assert isinstance(doc, dict)
-    assert doc["schema"] == "testbed.result/1"
+    assert doc["schema"] == "testbed.result/2"
     assert doc.keys() >= DOCUMENT_KEYS, DOCUMENT_KEYS - doc.keys()
     assert doc["command"] == command
     assert isinstance(doc["scenario"], str)

@@ -1,0 +1,20 @@
+"""What ``testbed shrink`` prints: a header, one line per measure, where it wrote; no trailing spaces."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def test_shrink_prints_its_table_without_trailing_spaces(cli, tmp_path: Path) -> None:
+    original, shrunk = tmp_path / "t.json", tmp_path / "small.json"
+    args = "run --scenario mixed --strategy random --seed 7 --fault early-scavenge --ops 400 --gc-interval 40"
+    assert cli(*args.split(), "--trace-out", str(original)).code == 1
+    outcome = cli("shrink", str(original), "-o", str(shrunk), "--max-runs", "5")
+    assert outcome.code == 1, outcome
+    lines = outcome.out.splitlines()
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert lines[0].startswith("testbed shrink: world-stopped still reproduces after ")
+    measures = [re.fullmatch(r"  (\w+) +\d+ -> \d+", line) for line in lines[1:-1]]
+    assert [m.group(1) for m in measures if m] == ["preemptions", "tape_length", "nonzero_decisions", "steps"]
+    assert lines[-1].startswith(f"  wrote {shrunk}; reproduce: testbed replay ")
