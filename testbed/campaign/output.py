@@ -68,20 +68,49 @@ def event(kind: str, text: str, level: str = "INFO", /, **fields: Any) -> None:
 
 
 class JsonLog:
-    """``--log-json FILE`` as a loguru sink (``serialize=True``) for the campaign's events only."""
+    """``--log-json FILE`` as a loguru sink (``serialize=True``) for the campaign's events only.
 
-    def __init__(self, path: str) -> None:
+    The sink is this object's own writer, not loguru's file sink: a write
+    that fails (a full disk, ``/dev/full``) costs the log lines, never the
+    campaign or its exit status, and is told once through ``on_error``
+    (loguru's own sink would print a traceback per record and raise at close).
+    Each line is flushed, so a reader of a running campaign sees whole lines.
+    """
+
+    def __init__(self, path: str, on_error: Callable[[str], None]) -> None:
+        self.path = path
+        self.on_error = on_error
+        #: why the log stopped being written (None: it is written)
+        self.failed: str | None = None
+        self._stream = open(path, "w")  # noqa: SIM115 -- closed by close()
         self.handler = logger.add(
-            path,
+            self._write,
             serialize=True,
             level="DEBUG",
-            mode="w",
             filter=lambda record: "event" in record["extra"],
-            catch=True,  # a full disk costs log lines, never the campaign
+            catch=False,  # _write catches what it can expect; anything else is a bug to see
         )
+
+    def _write(self, line: str) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self._stream.write(line)
+            self._stream.flush()
+        except OSError as error:
+            self._fail(error)
+
+    def _fail(self, error: OSError) -> None:
+        self.failed = error.strerror or str(error)
+        self.on_error(f"cannot write --log-json {self.path!r} ({self.failed}); the campaign goes on without it")
 
     def close(self) -> None:
         logger.remove(self.handler)
+        try:
+            self._stream.close()
+        except OSError as error:  # the last buffered bytes (nothing is buffered after a flush, but be sure)
+            if self.failed is None:
+                self._fail(error)
 
 
 class BucketFiles:

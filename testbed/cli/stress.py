@@ -163,7 +163,7 @@ def _start_json_log(args: argparse.Namespace) -> campaign_output.JsonLog | None:
     if not args.verbose:
         logger.remove()  # no stderr sink: only the JSON file hears the library
     logger.enable("testbed")
-    return campaign_output.JsonLog(args.log_json)
+    return campaign_output.JsonLog(args.log_json, output.warn)
 
 
 class _Reporter:
