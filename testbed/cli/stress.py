@@ -194,7 +194,7 @@ class _Reporter:
             {**result.stats, "peak_rss_mb": self.monitor.peak_rss_mb},
         )
         data.update(buckets=result.buckets.to_json(), max_rss_mb=self.max_rss, stopped=result.stopped)
-        data.update(complete=complete, calibrated=result.calibrated)
+        data.update(complete=complete, calibrated=result.calibrated, cut=result.cut, nothing_ran=None)
         return data
 
     def checkpoint(self, result: StressResult) -> None:
