@@ -26,6 +26,7 @@ __all__ = [
     "deliver",
     "found",
     "label",
+    "never_evaluated",
     "outputs",
     "result_json",
     "stats_line",
@@ -187,6 +188,22 @@ def result_json(
         "violations": violations,
         "stats": stats,
     }
+
+
+def never_evaluated(stats: dict[str, Any], where: str) -> str | None:
+    """The warning line for the invariants no check evaluated in ``where`` ("this run", "this campaign").
+
+    A check that never ran is not a pass.  Without a single scavenge most
+    of them cannot run: a custom program triggers GCs only by allocating
+    (``--gc-interval``).
+    """
+    never = [name for name, count in stats.get("checks_by_invariant", {}).items() if count == 0]
+    if not never:
+        return None
+    line = f"  warning: never evaluated in {where}: {', '.join(never)}"
+    if not stats.get("scavenges", 0):
+        line += " (no scavenge ran: a custom program usually wants --gc-interval N)"
+    return line
 
 
 def stats_line(stats: dict[str, Any]) -> str:

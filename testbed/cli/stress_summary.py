@@ -82,10 +82,9 @@ def _warnings(result: StressResult, document: dict[str, Any]) -> list[str]:
             f"  warning: stopped early: the campaign's processes used {document['stats']['peak_rss_mb']:.0f} MB, "
             f"more than --max-rss {document['max_rss_mb']}"
         )
-    # A check that never ran is not a pass: say which invariants no schedule evaluated.
-    never = [name for name, count in result.stats.get("checks_by_invariant", {}).items() if count == 0]
-    if never and result.schedules:
-        lines.append(f"  warning: never evaluated in this campaign: {', '.join(never)}")
+    never = output.never_evaluated(result.stats, "this campaign")
+    if never is not None and result.schedules:
+        lines.append(never)
     return lines
 
 

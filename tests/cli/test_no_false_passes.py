@@ -130,3 +130,27 @@ def test_a_schedule_stuck_at_the_deadline_is_a_liveness_finding_and_the_campaign
     assert violations and {v["invariant"] for v in violations} == {"safepoint-liveness"}
     stacks = violations[0]["stacks"]
     assert any("spin.py" in line and "in program" in line for line in stacks["mutator-0"]), stacks
+
+
+NO_GC = """\
+def program(m):
+    with m.scope():
+        holder = m.alloc(fields=2, old=True)
+        for _ in range(50):
+            m.store(holder, 0, m.alloc(fields=1))
+            m.poll()
+"""
+
+
+def test_run_of_a_program_that_triggers_no_gc_warns_about_what_it_never_checked(cli, tmp_path: Path) -> None:
+    (tmp_path / "nogc.py").write_text(NO_GC)
+    program = f"{tmp_path / 'nogc.py'}:program"
+    outcome = cli("run", "--program", program)
+    assert outcome.code == 0, outcome
+    [warning] = [line for line in outcome.out.splitlines() if "warning:" in line]
+    assert warning.startswith("  warning: never evaluated in this run: ")
+    assert "no-from-space-refs" in warning and "--gc-interval" in warning
+    # with scavenges, the checks that need one run: no hint (and the same words as stress's warning)
+    outcome = cli("run", "--program", program, "--gc-interval", "10")
+    assert outcome.code == 0, outcome
+    assert "no-from-space-refs" not in outcome.out and "--gc-interval" not in outcome.out
