@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -32,6 +33,8 @@ __all__ = ["INDEX", "INDEX_SCHEMA", "BucketFiles", "JsonLog", "atomic_write", "e
 
 INDEX = "index.json"
 INDEX_SCHEMA = "testbed.buckets/1"
+#: the name of a bucket's file under ``--out`` (see :meth:`BucketFiles.path`)
+_BUCKET_FILE = re.compile(r"(trace|violation)-.+-\d+\.json")
 
 
 def atomic_write(path: str | Path, text: str) -> None:
@@ -121,6 +124,34 @@ class BucketFiles:
         self.result_schema = result_schema
         #: bucket number -> the command that reran its kept finding before the file replaced it
         self._commands: dict[int, str] = {}
+
+    def clear_earlier(self) -> tuple[bool, int]:
+        """Remove an earlier campaign's index and bucket files from the directory, before this one runs.
+
+        A reused ``--out`` holds only this campaign's index and files, never
+        a mix with an index that names files this campaign replaced.  Files
+        are recognised by the names a campaign gives them (``index.json``,
+        ``trace-*.json``, ``violation-*.json``) and by the earlier index;
+        anything else is left alone, and so is the Hypothesis example
+        database (``hypothesis-db/``): it replays saved failures first, on
+        purpose.  Returns whether an index was removed, and how many files.
+        """
+        index = self.directory / INDEX
+        named: set[Path] = set()
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+            for bucket in json.loads(index.read_text())["buckets"]:
+                named.add(Path(bucket["smallest"]["trace"]).resolve())
+        removed = 0
+        for path in sorted(self.directory.iterdir()):
+            ours = _BUCKET_FILE.fullmatch(path.name) is not None or path.resolve() in named
+            if ours and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        had_index = index.is_file()
+        if had_index:
+            index.unlink()
+        return had_index, removed
 
     def path(self, outcome: Any) -> Path:
         """``trace-SCENARIO-SEED.json`` (controlled) or ``violation-SCENARIO-SEED.json`` (free)."""

@@ -239,6 +239,21 @@ class _Reporter:
                 event("bucket", "bucket {bucket} opened: {summary}", "INFO", **bucket.to_json())
 
 
+def _clear_out(reporter: _Reporter) -> None:
+    """A reused ``--out`` holds only this campaign's index and traces: say what of an earlier one it replaced."""
+    if reporter.files is None:
+        return
+    try:
+        had_index, traces = reporter.files.clear_earlier()
+    except OSError as error:
+        raise UsageError(f"--out {reporter.args.out!r}: cannot remove an earlier campaign's files: {error}") from None
+    parts = [f"{traces} trace{'s' if traces != 1 else ''}"] if traces else []
+    if had_index:
+        parts.append("the index")
+    if parts:
+        print(f"testbed: replaced {' and '.join(parts)} of an earlier campaign in {reporter.args.out}", file=sys.stderr)
+
+
 def _monitor(args: argparse.Namespace, out: TextIO, stop: StopRequests, reporter: _Reporter, status: Status) -> Monitor:
     """The campaign's watch: stop requests, ``--max-rss``, progress lines, the status line, checkpoints."""
     progress: TextIO | None = None
@@ -310,6 +325,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     label = ",".join(name or "none" for name in scenarios) if args.scenario != "all" else "all"
     program_reference = None if program is None else Config(program=program).program_reference
     reporter = _Reporter(args, label, program_reference, max_rss)
+    _clear_out(reporter)
     json_log = _start_json_log(args)
     status = Status(sys.stderr, sys.stderr.isatty() and not args.quiet)
     stop = StopRequests()
