@@ -157,6 +157,8 @@ def bounded_run(
     tick: Callable[[], Any] | None = None,
 ) -> RunResult | Cut | None:
     """``runner(config)``, cut at ``deadline`` (``time.monotonic()``; None: never); see the module docstring."""
+    if deadline is None and tick is None:
+        return runner(config)  # nothing to watch: on this thread
     if deadline is not None and time.monotonic() >= deadline:
         return None
     box: dict[str, Any] = {}
