@@ -57,7 +57,12 @@ def add_parser(commands: Any) -> None:
         f"(default {DEFAULT_SCENARIO}; none with --program)",
     )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
+    budget.add_argument(
+        "--duration",
+        type=parse_duration,
+        help="time budget of the whole campaign, e.g. 30s (default 20s): a schedule still running at its end is "
+        "cut (stuck: a safepoint-liveness finding; else listed as cut); none completed: exit 2",
+    )
     budget.add_argument("--schedules", type=count(1), help="number of schedules")
     p.add_argument("--jobs", type=count(1), default=1, help="worker processes (default 1)")
     p.add_argument(
@@ -81,7 +86,8 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         help="keep one trace per bucket of findings (its smallest: fewest preemptions, then earliest step) "
-        "in DIR, with an index.json",
+        "in DIR, with an index.json (a reused DIR loses an earlier campaign's index and traces; its "
+        "hypothesis-db stays)",
     )
     p.add_argument("--shrink", action="store_true", help="at the end, shrink each bucket's trace in --out DIR")
     p.add_argument(
