@@ -45,6 +45,8 @@ from testbed.sched import Halt, Violation, active_scheduler, thread_stacks
 
 __all__ = ["TICK", "Cut", "bounded_run"]
 
+#: seconds between looks at a run past the deadline that has no threads to halt yet
+SETTLE = 0.01
 #: seconds between two samples of a running schedule's progress (and two ``tick()`` calls)
 TICK = 0.25
 
@@ -134,8 +136,10 @@ class _Halt:
     def __init__(self, thread: threading.Thread) -> None:
         #: whether the halt was raised (the run's end, if it ends, is the halt's doing)
         self.raised = False
-        scheduler = active_scheduler()
-        if not thread.is_alive() or not scheduler.threads:  # ended meanwhile: the idle scheduler is never touched
+        #: whether it is in place (not while the idle scheduler is active: before the run's threads exist)
+        self.installed = False
+        scheduler = self.scheduler = active_scheduler()
+        if not thread.is_alive() or not scheduler.threads:  # the idle scheduler is never touched
             return
         passing = scheduler.point
         tickets = itertools.count()  # next() on a count is atomic under the GIL: exactly one thread gets it
@@ -148,6 +152,18 @@ class _Halt:
 
         scheduler.abandon()  # a controlled scheduler stops steering: every point reaches point() below
         scheduler.point = halt  # type: ignore[method-assign]
+        self.installed = True
+
+
+def _wait(deadline: float | None, halt: _Halt | None) -> float:
+    """How long to wait for the run before the next look: a tick, up to the deadline itself;
+    past it, briefly until the halt is in place (a run that has not spawned its threads yet)."""
+    if deadline is None:
+        return TICK
+    left = deadline - time.monotonic()
+    if left > 0:
+        return min(TICK, left)
+    return TICK if halt is not None and halt.installed and halt.scheduler is active_scheduler() else SETTLE
 
 
 def bounded_run(
@@ -168,7 +184,7 @@ def bounded_run(
     cut: Cut | None = None
     thread.start()
     while thread.is_alive():
-        thread.join(TICK)
+        thread.join(_wait(deadline, halt))
         if not thread.is_alive():
             break
         progress.sample()
@@ -178,8 +194,10 @@ def bounded_run(
             continue
         if progress.quiet >= config.wait_timeout:
             return _cut(config, progress, stuck=True)
-        if halt is None:  # past the deadline: stop it, and see whether it can stop
-            cut, halt = _cut(config, progress, stuck=False), _Halt(thread)
+        if cut is None:  # past the deadline: what it was doing then, and stop it
+            cut = _cut(config, progress, stuck=False)
+        if halt is None or not (halt.installed and (halt.raised or halt.scheduler is active_scheduler())):
+            halt = _Halt(thread)  # first, or again: the run had no threads yet, or a probe run ended meanwhile
     if halt is not None and halt.raised:
         return cut  # whatever the halted run returned or raised is the halt's doing, not a finding
     if "error" in box:
