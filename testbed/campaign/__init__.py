@@ -11,6 +11,9 @@ operation, recent model events, thread roles, normalised message).
 requests (SIGINT, SIGTERM), the memory guard, progress lines, checkpoints.
 ``output``: atomic files, the ``--out`` directory (one smallest trace per
 bucket and an index), ``--log-json`` JSON lines, ``--shrink``.
+``deadline``: one schedule run under the campaign's deadline, watched
+(progress lines during it) and cut when the time is up (stuck: a
+``safepoint-liveness`` finding; progressing: listed as cut).
 ``processes``: ``--jobs N`` worker processes; ``cluster``: ``--cluster``,
 a Dask distributed cluster (the optional extra, imported only there).
 """

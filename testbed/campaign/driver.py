@@ -23,8 +23,19 @@ and ``hypothesis_db`` is the example database (a directory, a Hypothesis
 ``ExampleDatabase``, or None for none) that remembers failures for the
 next campaign.
 
-``monitor(result)`` is called after every schedule, and at least once a
-second while worker processes run; a reason it returns (``"SIGTERM"``,
+``duration`` bounds the whole campaign: a schedule still running when it
+ends is cut there (:mod:`testbed.campaign.deadline`; not on a cluster,
+nor with Hypothesis): a stuck one (no scheduling point for its liveness
+timeout) is a ``safepoint-liveness`` finding with every thread's stack, a
+progressing one is no violation and is listed in ``result.cut``.  A
+campaign that completed no schedule is not a pass: ``result.schedules``
+is 0 and ``result.stopped`` says why (``duration``: the time ended before
+the first schedule finished; ``max-rss``: the memory limit was already
+passed; ...).  It is returned, not raised: the caller decides (the CLI
+exits 2).
+
+``monitor(result)`` is called after every schedule, and at least every
+quarter second while a schedule runs (here or in worker processes); a reason it returns (``"SIGTERM"``,
 ``"max-rss"``) stops the campaign cleanly: no new schedule starts, the
 ones running finish and are recorded, and ``result.stopped`` is the
 reason.  ``log_level`` (``"INFO"``, ``"DEBUG"``) makes worker processes
@@ -51,6 +62,7 @@ ConfigError.  ``monitor`` measures memory on this machine only.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,6 +72,7 @@ from testbed.calibrate import Calibration, calibration, knob_rng
 from testbed.campaign import cluster as campaign_cluster
 from testbed.campaign.arguments import campaign_options, campaign_program, stress_arguments
 from testbed.campaign.database import HYPOTHESIS_DB
+from testbed.campaign.deadline import Cut, bounded_run
 from testbed.campaign.hypothesis_campaign import stress_with_hypothesis
 from testbed.campaign.main_guard import unguarded_script
 from testbed.campaign.processes import run_in_processes
@@ -94,6 +107,8 @@ class _Campaign:
         self.on_result = on_result
         self.result = result
         self.started = time.monotonic()
+        #: when ``duration`` ends (a schedule still running then is cut; see :mod:`testbed.campaign.deadline`)
+        self.deadline = None if self.duration is None else self.started + self.duration
         #: per scenario (its index): PCT's horizon, the calibration, the first schedule's config
         self.horizons: dict[int, int] = {}
         self.calibrations: dict[int, Calibration] = {}
@@ -151,7 +166,16 @@ class _Campaign:
     def stopping(self) -> bool:
         return self.watch() is not None
 
-    def record(self, outcome: RunResult) -> None:
+    def record(self, outcome: RunResult | Cut | None) -> None:
+        """A schedule's outcome; a cut one (a stuck one is a finding), or None for one never started."""
+        if outcome is None:
+            return
+        if isinstance(outcome, Cut):
+            if outcome.violation is None:  # slow, not stuck: not a violation, and not a schedule that ran
+                self.result.cut.append(outcome.to_json(reproduce_command(outcome.config)))
+                self.watch()
+                return
+            outcome = outcome.as_result()
         self.result.add(outcome, reproduce_command(outcome.config))
         if self.on_result is not None:
             self.on_result(self.result, outcome)
@@ -185,18 +209,19 @@ class _Campaign:
             elif jobs == 1:
                 index = 0
                 while self.budget_left(index):
-                    self.record(run(self.schedule(index)))
+                    self.record(bounded_run(self.schedule(index), self.deadline, run, self.watch))
                     index += 1
             else:
-                run_in_processes(
-                    jobs, _run_shipped, self.schedule, self.budget_left, self.record, self.stopping, log_level
-                )
+                runner = functools.partial(_run_shipped, deadline=self.deadline)
+                run_in_processes(jobs, runner, self.schedule, self.budget_left, self.record, self.stopping, log_level)
         except KeyboardInterrupt:
             self.result.stopped = self.result.stopped or "interrupt"
         except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer)
             self.lost("worker", error)
         except campaign_cluster.ClusterLost as error:
             self.lost("cluster", error)
+        if self.result.schedules == 0 and self.result.stopped is None and self.duration is not None:
+            self.result.stopped = "duration"  # it ended before the first schedule finished: nothing ran
         self.result.interrupted = self.result.stopped is not None
         self.result.wall_s = round(time.monotonic() - self.started, 3)
 
@@ -258,16 +283,19 @@ def stress(
     return result
 
 
-def _run_shipped(config: Config) -> RunResult:
+def _run_shipped(config: Config, deadline: float | None = None) -> RunResult | Cut | None:
     """:func:`run` in a worker process or on a cluster worker, its result made ready to ship back.
+
+    A local worker process cuts it at the campaign's ``deadline`` (``time.monotonic()``
+    is the machine's clock, the same in every process); a cluster passes None.
 
     A clean schedule's trace and model events go nowhere (only findings are
     filed into buckets, written under ``--out`` or explained), and they are
     most of its pickled size (a waltz run: 420 kB of 422 kB): they stay in
     the worker.
     """
-    result = run(config)
-    if not result.violations:
+    result = bounded_run(config, deadline, run)
+    if isinstance(result, RunResult) and not result.violations:
         result.trace = None
         result.events = []
     return result

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -32,6 +33,8 @@ __all__ = ["INDEX", "INDEX_SCHEMA", "BucketFiles", "JsonLog", "atomic_write", "e
 
 INDEX = "index.json"
 INDEX_SCHEMA = "testbed.buckets/1"
+#: the name of a bucket's file under ``--out`` (see :meth:`BucketFiles.path`)
+_BUCKET_FILE = re.compile(r"(trace|violation)-.+-\d+\.json")
 
 
 def atomic_write(path: str | Path, text: str) -> None:
@@ -68,20 +71,49 @@ def event(kind: str, text: str, level: str = "INFO", /, **fields: Any) -> None:
 
 
 class JsonLog:
-    """``--log-json FILE`` as a loguru sink (``serialize=True``) for the campaign's events only."""
+    """``--log-json FILE`` as a loguru sink (``serialize=True``) for the campaign's events only.
 
-    def __init__(self, path: str) -> None:
+    The sink is this object's own writer, not loguru's file sink: a write
+    that fails (a full disk, ``/dev/full``) costs the log lines, never the
+    campaign or its exit status, and is told once through ``on_error``
+    (loguru's own sink would print a traceback per record and raise at close).
+    Each line is flushed, so a reader of a running campaign sees whole lines.
+    """
+
+    def __init__(self, path: str, on_error: Callable[[str], None]) -> None:
+        self.path = path
+        self.on_error = on_error
+        #: why the log stopped being written (None: it is written)
+        self.failed: str | None = None
+        self._stream = open(path, "w")  # noqa: SIM115 -- closed by close()
         self.handler = logger.add(
-            path,
+            self._write,
             serialize=True,
             level="DEBUG",
-            mode="w",
             filter=lambda record: "event" in record["extra"],
-            catch=True,  # a full disk costs log lines, never the campaign
+            catch=False,  # _write catches what it can expect; anything else is a bug to see
         )
+
+    def _write(self, line: str) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self._stream.write(line)
+            self._stream.flush()
+        except OSError as error:
+            self._fail(error)
+
+    def _fail(self, error: OSError) -> None:
+        self.failed = error.strerror or str(error)
+        self.on_error(f"cannot write --log-json {self.path!r} ({self.failed}); the campaign goes on without it")
 
     def close(self) -> None:
         logger.remove(self.handler)
+        try:
+            self._stream.close()
+        except OSError as error:  # the last buffered bytes (nothing is buffered after a flush, but be sure)
+            if self.failed is None:
+                self._fail(error)
 
 
 class BucketFiles:
@@ -92,6 +124,34 @@ class BucketFiles:
         self.result_schema = result_schema
         #: bucket number -> the command that reran its kept finding before the file replaced it
         self._commands: dict[int, str] = {}
+
+    def clear_earlier(self) -> tuple[bool, int]:
+        """Remove an earlier campaign's index and bucket files from the directory, before this one runs.
+
+        A reused ``--out`` holds only this campaign's index and files, never
+        a mix with an index that names files this campaign replaced.  Files
+        are recognised by the names a campaign gives them (``index.json``,
+        ``trace-*.json``, ``violation-*.json``) and by the earlier index;
+        anything else is left alone, and so is the Hypothesis example
+        database (``hypothesis-db/``): it replays saved failures first, on
+        purpose.  Returns whether an index was removed, and how many files.
+        """
+        index = self.directory / INDEX
+        named: set[Path] = set()
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+            for bucket in json.loads(index.read_text())["buckets"]:
+                named.add(Path(bucket["smallest"]["trace"]).resolve())
+        removed = 0
+        for path in sorted(self.directory.iterdir()):
+            ours = _BUCKET_FILE.fullmatch(path.name) is not None or path.resolve() in named
+            if ours and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        had_index = index.is_file()
+        if had_index:
+            index.unlink()
+        return had_index, removed
 
     def path(self, outcome: Any) -> Path:
         """``trace-SCENARIO-SEED.json`` (controlled) or ``violation-SCENARIO-SEED.json`` (free)."""

@@ -68,12 +68,17 @@ class StressResult:
     stats: dict[str, Any] = dataclasses.field(default_factory=dict)
     wall_s: float = 0.0
     interrupted: bool = False
-    #: why the campaign stopped before its budget (``SIGINT``, ``SIGTERM``, ``max-rss``, ``interrupt``), or None
+    #: why the campaign stopped before its budget (``SIGINT``, ``SIGTERM``, ``max-rss``, ``interrupt``,
+    #: ``worker lost (...)``, ``cluster lost (...)``), ``duration`` when its time ended before the first
+    #: schedule finished (``schedules == 0``: nothing ran), or None
     stopped: str | None = None
     #: findings grouped by signature, in the order the buckets opened
     buckets: Buckets = dataclasses.field(default_factory=Buckets)
     #: what the last :meth:`add` filed: ``(finding, bucket, "opened" | "smaller" | "counted")``
     filed: list[tuple[Finding, Bucket, str]] = dataclasses.field(default_factory=list)
+    #: schedules cut at the deadline while still progressing (not violations, not counted in ``schedules``):
+    #: ``{scenario, seed, strategy, ran_s, points, reproduce}`` each (a stuck one is a safepoint-liveness finding)
+    cut: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: whether each schedule drew its knobs (``stress(calibrate=True)``): findings then carry them
     calibrated: bool = False
 

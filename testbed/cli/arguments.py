@@ -133,7 +133,7 @@ _HELP = {
     "invariants": "list invariants",
 }
 
-_EXIT_STATUS = "exit status: 0 no violation, 1 violation found, 2 bad usage or bad input"
+_EXIT_STATUS = "exit status: 0 no violation, 1 violation found, 2 bad usage, bad input or a campaign that ran nothing"
 
 
 def overview() -> str:

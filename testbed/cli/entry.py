@@ -50,7 +50,7 @@ def _log_verbosely(verbose: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``testbed`` command; returns the exit status (bare ``testbed``: the command list, status 2)."""
     parser = build_parser()
-    output.outputs.created.clear()
+    output.outputs.reset()
     try:
         args = parser.parse_args(glue_values(list(sys.argv[1:] if argv is None else argv)))
         if args.command is None:
@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # arguments must not pass.  The list of commands is what a person wants to see.
             print(f"{parser.format_usage().rstrip()}\n\n{overview()}", file=sys.stderr)
             return 2
+        output.outputs.note_inputs(args)  # no output may overwrite them
         out = sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
         if getattr(args, "verbose", 0):
             _log_verbosely(args.verbose)

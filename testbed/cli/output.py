@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "deliver",
     "found",
     "label",
+    "never_evaluated",
     "outputs",
     "result_json",
     "stats_line",
@@ -39,16 +41,61 @@ __all__ = [
 RESULT_SCHEMA = "testbed.result/2"
 
 
+#: what ``stress --out DIR`` writes inside DIR (besides temporary files beside them)
+_OUT_DIR_FILES = re.compile(r"index\.json|(trace|violation)-.+\.json|hypothesis-db")
+
+
+def _resolved(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
 class Outputs:
-    """The files this invocation created ahead of its run (removed again if it stops on bad input)."""
+    """The files of this invocation: its inputs and outputs, so none is overwritten by another;
+    and the files it created ahead of its run (removed again if it stops on bad input).
+
+    Every path is compared resolved (``./t.json``, ``t.json`` and a symlink
+    to it are one file), including the files ``--out DIR`` writes inside DIR.
+    """
 
     def __init__(self) -> None:
         self.created: list[Path] = []
+        #: resolved path -> what names it (``TRACE 't.json'``, ``--json 'r.json'``)
+        self.taken: dict[Path, str] = {}
+        #: resolved --out directories -> what names them
+        self.dirs: dict[Path, str] = {}
+
+    def reset(self) -> None:
+        self.created.clear()
+        self.taken.clear()
+        self.dirs.clear()
+
+    def note_inputs(self, args: Any) -> None:
+        """The files the command reads: a trace (replay, shrink, timeline), a ``--program FILE.py``."""
+        trace = getattr(args, "trace", None)
+        if isinstance(trace, str):
+            self.taken[_resolved(trace)] = f"the input TRACE {trace!r}"
+        program = getattr(args, "program", None)
+        if isinstance(program, str) and program.rpartition(":")[0].endswith(".py"):
+            source = program.rpartition(":")[0]
+            self.taken[_resolved(source)] = f"the --program file {source!r}"
+
+    def _refuse_collision(self, option: str, path: str) -> Path:
+        """The resolved ``path``, unless an input or another output is that file (bad input)."""
+        resolved = _resolved(path)
+        other = self.taken.get(resolved) or self.dirs.get(resolved)
+        if other is None:
+            other = next(
+                (f"a file {named} writes" for d, named in self.dirs.items() if _writes_inside(d, resolved)), None
+            )
+        if other is not None:
+            raise UsageError(f"{option} {path!r} is also {other}: refusing to overwrite it")
+        return resolved
 
     def claim_file(self, option: str, path: str | None) -> None:
         if path is None or path == "-":
             return
         check_output_file(option, path)
+        resolved = self._refuse_collision(option, path)
         target = Path(path)
         existed = target.exists()
         try:
@@ -58,10 +105,15 @@ class Outputs:
             raise UsageError(f"{option} {path!r} cannot be opened for writing: {error.strerror or error}") from None
         if not existed:
             self.created.append(target)
+        self.taken[resolved] = f"{option} {path!r}"
 
     def claim_dir(self, option: str, path: str | None) -> None:
         if path is None:
             return
+        resolved = self._refuse_collision(option, path)
+        for other, named in self.taken.items():
+            if _writes_inside(resolved, other):
+                raise UsageError(f"{option} {path!r} writes {other.name} there, which is also {named}")
         target = Path(path)
         if target.exists() and not target.is_dir():
             raise UsageError(f"{option} {path!r} exists and is not a directory")
@@ -77,6 +129,7 @@ class Outputs:
             probe.unlink()
         except OSError as error:
             raise UsageError(f"{option} {path!r} is not writable: {error.strerror or error}") from None
+        self.dirs[resolved] = f"{option} {path!r}"
 
     def discard(self) -> None:
         """Remove what :meth:`claim_file` / :meth:`claim_dir` created and nothing has filled."""
@@ -89,6 +142,15 @@ class Outputs:
             except OSError:
                 pass
         self.created.clear()
+
+
+def _writes_inside(directory: Path, path: Path) -> bool:
+    """Whether ``stress --out directory`` writes ``path`` (its index, a trace, its Hypothesis database)."""
+    try:
+        first = path.relative_to(directory).parts[0]
+    except (ValueError, IndexError):
+        return False
+    return _OUT_DIR_FILES.fullmatch(first) is not None
 
 
 #: the files of the running invocation (``main`` clears it first)
@@ -187,6 +249,22 @@ def result_json(
         "violations": violations,
         "stats": stats,
     }
+
+
+def never_evaluated(stats: dict[str, Any], where: str) -> str | None:
+    """The warning line for the invariants no check evaluated in ``where`` ("this run", "this campaign").
+
+    A check that never ran is not a pass.  Without a single scavenge most
+    of them cannot run: a custom program triggers GCs only by allocating
+    (``--gc-interval``).
+    """
+    never = [name for name, count in stats.get("checks_by_invariant", {}).items() if count == 0]
+    if not never:
+        return None
+    line = f"  warning: never evaluated in {where}: {', '.join(never)}"
+    if not stats.get("scavenges", 0):
+        line += " (no scavenge ran: a custom program usually wants --gc-interval N)"
+    return line
 
 
 def stats_line(stats: dict[str, Any]) -> str:

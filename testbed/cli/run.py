@@ -60,6 +60,9 @@ def _print_run(args: argparse.Namespace, config: Config, result: RunResult, viol
         file=out,
     )
     print(f"  {output.stats_line(stats)}; {stats['wall_s']:.2f}s", file=out)
+    never = output.never_evaluated(stats, "this run")
+    if never is not None:
+        print(never, file=out)
     if args.explain:
         print("\n".join(explain(result.events)), file=out)
     if violations:

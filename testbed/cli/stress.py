@@ -57,7 +57,12 @@ def add_parser(commands: Any) -> None:
         f"(default {DEFAULT_SCENARIO}; none with --program)",
     )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--duration", type=parse_duration, help="time budget, e.g. 30s (default 20s)")
+    budget.add_argument(
+        "--duration",
+        type=parse_duration,
+        help="time budget of the whole campaign, e.g. 30s (default 20s): a schedule still running at its end is "
+        "cut (stuck: a safepoint-liveness finding; else listed as cut); none completed: exit 2",
+    )
     budget.add_argument("--schedules", type=count(1), help="number of schedules")
     p.add_argument("--jobs", type=count(1), default=1, help="worker processes (default 1)")
     p.add_argument(
@@ -81,7 +86,8 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         help="keep one trace per bucket of findings (its smallest: fewest preemptions, then earliest step) "
-        "in DIR, with an index.json",
+        "in DIR, with an index.json (a reused DIR loses an earlier campaign's index and traces; its "
+        "hypothesis-db stays)",
     )
     p.add_argument("--shrink", action="store_true", help="at the end, shrink each bucket's trace in --out DIR")
     p.add_argument(
@@ -163,7 +169,7 @@ def _start_json_log(args: argparse.Namespace) -> campaign_output.JsonLog | None:
     if not args.verbose:
         logger.remove()  # no stderr sink: only the JSON file hears the library
     logger.enable("testbed")
-    return campaign_output.JsonLog(args.log_json)
+    return campaign_output.JsonLog(args.log_json, output.warn)
 
 
 class _Reporter:
@@ -194,7 +200,7 @@ class _Reporter:
             {**result.stats, "campaign_peak_rss_mb": self.monitor.peak_rss_mb},
         )
         data.update(buckets=result.buckets.to_json(), max_rss_limit_mb=self.max_rss, stopped=result.stopped)
-        data.update(complete=complete, calibrated=result.calibrated)
+        data.update(complete=complete, calibrated=result.calibrated, cut=result.cut, nothing_ran=None)
         return data
 
     def checkpoint(self, result: StressResult) -> None:
@@ -237,6 +243,21 @@ class _Reporter:
             )
             if what == "opened":
                 event("bucket", "bucket {bucket} opened: {summary}", "INFO", **bucket.to_json())
+
+
+def _clear_out(reporter: _Reporter) -> None:
+    """A reused ``--out`` holds only this campaign's index and traces: say what of an earlier one it replaced."""
+    if reporter.files is None:
+        return
+    try:
+        had_index, traces = reporter.files.clear_earlier()
+    except OSError as error:
+        raise UsageError(f"--out {reporter.args.out!r}: cannot remove an earlier campaign's files: {error}") from None
+    parts = [f"{traces} trace{'s' if traces != 1 else ''}"] if traces else []
+    if had_index:
+        parts.append("the index")
+    if parts:
+        print(f"testbed: replaced {' and '.join(parts)} of an earlier campaign in {reporter.args.out}", file=sys.stderr)
 
 
 def _monitor(args: argparse.Namespace, out: TextIO, stop: StopRequests, reporter: _Reporter, status: Status) -> Monitor:
@@ -310,6 +331,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
     label = ",".join(name or "none" for name in scenarios) if args.scenario != "all" else "all"
     program_reference = None if program is None else Config(program=program).program_reference
     reporter = _Reporter(args, label, program_reference, max_rss)
+    _clear_out(reporter)
     json_log = _start_json_log(args)
     status = Status(sys.stderr, sys.stderr.isatty() and not args.quiet)
     stop = StopRequests()

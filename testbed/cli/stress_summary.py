@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any, TextIO
 
@@ -71,16 +72,19 @@ def _header(args: argparse.Namespace, result: StressResult, label: str, program:
 
 
 def _warnings(result: StressResult, document: dict[str, Any]) -> list[str]:
-    lines = []
+    lines = [
+        f"  cut at the deadline, still progressing (not a violation): seed {cut['seed']} after {cut['ran_s']:g}s "
+        f"({cut['points']} points); rerun it alone: {cut['reproduce']}"
+        for cut in result.cut
+    ]
     if result.stopped == "max-rss":
         lines.append(
             f"  warning: stopped early: the campaign's processes used {document['stats']['campaign_peak_rss_mb']:.0f} MB, "
             f"more than --max-rss {document['max_rss_limit_mb']}"
         )
-    # A check that never ran is not a pass: say which invariants no schedule evaluated.
-    never = [name for name, count in result.stats.get("checks_by_invariant", {}).items() if count == 0]
-    if never and result.schedules:
-        lines.append(f"  warning: never evaluated in this campaign: {', '.join(never)}")
+    never = output.never_evaluated(result.stats, "this campaign")
+    if never is not None and result.schedules:
+        lines.append(never)
     return lines
 
 
@@ -100,6 +104,28 @@ def _findings(result: StressResult, document: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: stops by a signal: the exit status is the signal's, whatever ran
+_SIGNALLED = ("SIGINT", "SIGTERM", "interrupt")
+
+
+def nothing_ran(args: argparse.Namespace, result: StressResult, document: dict[str, Any]) -> str | None:
+    """Why a campaign completed no schedule (it is no pass), or None when one did (or a signal stopped it)."""
+    if result.schedules or result.stopped in _SIGNALLED:
+        return None
+    if result.stopped == "max-rss":
+        return (
+            f"the memory limit was already exceeded (the campaign's processes used "
+            f"{document['stats']['peak_rss_mb']:.0f} MB, more than --max-rss {document['max_rss_mb']})"
+        )
+    if result.stopped == "duration":
+        budget = "the time budget" if args.duration is None else f"the duration ({args.duration:g}s)"
+        why = f"{budget} ended before the first schedule finished"
+        for cut in result.cut:
+            why += f"; seed {cut['seed']} was cut after {cut['ran_s']:g}s, still progressing: {cut['reproduce']}"
+        return why
+    return f"the campaign stopped before the first schedule finished ({result.stopped})"
+
+
 def stress_summary(
     args: argparse.Namespace,
     out: TextIO,
@@ -113,8 +139,12 @@ def stress_summary(
 
     ``program`` is the custom program's reference (None: the standard program).
     """
-    lines = _header(args, result, label, program) + _warnings(result, document) + _findings(result, document)
-    print("\n".join(lines), file=out)
+    why = document["nothing_ran"] = nothing_ran(args, result, document)
+    if why is not None:  # one line, as for bad input: a campaign that checked nothing is no pass
+        print(f"testbed: error: nothing ran: {why}", file=sys.stderr)
+    else:
+        lines = _header(args, result, label, program) + _warnings(result, document) + _findings(result, document)
+        print("\n".join(lines), file=out)
     output.write_json(args.json, document)
     event(
         "summary",
@@ -129,6 +159,8 @@ def stress_summary(
     )
     if result.findings:
         return 1
-    if result.stopped in ("SIGINT", "SIGTERM", "interrupt"):
+    if why is not None:
+        return 2
+    if result.stopped in _SIGNALLED:
         return stop.exit_status  # stopped before finding anything: never taken for a pass
     return 0

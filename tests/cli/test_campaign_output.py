@@ -107,10 +107,15 @@ def test_max_rss_stops_the_campaign_cleanly_keeping_what_it_found(cli, monkeypat
 
 
 def test_max_rss_stop_before_any_finding_exits_0(cli, monkeypatch) -> None:
-    monkeypatch.setattr(testbed.campaign.monitor, "campaign_rss_mb", lambda: 5000.0)
+    # Under the limit at the start, over it after the first schedule: clean schedules ran, then it stopped.
+    # (Over it from the start, nothing runs: that is no pass, see test_no_false_passes.py.)
+    measured = iter([50.0])
+    monkeypatch.setattr(testbed.campaign.monitor, "RSS_INTERVAL", 0.0)
+    monkeypatch.setattr(testbed.campaign.monitor, "campaign_rss_mb", lambda: next(measured, 5000.0))
     outcome = cli("stress", "--schedules", "5", "--ops", "200", "--max-rss", "100", "--json", "-")
     assert outcome.code == 0, outcome
-    assert json.loads(outcome.out)["stopped"] == "max-rss"
+    doc = json.loads(outcome.out)
+    assert doc["stopped"] == "max-rss" and 1 <= doc["schedules"] < 5
 
 
 def test_max_rss_defaults_to_half_the_machine(cli) -> None:
