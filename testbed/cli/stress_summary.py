@@ -115,7 +115,7 @@ def nothing_ran(args: argparse.Namespace, result: StressResult, document: dict[s
     if result.stopped == "max-rss":
         return (
             f"the memory limit was already exceeded (the campaign's processes used "
-            f"{document['stats']['peak_rss_mb']:.0f} MB, more than --max-rss {document['max_rss_mb']})"
+            f"{document['stats']['campaign_peak_rss_mb']:.0f} MB, more than --max-rss {document['max_rss_limit_mb']})"
         )
     if result.stopped == "duration":
         budget = "the time budget" if args.duration is None else f"the duration ({args.duration:g}s)"
