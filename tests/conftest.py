@@ -126,3 +126,12 @@ def _run_threads(
 @pytest.fixture
 def run_threads() -> RunThreads:
     return _run_threads
+
+
+#: tests that take tens of seconds each (the README's shell session, the clean-model campaigns):
+#: with ``-n 2`` they start first, so neither worker is left running one alone at the end
+_LONG_FIRST = ("tests/test_readme.py::test_shell_blocks_run_as_a_session", "tests/test_clean_model.py::")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_FIRST))  # stable: the rest keep their order
