@@ -42,6 +42,17 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """A parser whose errors are one line, and which takes only whole option names.
+
+    ``allow_abbrev=False``: argparse would otherwise take ``--sched 3`` for
+    ``--schedules 3``, so a command written against one version silently
+    changes meaning when a later one adds an option with the same prefix.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
