@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/scheduler.py
 
-Measures, in one run (DESIGN.md section 6, "Speed of controlled mode"):
+Measures, in one run (docs/design.md, 'Scheduling', "Speed of controlled mode"):
 
 1. raw handoffs/s: two ``threading.Thread``s ping-pong a token through two
    ``_thread.allocate_lock()`` locks (each blocks on its own lock and

@@ -3,7 +3,7 @@
 :func:`execute` builds the isolate (the serial or parallel scavenger, the
 mark-compact collector when the config asks for one, the deoptimizer and
 the checker), runs it under the given scheduler and returns a
-:class:`RunResult` with the run's ``testbed.trace/2`` document when the
+:class:`RunResult` with the run's ``testbed.trace/3`` document when the
 scheduler is controlled.  :func:`replay_run` is a ``replay`` config run
 under its tape: plain decisions replay unchecked, a trace's tape (runs)
 replays checked, decision by decision, and one that no longer follows its
@@ -93,7 +93,7 @@ class RunResult:
     config: Config
     violations: list[Violation]
     stats: dict[str, Any]
-    #: the ``testbed.trace/2`` document of a controlled run (None in free mode)
+    #: the ``testbed.trace/3`` document of a controlled run (None in free mode)
     trace: dict[str, Any] | None = None
     #: the isolate's event log (pauses, scavenge tasks, deopts, weak-list links), for ``--explain``
     events: list[Event] = dataclasses.field(default_factory=list)

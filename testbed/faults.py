@@ -1,4 +1,4 @@
-"""The fault catalogue: named, switchable bugs (DESIGN.md section 5).
+"""The fault catalogue: named, switchable bugs (docs/design.md, 'Faults').
 
 Each fault is a real bug put back into the model's own code path (the
 module that reads the switch is named in ``where``); nothing here detects

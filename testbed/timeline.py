@@ -22,7 +22,7 @@ __all__ = ["chrome_trace", "write_timeline"]
 
 
 def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    """The ``traceEvents`` document for a ``testbed.trace/2`` trace (TraceError if it is not a whole one)."""
+    """The ``traceEvents`` document for a ``testbed.trace/3`` trace (TraceError if it is not a whole one)."""
     validate_trace(trace)
     threads: dict[str, int] = {}
 

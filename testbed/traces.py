@@ -1,6 +1,6 @@
 """Trace files of the model: the scheduling library's format, with the model's config checked.
 
-:mod:`testbed.sched` reads and checks a ``testbed.trace/2`` document
+:mod:`testbed.sched` reads and checks a ``testbed.trace/3`` document
 (schema, version, tape, threads, events) and treats its ``config`` as an
 opaque object; here that config is checked as the model reads it: built
 by :meth:`Config.from_json <testbed.runtime.Config.from_json>`, its

@@ -1,4 +1,4 @@
-"""The invariant catalogue (stable names, DESIGN.md section 4).
+"""The invariant catalogue (stable names, docs/design.md, 'Invariants').
 
 ``checked`` says whether this version of the model has a checker for the
 invariant (an unchecked one would belong to a part of the model not built

@@ -13,7 +13,7 @@ operations (:mod:`testbed.check.shadow`); whether the sweeper stayed paused
 through a scavenge comes from what the sweeping thread was seen doing
 (:mod:`testbed.check.sweeper_checks`).  It is read-only.
 
-Simplified: it checks the invariants of the catalogue (DESIGN.md section 4),
+Simplified: it checks the invariants of the catalogue (docs/design.md, 'Invariants'),
 not each object's layout.
 
 Order matters where one slip breaks several invariants: the first checks

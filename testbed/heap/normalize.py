@@ -9,7 +9,7 @@ addresses, any slot recorded for those words must be cleared: V8 calls
 for crbug.com/666046; see docs/bugs/no-slot-clear-on-layout-change.md).
 Here the clear covers the migrating thread's own store buffer and the
 remembered set (under its lock); other threads never hold slots of an
-object they did not allocate (DESIGN.md section 9).
+object they did not allocate (docs/design.md, 'Determinism').
 
 The caller has already allocated the dictionary and copied the fields into
 it; from here to the map change nothing allocates, so no GC can see the

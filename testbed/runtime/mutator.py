@@ -3,7 +3,7 @@
 A :class:`Mutator` is what V8 splits over ``LocalHeap`` (thread state,
 LABs, and here the store buffer) and the thread's part of ``Isolate`` roots
 (handle scopes, stack frames).  Its public methods are the API a workload
-program is written against (DESIGN.md section 7): every heap access goes
+program is written against (docs/design.md, 'Python API'): every heap access goes
 through a handle, every store through the write barrier, and ``poll`` is
 the stack check where the thread joins a pending GC.
 

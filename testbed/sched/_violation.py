@@ -20,8 +20,9 @@ __all__ = ["Violation", "WaitTimeout"]
 class Violation:
     """One broken invariant.
 
-    ``invariant`` is a stable name from DESIGN.md section 4; ``step`` is the
-    number of scheduling points the run had passed when the checker saw it;
+    ``invariant`` is a stable name from the invariant catalogue
+    (docs/design.md, 'Invariants'); ``step`` is the number of scheduling
+    points the run had passed when the checker saw it;
     ``thread`` is the thread that saw it; ``stacks`` is filled for liveness
     and deadlock reports.
     """

@@ -1,4 +1,4 @@
-"""Helpers for the CLI contract tests (DESIGN.md section 7).
+"""Helpers for the CLI contract tests (docs/design.md, 'Contracts').
 
 Fixtures (test modules cannot import this file under ``--import-mode=importlib``):
 ``cli`` comes from tests/conftest.py; ``usage_error(outcome,

@@ -1,4 +1,4 @@
-"""Bad input never crashes and never loses a finding (DESIGN.md section 7, issue 9 item 5).
+"""Bad input never crashes and never loses a finding (docs/design.md, 'Command line', issue 9 item 5).
 
 One table per way in, all answered by one validation layer (testbed/validate.py):
 

@@ -84,7 +84,7 @@ def test_stress_json_has_one_bucket_line_per_signature_and_keeps_every_violation
     assert outcome.code == 1, outcome
     doc = json.loads(outcome.out)
     violations, buckets = doc["violations"], doc["buckets"]
-    assert len(violations) >= 6  # the per-finding list stays (DESIGN.md section 7)
+    assert len(violations) >= 6  # the per-finding list stays (docs/design.md, 'The JSON result')
     assert 1 <= len(buckets) < len(violations)
     assert sum(b["count"] for b in buckets) == len(violations)
     assert [b["bucket"] for b in buckets] == list(range(1, len(buckets) + 1))

@@ -1,4 +1,4 @@
-"""Exit status 0 / 1 and the reproduce line (DESIGN.md section 7)."""
+"""Exit status 0 / 1 and the reproduce line (docs/design.md, 'Command line')."""
 
 from __future__ import annotations
 

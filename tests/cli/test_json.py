@@ -1,4 +1,4 @@
-"""The ``testbed.result/2`` document of ``--json FILE|-`` (DESIGN.md section 7)."""
+"""The ``testbed.result/2`` document of ``--json FILE|-`` (docs/design.md, 'The JSON result')."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`testbed replay` and `testbed shrink` on traces that no longer fit their run.
 
-Exit codes (DESIGN.md section 7, issue 8 item 4): 1 whenever a replay finds
+Exit codes (docs/design.md, 'Command line', issue 8 item 4): 1 whenever a replay finds
 a violation (the recorded one: "reproduced N/N"; another one: it says so),
 0 only when clean, 2 with one line when the replay stops following the
 trace's tape ("diverged at step N: ...") or the trace is a /1 trace.

@@ -1,6 +1,6 @@
 """A livelock in a controlled run: the step limit ends it and it is reported.
 
-DESIGN.md section 4: safepoint-liveness holds when every safepoint completes
+docs/design.md, 'Invariants': safepoint-liveness holds when every safepoint completes
 and nothing deadlocks; the controlled scheduler's step limit "turns livelock
 into the same kind of report" as a deadlock.
 """

@@ -1,4 +1,4 @@
-"""Helpers for the collector-layer tests (testbed/gc, DESIGN.md sections 3-6).
+"""Helpers for the collector-layer tests (testbed/gc; docs/design.md, 'Life of a scavenge').
 
 Fixtures (test modules cannot import this file under ``--import-mode=importlib``):
 

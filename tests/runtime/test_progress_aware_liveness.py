@@ -1,6 +1,6 @@
 """safepoint-liveness in free mode is progress-aware and still catches real deadlocks.
 
-DESIGN.md section 9: a free-mode wait past its timeout is a liveness
+docs/design.md, 'Scheduling': a free-mode wait past its timeout is a liveness
 violation only when no thread made progress during it (load is not a
 deadlock).  A real deadlock is reported in free mode (by the quiet timeout)
 and in controlled mode (by the scheduler, at once), with every stack, and a

@@ -1,4 +1,4 @@
-"""Helpers for the scheduling-layer tests (DESIGN.md section 6).
+"""Helpers for the scheduling-layer tests (docs/design.md, 'Scheduling').
 
 Fixtures (test modules cannot import this file under ``--import-mode=importlib``):
 

@@ -1,4 +1,4 @@
-"""ControlledScheduler with hand-written threads (DESIGN.md section 6).
+"""ControlledScheduler with hand-written threads (docs/design.md, 'Scheduling').
 
 Real OS threads, one at a time: a thread runs from one scheduling point to
 the next without any other registered thread running, and the decision tape

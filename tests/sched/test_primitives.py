@@ -1,4 +1,4 @@
-"""Lock, Condition, Event and Barrier in both modes (DESIGN.md section 6; Barrier's reset/abort: test_dropins.py).
+"""Lock, Condition, Event and Barrier in both modes (docs/design.md, 'Scheduling'; Barrier's reset/abort: test_dropins.py).
 
 Controlled mode: a wait never sleeps, the thread is simply not runnable
 until woken.  The random strategy with a fixed seed makes each of these runs

@@ -1,4 +1,4 @@
-"""Checked replays (DESIGN.md section 6): every tape entry records the decision,
+"""Checked replays (docs/design.md, 'Traces'): every tape entry records the decision,
 the number of runnable threads and the thread that got the turn, and a replay
 that finds anything else stops at that entry with ``ReplayDiverged``.
 
