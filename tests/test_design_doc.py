@@ -9,9 +9,13 @@ Every span in backquotes is read word by word:
   at least one file.
 
 Other spans (V8 paths such as src/heap/scavenger.cc are written without
-backquotes, commands, option names) are not checked.  The first column of
-the invariants table must be exactly the invariant catalogue, and that of
-the faults table exactly the fault catalogue.
+backquotes, commands, option names) are not checked.  Every section names
+at least one such module, function or file.  The first column of the
+invariants table must be exactly the invariant catalogue, and that of the
+faults table exactly the fault catalogue.  Every pointer into the doc from
+the code, tests and other docs (the doc's path, a comma, a section title
+in single quotes) names one of its sections, nothing cites the design file
+that lived outside the repository, and the README links the doc.
 """
 
 from __future__ import annotations
@@ -100,6 +104,15 @@ def test_every_repository_path_exists() -> None:
     assert len(paths) >= 20, paths
     missing = [path for path in paths if not exists(path)]
     assert not missing, f"docs/design.md names files that do not exist: {missing}"
+
+
+def test_every_section_names_what_it_describes() -> None:
+    """Each ``## `` section names at least one module, function or file of the repository (all checked above)."""
+    sections = DOC.read_text().split("\n## ")[1:]
+    assert len(sections) >= 10
+    for section in sections:
+        named = [word for word in words(section) if _DOTTED.fullmatch(word) or is_repo_path(word)]
+        assert named, f"section {section.splitlines()[0]!r} names no module, function or file"
 
 
 def test_the_invariant_table_is_the_catalogue() -> None:
