@@ -26,6 +26,10 @@ import pytest
 import testbed
 
 DEFAULT_BUDGET = 60.0
+DEFAULT_SOAK_SCHEDULES = 1000
+#: a generous bound on one schedule of the slowest scenario (about 1.5 s on a
+#: busy 2-core machine), so a soak case times out only when something hangs
+SOAK_SECONDS_PER_SCHEDULE = 10.0
 #: the longest one schedule may run, plus slack for the checker and teardown
 MARGIN = testbed.Config().run_timeout + 60.0
 
@@ -50,6 +54,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help=f"time budget of each stress case (default {DEFAULT_BUDGET:g})",
     )
+    parser.addoption(
+        "--soak-schedules",
+        type=_count,
+        default=DEFAULT_SOAK_SCHEDULES,
+        metavar="N",
+        help=f"schedules per strategy of the clean soak (default {DEFAULT_SOAK_SCHEDULES})",
+    )
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return count
 
 
 def stress_timeout(budget: float) -> float:
@@ -58,13 +79,21 @@ def stress_timeout(budget: float) -> float:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     timeout = stress_timeout(config.getoption("stress_budget"))
+    soak_timeout = config.getoption("soak_schedules") * SOAK_SECONDS_PER_SCHEDULE + MARGIN
     for item in items:
         if _HERE in item.path.resolve().parents:
             item.add_marker(pytest.mark.stress)
-            item.add_marker(pytest.mark.timeout(timeout))
+            soak = "soak_schedules" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.timeout(soak_timeout if soak else timeout))
 
 
 @pytest.fixture
 def stress_budget(request: pytest.FixtureRequest) -> float:
     """Seconds each stress case may spend running schedules."""
     return request.config.getoption("stress_budget")
+
+
+@pytest.fixture
+def soak_schedules(request: pytest.FixtureRequest) -> int:
+    """Schedules per strategy of the clean soak."""
+    return request.config.getoption("soak_schedules")
