@@ -494,7 +494,11 @@ def test_a_consumer_nobody_feeds_is_a_deadlock_naming_the_queue() -> None:
         ({"threads": "ab"}, TypeError, "sequence of callables"),
         ({"threads": [1]}, TypeError, "thread 0 is not callable"),
         ({"threads": {"": increment}}, TypeError, "non-empty strings"),
-        ({"strategy": "dfs"}, ValueError, "strategy must be one of pos, pct, uniform, random, surw, portfolio or a factory"),
+        (
+            {"strategy": "dfs"},
+            ValueError,
+            "strategy must be one of pos, pct, uniform, random, surw, portfolio or a factory",
+        ),
         ({"strategy": "random", "depth": 2}, ValueError, "depth= is a parameter of strategy 'pct'"),
         ({"strategy": "pct", "depth": 0}, ValueError, "depth must be an integer of at least 1"),
         ({"strategy": "random", "p": 0}, ValueError, "p must be a probability"),
