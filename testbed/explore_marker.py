@@ -38,7 +38,7 @@ __all__ = ["MARKER", "explore_options", "marker_settings", "run_marked"]
 
 MARKER = "explore"
 _SETTINGS = ("strategy", "schedules", "seed", "depth", "p", "max_steps", "timeout", "shrink")
-_DEFAULTS: dict[str, Any] = {"strategy": "pct", "schedules": 1000, "seed": 0, "shrink": True}
+_DEFAULTS: dict[str, Any] = {"strategy": "portfolio", "schedules": 1000, "seed": 0, "shrink": True}
 
 
 def _usage(item: pytest.Item, problem: str) -> pytest.UsageError:

@@ -368,7 +368,7 @@ def explore(
     *,
     setup: Callable[[], object] | None = None,
     check: Callable[..., object] | None = None,
-    strategy: str | StrategyFactory = "pct",
+    strategy: str | StrategyFactory = "portfolio",
     schedules: int = 1000,
     seed: int = 0,
     max_steps: int = 100_000,
@@ -449,11 +449,13 @@ def _campaign(explorer: _Explorer, how: Plan, schedules: int, seed: int) -> Expl
     last: _Run | None = None
     for index in range(first, schedules):
         child = derive_seed(seed, index)
-        last = explorer.run_schedule(how.make(index, child, probe), how.label, index, child)
+        last = explorer.run_schedule(how.make(index, child, probe), how.member(index), index, child)
         if last.failed:
             return last.result(index + 1, horizon)
     assert last is not None
-    return last.result(schedules, horizon)
+    passed = last.result(schedules, horizon)
+    passed.strategy = how.label
+    return passed
 
 
 def _replay(explorer: _Explorer, tape: list[list[int]], schedule: int | None, seed: int | None) -> ExploreResult:

@@ -81,6 +81,12 @@ class Plan:
     probe: bool
     make: Callable[[int, int, Probe | None], Strategy]
 
+    def member(self, index: int) -> str:
+        """How schedule ``index``'s result names its strategy (``portfolio:pos`` for a portfolio's member)."""
+        if self.label == "portfolio" and not (self.probe and index == 0):
+            return f"portfolio:{PORTFOLIO[index % len(PORTFOLIO)]}"
+        return self.label
+
 
 def _named(name: str, depth: int, p: float) -> Callable[[int, int, Probe | None], Strategy]:
     def make(index: int, seed: int, probe: Probe | None) -> Strategy:

@@ -75,7 +75,8 @@ def program_hash(functions: Sequence[Callable[..., object]], setup: object, chec
 def trace_document(result: Any) -> dict[str, Any]:
     """The ``testbed.trace/3`` document of a failing ``ExploreResult``."""
     explorer = result._explorer
-    strategy = result.strategy if result.strategy in ("random", "pct", "pos", "surw", "replay") else "replay"
+    member = result.strategy.removeprefix("portfolio:")
+    strategy = member if member in ("random", "pct", "pos", "surw", "replay") else "replay"
     config = {
         EXPLORE_KEY: {
             "strategy": result.strategy,

@@ -118,7 +118,7 @@ def explain_tape(result: Any) -> str:
     run = result._explorer.run_schedule(watch, "replay", result.schedule, result.seed)
     names = run.scheduler.thread_names()
     points = watch.points
-    lines = [f"{result.kind} in thread {result.thread or '(check)'}: {result.message}"]
+    lines = [f"{result.kind} in thread {result.thread}: {result.message}" if result.thread else result.message]
     if not watch.preemptions:
         lines.append("no preemption: the failure happens in the schedule that never switches")
     for number, (at, step, preempted, chosen) in enumerate(watch.preemptions, 1):

@@ -115,7 +115,7 @@ def test_with_the_lock_no_schedule_loses_an_update() -> None:
     result = explore([locked_increment, locked_increment], setup=Counter, check=exactly_two, schedules=200)
     assert not result.failed, result
     assert result.schedules == 200
-    assert str(result) == "no failure in 200 schedules (pct)"
+    assert str(result) == "no failure in 200 schedules (portfolio)"
     with pytest.raises(ValueError, match="nothing to replay"):
         result.replay()
 
