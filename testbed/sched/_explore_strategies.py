@@ -23,8 +23,10 @@ preempts, counting each thread's points) and how schedule ``i`` with seed
   parameters apply to them).
 
 A factory is called once per schedule with the schedule's seed, and with
-the probe's step count as a second argument when it takes two (``lambda
-seed, horizon: PCTStrategy(seed, 2, horizon)``): a probe is then run first.
+the probe's step count when it takes one: as ``horizon=`` when it has a
+parameter of that name (``PCTStrategy`` itself, ``functools.partial(PCTStrategy,
+depth=2)``), else as the second argument when it requires two (``lambda
+seed, horizon: PCTStrategy(seed, 2, horizon)``); a probe is then run first.
 """
 
 from __future__ import annotations
@@ -106,16 +108,19 @@ def _named(name: str, depth: int, p: float) -> Callable[[int, int, Probe | None]
     return make
 
 
-def _arity(factory: Callable[..., object]) -> int:
-    """How many positional arguments ``factory`` takes (1 or 2; 1 when it cannot be told)."""
+def _horizon_argument(factory: Callable[..., object]) -> str | None:
+    """How ``factory`` takes the horizon: ``"keyword"`` (a ``horizon`` parameter), ``"positional"``
+    (two required positional parameters), or None (it does not)."""
     try:
-        parameters = inspect.signature(factory).parameters.values()
+        parameters = list(inspect.signature(factory).parameters.values())
     except (TypeError, ValueError):
-        return 1
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return 2
-    return 2 if len(positional) >= 2 else 1
+        return None
+    if any(p.name == "horizon" and p.kind is not p.POSITIONAL_ONLY for p in parameters):
+        return "keyword"
+    required = [
+        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return "positional" if len(required) >= 2 else None
 
 
 def _parameter_problem(name: str, depth: int | None, p: float | None) -> str | None:
@@ -155,14 +160,17 @@ def plan(strategy: object, depth: int | None = None, p: float | None = None) -> 
     if depth is not None or p is not None:
         raise ValueError("depth= and p= are parameters of the named strategies, not of a factory")
     factory = strategy
-    if _arity(factory) == 2:
+    how = _horizon_argument(factory)
+    label = getattr(factory, "__name__", "custom")
+    if how is None:
+        return Plan(label, False, lambda index, seed, probe: _checked(factory(seed)))
 
-        def make(index: int, seed: int, probe: Probe | None) -> Strategy:
-            assert probe is not None
-            return _checked(factory(seed, max(probe.steps, 1)))
+    def make(index: int, seed: int, probe: Probe | None) -> Strategy:
+        assert probe is not None
+        horizon = max(probe.steps, 1)
+        return _checked(factory(seed, horizon=horizon) if how == "keyword" else factory(seed, horizon))
 
-        return Plan(getattr(factory, "__name__", "custom"), True, make)
-    return Plan(getattr(factory, "__name__", "custom"), False, lambda index, seed, probe: _checked(factory(seed)))
+    return Plan(label, True, make)
 
 
 def _checked(made: object) -> Strategy:

@@ -231,3 +231,16 @@ def test_a_replay_on_a_changed_program_names_what_changed(tmp_path: Path) -> Non
         replay(path, {"increment-0": increment_locked, "increment-1": increment_locked}, setup=Counter)
     with pytest.raises(TraceError, match="ran threads"):
         replay(path, [increment_locked], setup=Counter)
+
+
+def test_a_factory_with_a_horizon_parameter_gets_it_by_keyword() -> None:
+    made: list[PCTStrategy] = []
+
+    def factory(seed: int, horizon: int = 20_000) -> PCTStrategy:
+        made.append(PCTStrategy(seed, 2, horizon))
+        assert horizon == 4
+        return made[-1]
+
+    result = explore([increment, increment], setup=Counter, check=exactly_two, strategy=factory, schedules=40)
+    assert made and result.horizon == 4
+    assert explore([increment, increment], setup=Counter, strategy=PCTStrategy, schedules=2).horizon == 4
