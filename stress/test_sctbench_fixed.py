@@ -21,7 +21,7 @@ from testbed.sched import explore
 SCHEDULES = 1000
 
 
-@pytest.mark.parametrize("strategy", ["pos", "uniform"])
+@pytest.mark.parametrize("strategy", ["portfolio", "pos", "uniform"])
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_the_fixed_program_is_clean(program: str, strategy: str) -> None:
     module = importlib.import_module(f"bench.sctbench.{program}")
