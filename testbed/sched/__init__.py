@@ -26,7 +26,8 @@ and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 
 from testbed.sched._access import Access
 from testbed.sched._controlled import ControlledScheduler
-from testbed.sched._explore import ExploreResult, explore, replay
+from testbed.sched._explore import ExploreResult, explore
+from testbed.sched._explore_replay import replay
 from testbed.sched._explore_strategies import UniformStrategy
 from testbed.sched._halts import Cancelled, Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience

@@ -67,7 +67,6 @@ from pathlib import Path
 from testbed.sched._access import fresh_objects
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore_strategies import Plan, Probe, plan
-from testbed.sched._explore_trace import fingerprint_changes, read
 from testbed.sched._explore_trace import save as save_trace
 from testbed.sched._halts import Cancelled, Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._points import running
@@ -76,9 +75,9 @@ from testbed.sched._seeds import derive_seed
 from testbed.sched._strategies import ReplayStrategy, Strategy
 from testbed.sched._surw import SURWProfile
 from testbed.sched._tape_shrink import explain_tape, shrink_tape
-from testbed.sched._trace import ReplayDivergedError, TraceError, decode_tape
+from testbed.sched._trace import ReplayDivergedError, decode_tape
 
-__all__ = ["ExploreResult", "explore", "replay"]
+__all__ = ["ExploreResult", "explore"]
 
 #: the failure kinds, in the words of :attr:`ExploreResult.kind`
 KINDS = ("exception", "check", "deadlock", "livelock", "timeout")
@@ -472,47 +471,3 @@ def _replay(explorer: _Explorer, tape: list[list[int]], schedule: int | None, se
             divergence.found,
         )
     return run.result(1)
-
-
-def replay(
-    path: str | Path,
-    threads: Sequence[Callable[..., object]] | Mapping[str, Callable[..., object]],
-    *,
-    setup: Callable[[], object] | None = None,
-    check: Callable[..., object] | None = None,
-    timeout: float = 10.0,
-    pin_cpu: bool = True,
-) -> ExploreResult:
-    """Replay the schedule saved at ``path`` (:meth:`ExploreResult.save`) on ``threads``.
-
-    ``threads``, ``setup`` and ``check`` are what was explored.  The file is
-    read whole first (:class:`~testbed.sched.TraceError`, one line, for a
-    file that is not an explored program's trace, or whose threads are not
-    these); then the tape is replayed checked, as for model traces: the
-    first decision that finds another number of runnable threads or hands
-    the turn to another thread raises :class:`~testbed.sched.ReplayDivergedError`,
-    its message naming the parts of the fingerprint that changed (the
-    program's source, the file's tape...).  Returns the replay's result,
-    which for an unchanged program fails as recorded.
-    """
-    trace = read(path)
-    names, functions = _threads(threads)
-    recorded = trace["threads"]
-    if recorded[: len(names)] != names:
-        raise TraceError(f"trace {str(path)!r} ran threads {recorded[: len(names)]}, not {names}")
-    entry = trace["config"]["explore"]
-    explorer = _Explorer(names, functions, setup, check, entry["max_steps"], float(timeout), pin_cpu)
-    schedule = entry.get("schedule")
-    try:
-        return _replay(explorer, trace["tape"], schedule if isinstance(schedule, int) else None, trace["seed"])
-    except ReplayDivergedError as error:
-        changed = fingerprint_changes(trace, functions, setup, check)
-        if not changed:
-            raise
-        raise ReplayDivergedError(
-            f"{error} (changed since the trace was recorded: {', '.join(changed)})",
-            error.step,
-            error.entry,
-            error.expected,
-            error.found,
-        ) from None
