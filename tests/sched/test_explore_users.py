@@ -9,6 +9,7 @@ import pytest
 
 from testbed.sched import (
     Access,
+    Event,
     Lock,
     PCTStrategy,
     ReplayDivergedError,
@@ -244,3 +245,15 @@ def test_a_factory_with_a_horizon_parameter_gets_it_by_keyword() -> None:
     result = explore([increment, increment], setup=Counter, check=exactly_two, strategy=factory, schedules=40)
     assert made and result.horizon == 4
     assert explore([increment, increment], setup=Counter, strategy=PCTStrategy, schedules=2).horizon == 4
+
+
+def test_a_started_thread_that_waits_forever_is_a_deadlock_naming_it() -> None:
+    def body() -> None:
+        never = Event("never")
+        waiter = Thread(target=never.wait, name="waiter")
+        waiter.start()
+        waiter.join()
+
+    result = explore([body], schedules=2)
+    assert result.kind == "deadlock", result
+    assert "waiter waits for event 'never'" in result.message and "body waits for thread 'waiter'" in result.message
