@@ -60,7 +60,6 @@ def test_a_failing_explored_test_is_explained_and_replays_from_its_line(pytester
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ('strategy="pos", depth=2', "depth= is a parameter of strategy 'pct'"),
         ("schedules=0, colour=1", "unknown argument 'colour'"),
     ],
 )
