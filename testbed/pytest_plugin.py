@@ -20,6 +20,10 @@ Fixtures:
   (no trace), the ``testbed run`` command of the config.
 * ``testbed_isolate``: a fresh, checked isolate for a config (not running),
   for tests that drive one mutator's operations themselves.
+
+Marker ``@pytest.mark.explore(strategy=..., schedules=...)``: the test's own
+threads under the controlled scheduler, with ``--testbed-replay=PATH`` to
+replay a failing schedule it saved (:mod:`testbed.explore_marker`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import pytest
 
 from testbed.api import RunResult, reproduce_command, run
 from testbed.check import Checker
+from testbed.explore_marker import MARKER, check_replay_option, explore_options, marker_settings, run_marked
 from testbed.gc import SerialScavenger
 from testbed.runtime import Config, Isolate, derive_seed, program_importable
 from testbed.sched import write_trace
@@ -53,6 +58,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"scheduling strategy: {', '.join(RUNNER_STRATEGIES)} (default random)",
     )
     group.addoption("--testbed-schedules", default="20", help="schedules per check, at least 1 (default 20)")
+    explore_options(parser)
 
 
 def _integer(option: str, text: object, minimum: int) -> int:
@@ -67,7 +73,11 @@ def _integer(option: str, text: object, minimum: int) -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Check the options once, before any test runs; store them converted."""
+    config.addinivalue_line(
+        "markers", f"{MARKER}(strategy='pct', schedules=1000, ...): run the test's threads under testbed.sched.explore"
+    )
     options = config.option
+    check_replay_option(config)
     options.testbed_seed = _integer("--testbed-seed", options.testbed_seed, 0)
     options.testbed_schedules = _integer("--testbed-schedules", options.testbed_schedules, 1)
     if options.testbed_strategy not in RUNNER_STRATEGIES:
@@ -161,3 +171,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     runner = getattr(item, "testbed_runner", None)
     if report.when == "call" and report.failed and runner is not None and runner.failures:
         report.sections.append(("testbed", runner.report()))
+    explained = getattr(item, "testbed_explore_report", None)
+    if report.when == "call" and report.failed and explained is not None:
+        report.sections.append(("testbed explore", explained))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check every explore marker before anything runs (a bad one is a usage error)."""
+    for item in items:
+        marker_settings(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A test marked ``explore`` runs under control (see :mod:`testbed.explore_marker`)."""
+    settings = marker_settings(pyfuncitem)
+    if settings is None:
+        return None
+    run_marked(pyfuncitem, settings)
+    return True

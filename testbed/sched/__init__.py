@@ -15,17 +15,21 @@ a run from inside a thread with a :class:`Halt` (``Deadlock``,
 
 The same machinery is a library for anyone's threads: :func:`explore` runs
 plain functions as threads under a controlled scheduler until a check fails
-or an exception escapes, and returns the failing schedule with a
-``replay()``; :class:`Lock`, :class:`RLock`, :class:`Condition`,
+or an exception escapes, and returns the failing schedule with
+``replay()``, ``shrink()``, ``explain()`` and ``save()`` (and
+:func:`replay` reads a saved one back); :class:`Lock`, :class:`RLock`, :class:`Condition`,
 :class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore`,
 :class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
-:class:`Timer`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
+:class:`Timer`, :class:`Thread`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
 and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 """
 
+from testbed.sched._access import Access
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
-from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
+from testbed.sched._explore_replay import replay
+from testbed.sched._explore_strategies import UniformStrategy
+from testbed.sched._halts import Cancelled, Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
     FreeScheduler,
@@ -50,6 +54,7 @@ from testbed.sched._seeds import derive_seed
 from testbed.sched._stacks import thread_stacks
 from testbed.sched._strategies import NEVER, NoPreemptionStrategy, PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
 from testbed.sched._surw import SURWProfile, SURWStrategy
+from testbed.sched._thread import Thread
 from testbed.sched._timer import Timer
 from testbed.sched._trace import (
     TRACE_SCHEMA,
@@ -66,6 +71,11 @@ from testbed.sched._trace import (
 from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
+    "Access",
+    "Cancelled",
+    "Thread",
+    "UniformStrategy",
+    "replay",
     "derive_seed",
     "TRACE_SCHEMA",
     "ConfigCheck",

@@ -52,7 +52,7 @@ from _thread import get_ident
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
+from testbed.sched._halts import Cancelled, Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience, What, describe
 from testbed.sched._points import Scheduler
 from testbed.sched._strategies import ReplayStrategy, Strategy
@@ -233,11 +233,14 @@ class ControlledScheduler(Scheduler):
         task.ident = threading.get_ident()
         task.baton.acquire()  # wait for the first turn
         try:
-            target(*args)
-        except ReplayDiverged:
+            if task.pending is None:
+                target(*args)
+            # else: cancelled before its first turn (see cancel)
+        except (ReplayDiverged, Cancelled):
             # Raised at a point outside the model's top-level handler: the
-            # scheduler keeps it (``diverged``) and the run raises it to its
-            # caller, so the thread need not die with a printed traceback.
+            # scheduler keeps a divergence (``diverged``) and the run raises
+            # it to its caller, a cancel is no finding; either way the
+            # thread need not die with a printed traceback.
             pass
         finally:
             task.finished = True
@@ -426,6 +429,25 @@ class ControlledScheduler(Scheduler):
             self._current = chosen
             self._horizon = 0
             self._grant(chosen)
+
+    def cancel(self, reason: str) -> None:
+        """End the schedule early: every other thread raises :class:`Cancelled` when it next has the turn.
+
+        Called by the thread holding the turn (one whose failure decided the
+        schedule).  A blocked thread is woken to raise it; a thread waiting
+        at a point raises it there; one not started yet never runs its
+        function.  The threads are stopped at their next point, never
+        killed, so each still unwinds (``finally`` blocks, lock releases).
+        """
+        current = self._current
+        for task in self._tasks:
+            if task is current or task.finished:
+                continue
+            if task.pending is None:
+                task.pending = Cancelled(reason)
+            task.blocked_on = None
+        self._runnable_cache = None
+        self._horizon = 0
 
     def _declare_deadlock(self, blocked: list[_Task]) -> None:
         description = "; ".join(f"{t.name} waits for {t.waiting_for}" for t in blocked)

@@ -34,17 +34,26 @@ Interleavings happen only at scheduling points: every operation of the
 primitives (:class:`~testbed.sched.Lock` and friends) is one, and the code
 under test calls :func:`~testbed.sched.point` wherever it wants another
 thread to be able to run first (between a read and the write that depends
-on it).  Threads the functions start themselves, and the calling thread,
-are not steered; a :class:`~testbed.sched.Timer` started by an explored
-thread is (its thread is spawned through the scheduler), and a schedule
-ends, and ``check`` runs, only once every steered thread has ended.
+on it), best naming the shared object and the access (``point("load x",
+obj="x", write=False)``) so that POS and SURW know which operations race.
+Threads the code under test starts as :class:`~testbed.sched.Thread` (and
+:class:`~testbed.sched.Timer`) are steered too (spawned through the
+scheduler), so the explored function may be a whole test body; a schedule
+ends, and ``check`` runs, only once every steered thread has ended.  Plain
+``threading`` threads and the calling thread are not steered.
 
-Strategies: ``"pct"`` (the default; schedule 0 is a probe run that never
-preempts, and its step count is the horizon of the PCT schedules after it,
-depth 3), ``"random"`` (switch at a point with probability 0.1), or a
-factory ``seed -> Strategy`` called once per schedule.  Schedule ``i``'s
-seed is derived from ``(seed, i)``, so a campaign is a function of its
-arguments.
+Once a schedule has failed, its other threads stop at their next point
+(:meth:`~testbed.sched.ControlledScheduler.cancel`) instead of running to
+their ends.
+
+Strategies, by name with their parameters (:mod:`testbed.sched._explore_strategies`):
+``"pct"`` (``depth=``), ``"pos"``, ``"surw"``, ``"random"`` (``p=``),
+``"uniform"``, ``"portfolio"``, or a factory ``seed -> Strategy`` (or
+``(seed, horizon) -> Strategy``) called once per schedule.  For pct, surw,
+portfolio and a two-argument factory, schedule 0 is a probe run that never
+preempts: its step count is PCT's horizon (and the result's ``horizon``),
+its count of each thread's points SURW's profile.  Schedule ``i``'s seed is
+derived from ``(seed, i)``, so a campaign is a function of its arguments.
 """
 
 from __future__ import annotations
@@ -53,25 +62,26 @@ import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
+from testbed.sched._access import fresh_objects
 from testbed.sched._controlled import ControlledScheduler
-from testbed.sched._halts import Deadlock, ReplayDiverged, StepLimit
+from testbed.sched._explore_strategies import Plan, Probe, plan
+from testbed.sched._explore_trace import save as save_trace
+from testbed.sched._halts import Cancelled, Deadlock, ReplayDiverged, StepLimit
 from testbed.sched._points import running
 from testbed.sched._primitives import fresh_names
 from testbed.sched._seeds import derive_seed
-from testbed.sched._strategies import PCTStrategy, RandomStrategy, ReplayStrategy, Strategy
+from testbed.sched._strategies import ReplayStrategy, Strategy
+from testbed.sched._surw import SURWProfile
+from testbed.sched._tape_shrink import explain_tape, shrink_tape
 from testbed.sched._trace import ReplayDivergedError, decode_tape
 
 __all__ = ["ExploreResult", "explore"]
 
 #: the failure kinds, in the words of :attr:`ExploreResult.kind`
 KINDS = ("exception", "check", "deadlock", "livelock", "timeout")
-#: the depth of the ``"pct"`` strategy (bugs needing up to two preemptions)
-PCT_DEPTH = 3
-#: the switch probability of the ``"random"`` strategy
-RANDOM_SWITCH = 0.1
-
-StrategyFactory = Callable[[int], Strategy]
+StrategyFactory = Callable[..., Strategy]
 
 
 @dataclasses.dataclass(eq=False)
@@ -102,9 +112,12 @@ class ExploreResult:
     message: str = ""
     exception: BaseException | None = None
     traceback: str = ""
-    #: scheduling points and preemptions of the failing schedule
+    #: scheduling points and preemptions of the failing schedule (without a
+    #: failure: of the last schedule run)
     steps: int = 0
     preemptions: int = 0
+    #: the probe run's step count (PCT's horizon), None when no probe ran
+    horizon: int | None = None
     #: the scheduler's log of the failing schedule: ``(step, event, thread, detail)``
     events: list[tuple[int, str, str, str]] = dataclasses.field(default_factory=list, repr=False)
     _explorer: _Explorer | None = dataclasses.field(default=None, repr=False)
@@ -122,19 +135,25 @@ class ExploreResult:
         """
         if not self.failed or self._explorer is None:
             raise ValueError("nothing to replay: no schedule failed")
-        decisions, expected = decode_tape(self.tape)
-        strategy = ReplayStrategy(decisions, expected)
-        result = self._explorer.run_schedule(strategy, "replay", self.schedule, self.seed)
-        divergence = result.divergence
-        if divergence is not None and not (result.failed and result.step is not None and result.step < divergence.step):
-            raise ReplayDivergedError(
-                f"replay diverged at step {divergence.step}: {divergence.message.split(': ', 1)[-1]}",
-                divergence.step,
-                divergence.entry,
-                divergence.expected,
-                divergence.found,
-            )
-        return result.result(1)
+        return _replay(self._explorer, self.tape, self.schedule, self.seed)
+
+    def shrink(self) -> ExploreResult:
+        """The failing schedule with preemptions removed until none can be (1-minimal; see ``_tape_shrink``)."""
+        if not self.failed or self._explorer is None:
+            raise ValueError("nothing to shrink: no schedule failed")
+        return shrink_tape(self)
+
+    def explain(self) -> str:
+        """The racing operations behind each preemption of the failing schedule, with their source lines."""
+        if not self.failed or self._explorer is None:
+            raise ValueError("nothing to explain: no schedule failed")
+        return explain_tape(self)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the failing schedule as a ``testbed.trace/3`` file (see ``_explore_trace``); returns the path."""
+        if not self.failed or self._explorer is None:
+            raise ValueError("nothing to save: no schedule failed")
+        return save_trace(self, path)
 
     def __str__(self) -> str:
         if not self.failed:
@@ -194,12 +213,19 @@ class _Run:
     def step(self) -> int | None:
         return None if self.failure is None else self.failure.step
 
-    def result(self, schedules: int) -> ExploreResult:
+    def result(self, schedules: int, horizon: int | None = None) -> ExploreResult:
         failure = self.failure
-        if failure is None:
-            return ExploreResult(False, schedules, self.strategy)
-        error = failure.exception
         scheduler = self.scheduler
+        if failure is None:
+            return ExploreResult(
+                False,
+                schedules,
+                self.strategy,
+                steps=scheduler.steps,
+                preemptions=scheduler.preemptions,
+                horizon=horizon,
+            )
+        error = failure.exception
         return ExploreResult(
             failed=True,
             schedules=schedules,
@@ -216,6 +242,7 @@ class _Run:
             traceback=failure.traceback,
             steps=scheduler.steps,
             preemptions=scheduler.preemptions,
+            horizon=horizon,
             events=scheduler.events,  # a fresh list
             _explorer=self.explorer,
         )
@@ -245,16 +272,24 @@ class _Explorer:
     def run_schedule(self, strategy: Strategy, name: str, schedule: int | None, seed: int | None) -> _Run:
         scheduler = ControlledScheduler(strategy, max_steps=self.max_steps, pin_cpu=self.pin_cpu)
         failures: list[_Failure] = []
-        with fresh_names():
+
+        def failed(error: BaseException, thread: str) -> None:
+            if isinstance(error, ReplayDiverged | Cancelled):
+                return  # kept by the scheduler (divergence()), or after the failure: not the program's
+            failures.append(_Failure.of(error, thread, scheduler.steps))
+            if len(failures) == 1:
+                # Nothing after the first failure is reported: stop the others at their next point.
+                scheduler.cancel(f"thread {thread} failed")
+
+        scheduler.on_thread_error = failed
+        with fresh_names(), fresh_objects():
             args: tuple[object, ...] = () if self.setup is None else (self.setup(),)
 
             def body(thread: str, function: Callable[..., object]) -> None:
                 try:
                     function(*args)
-                except ReplayDiverged:
-                    pass  # kept by the scheduler (divergence()); not the program's failure
                 except BaseException as error:  # the finding: reported, never printed
-                    failures.append(_Failure.of(error, thread, scheduler.steps))
+                    failed(error, thread)
 
             with running(scheduler):
                 for n, f in zip(self.names, self.functions, strict=True):
@@ -319,22 +354,6 @@ def _thread_names(threads: Sequence[Callable[..., object]]) -> list[str]:
     return [f"{base}-{i}" for i, base in enumerate(bases)]
 
 
-def _strategy_factory(strategy: str | StrategyFactory) -> tuple[str, StrategyFactory | None]:
-    """(name, factory); the factory of ``"pct"`` is None (it needs the probe's horizon)."""
-    if strategy == "pct":
-        return "pct", None
-    if strategy == "random":
-        return "random", lambda seed: RandomStrategy(seed, RANDOM_SWITCH)
-    if isinstance(strategy, Strategy):
-        raise TypeError(
-            "strategy must be 'pct', 'random' or a factory seed -> Strategy (one strategy per schedule), "
-            f"not a {type(strategy).__name__} instance"
-        )
-    if isinstance(strategy, str) or not callable(strategy):
-        raise ValueError(f"strategy must be 'pct', 'random' or a factory seed -> Strategy, got {strategy!r}")
-    return getattr(strategy, "__name__", "custom"), strategy
-
-
 def _count(name: str, value: object, least: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -348,27 +367,50 @@ def explore(
     *,
     setup: Callable[[], object] | None = None,
     check: Callable[..., object] | None = None,
-    strategy: str | StrategyFactory = "pct",
+    strategy: str | StrategyFactory = "portfolio",
     schedules: int = 1000,
     seed: int = 0,
     max_steps: int = 100_000,
     timeout: float = 10.0,
     pin_cpu: bool = True,
+    depth: int | None = None,
+    p: float | None = None,
 ) -> ExploreResult:
     """Run ``threads`` under control for up to ``schedules`` schedules; stop at the first failure.
 
     See the module documentation for the calling convention, the failure
-    kinds and the strategies.  ``max_steps`` bounds one schedule's
-    scheduling points (past it: a livelock), ``timeout`` its wall time
-    (past it: a timeout).  ``pin_cpu`` pins the calling thread, and so
-    the threads it starts, to one CPU while a schedule runs (faster
-    handoffs; one thread runs at a time anyway) and restores its mask
-    afterwards, whatever happens; False leaves the affinity alone.
+    kinds and the strategies (``depth`` is PCT's, ``p`` the random walk's).
+    ``max_steps`` bounds one schedule's scheduling points (past it: a
+    livelock), ``timeout`` its wall time (past it: a timeout).
+    ``pin_cpu`` pins the calling thread, and so the threads it starts, to
+    one CPU while a schedule runs (faster handoffs; one thread runs at a
+    time anyway) and restores its mask afterwards, whatever happens; False
+    leaves the affinity alone.
 
     Raises ``TypeError`` or ``ValueError`` for bad arguments, and
     ``RuntimeError`` when called while a run is active (from inside an
     explored thread, say).
     """
+    names, functions = _threads(threads)
+    for name, value in (("setup", setup), ("check", check)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be callable or None, got {value!r}")
+    how = plan(strategy, depth, p)
+    schedules = _count("schedules", schedules, 1)
+    seed = _count("seed", seed, 0)
+    max_steps = _count("max_steps", max_steps, 1)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not isinstance(pin_cpu, bool):
+        raise TypeError(f"pin_cpu must be True or False, got {pin_cpu!r}")
+    explorer = _Explorer(names, functions, setup, check, max_steps, float(timeout), pin_cpu)
+    return _campaign(explorer, how, schedules, seed)
+
+
+def _threads(
+    threads: Sequence[Callable[..., object]] | Mapping[str, Callable[..., object]],
+) -> tuple[list[str], list[Callable[..., object]]]:
+    """The thread names and functions of ``explore``'s first argument (checked)."""
     if isinstance(threads, Mapping):
         names = list(threads)
         functions = list(threads.values())
@@ -385,40 +427,47 @@ def explore(
     for i, function in enumerate(functions):
         if not callable(function):
             raise TypeError(f"thread {names[i] if names else i} is not callable: {function!r}")
-    if not names:
-        names = _thread_names(functions)
-    for name, value in (("setup", setup), ("check", check)):
-        if value is not None and not callable(value):
-            raise TypeError(f"{name} must be callable or None, got {value!r}")
-    label, factory = _strategy_factory(strategy)
-    schedules = _count("schedules", schedules, 1)
-    seed = _count("seed", seed, 0)
-    max_steps = _count("max_steps", max_steps, 1)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if not isinstance(pin_cpu, bool):
-        raise TypeError(f"pin_cpu must be True or False, got {pin_cpu!r}")
+    return names or _thread_names(functions), functions
 
-    explorer = _Explorer(names, functions, setup, check, max_steps, float(timeout), pin_cpu)
+
+def _campaign(explorer: _Explorer, how: Plan, schedules: int, seed: int) -> ExploreResult:
+    """Schedules ``0 .. schedules-1`` (the first a probe when the plan needs one) until one fails."""
     first = 0
-    if factory is None:
-        # PCT draws its change points from the first `horizon` steps: measure
-        # them with a run that never preempts, itself schedule 0.
-        probe = explorer.run_schedule(ReplayStrategy([]), label, 0, None)
-        if probe.failed or schedules == 1:
-            return probe.result(1)
-        horizon = max(probe.scheduler.steps, 1)
+    probe: Probe | None = None
+    horizon: int | None = None
+    if how.probe:
+        # A run that never preempts, itself schedule 0: its length is PCT's
+        # horizon, its count of each thread's points SURW's profile.
+        profile = SURWProfile(user=True)
+        run = explorer.run_schedule(profile, how.label, 0, None)
+        horizon = run.scheduler.steps
+        if run.failed or schedules == 1:
+            return run.result(1, horizon)
+        probe = Probe(horizon, tuple(profile.counts))
         first = 1
-
-        def factory(child: int) -> Strategy:
-            return PCTStrategy(child, PCT_DEPTH, horizon)
-
+    last: _Run | None = None
     for index in range(first, schedules):
         child = derive_seed(seed, index)
-        made = factory(child)
-        if not isinstance(made, Strategy):
-            raise TypeError(f"the strategy factory must return a Strategy, got {made!r}")
-        run = explorer.run_schedule(made, label, index, child)
-        if run.failed:
-            return run.result(index + 1)
-    return ExploreResult(False, schedules, label)
+        last = explorer.run_schedule(how.make(index, child, probe), how.member(index), index, child)
+        if last.failed:
+            return last.result(index + 1, horizon)
+    assert last is not None
+    passed = last.result(schedules, horizon)
+    passed.strategy = how.label
+    return passed
+
+
+def _replay(explorer: _Explorer, tape: list[list[int]], schedule: int | None, seed: int | None) -> ExploreResult:
+    """Run ``tape`` checked; :class:`ReplayDivergedError` when the run stops following it before failing."""
+    decisions, expected = decode_tape(tape)
+    run = explorer.run_schedule(ReplayStrategy(decisions, expected), "replay", schedule, seed)
+    divergence = run.divergence
+    if divergence is not None and not (run.failed and run.step is not None and run.step < divergence.step):
+        raise ReplayDivergedError(
+            f"replay diverged at step {divergence.step}: {divergence.message.split(': ', 1)[-1]}",
+            divergence.step,
+            divergence.entry,
+            divergence.expected,
+            divergence.found,
+        )
+    return run.result(1)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from testbed.sched._stacks import thread_stacks
 
-__all__ = ["Deadlock", "Halt", "ReplayDiverged", "StepLimit"]
+__all__ = ["Cancelled", "Deadlock", "Halt", "ReplayDiverged", "StepLimit"]
 
 
 class Halt(BaseException):
@@ -58,6 +58,18 @@ class StepLimit(Halt):
     def __init__(self, limit: int) -> None:
         super().__init__(f"livelock: no end after {limit} scheduling points")
         self.limit = limit
+
+
+class Cancelled(Halt):
+    """Another thread's failure ended the schedule: this thread stops at its next point.
+
+    Raised by :meth:`ControlledScheduler.cancel` (an explored schedule that
+    already failed: running its other threads to their ends would only cost
+    time, 100 threads' worth in a large program).  Not a finding.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cancelled: {reason}")
 
 
 class ReplayDiverged(Halt):

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from testbed.sched._access import access
 from testbed.sched._parking import ParkingLot, Patience, What, park_free
 
 __all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
@@ -47,6 +48,9 @@ class Scheduler:
     timeout_cap: float = 6.0
     #: True for a scheduler that serializes threads (blocking goes through it)
     controlled: bool = False
+    #: told ``(error, thread name)`` when a :class:`~testbed.sched.Thread` the code
+    #: under test started raises (an explored schedule's failure); None: ``threading.excepthook``
+    on_thread_error: Callable[[BaseException, str], None] | None = None
     # Read by point()'s inline fast path: a point whose next step is below
     # the horizon only counts it.  0 here: every point calls the method.
     _step: int = 0
@@ -193,11 +197,16 @@ _idle = Scheduler()
 _active: Scheduler = _idle
 
 
-def point(kind: str = "point", detail: object = None) -> None:
+def point(kind: str = "point", detail: object = None, *, obj: object = None, write: bool | None = None) -> None:
     """Announce an operation on shared state; the scheduler may switch here.
 
     ``kind`` and ``detail`` say what the operation is (for logs); a bare
-    ``point()`` is a place where another thread may run first.
+    ``point()`` is a place where another thread may run first.  ``obj``
+    names the shared object the operation touches and ``write`` whether it
+    changes it (unsaid: it may), so that partial-order strategies know a
+    read and a write of one object race whatever their labels
+    (:mod:`testbed.sched._access`; ``write`` alone names the label as the
+    object).
     """
     # The fast path of a controlled run, inline because a call is most of a
     # point's cost: below the scheduler's horizon nothing can happen but the
@@ -207,6 +216,8 @@ def point(kind: str = "point", detail: object = None) -> None:
     if step < scheduler._horizon:
         scheduler._step = step
         return
+    if obj is not None or write is not None:
+        detail = access(kind if obj is None else obj, write, detail)
     scheduler.point(kind, detail)
 
 

@@ -18,7 +18,9 @@ a lock) and whether the operation writes it; the detail names the object
 within the family when the family has more than one.  Two pending
 operations race when they touch the same resource and at least one writes.
 A kind the table does not know races with the same kind and detail
-(conservative: assumed to write).
+(conservative: assumed to write).  User code run by ``explore`` names
+the object itself (``point(kind, obj=..., write=...)``): such a point
+touches that object whatever its kind.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from testbed.sched._access import Access
 from testbed.sched._strategies import Strategy
 
-__all__ = ["CONFLICTS", "POSStrategy", "Resource", "races", "resource"]
+__all__ = ["CONFLICTS", "SYNC_FAMILIES", "USER_FAMILY", "POSStrategy", "Resource", "races", "resource"]
 
 #: (family, keyed by detail?, writes?) of an operation
 Resource = tuple[str, object, bool]
@@ -118,14 +121,26 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     # a timer's join: whether its thread finished is no point of its own, so
     # joins are taken as writes of the timer (racing with each other)
     "timer-join": ("timer", True, True),
+    # a steered Thread (testbed.sched.Thread): its start and join, by its name
+    "thread-start": ("thread", True, True),
+    "thread-join": ("thread", True, True),
 }
 
 #: families of synchronization primitives (not data of the model)
-SYNC_FAMILIES = frozenset({"lock", "event", "semaphore", "barrier", "timer"})
+SYNC_FAMILIES = frozenset({"lock", "event", "semaphore", "barrier", "timer", "thread"})
+
+#: the family of the objects user code names (``point(kind, obj=..., write=...)``)
+USER_FAMILY = "user-object"
 
 
 def resource(kind: str, detail: object) -> Resource:
-    """``(family, object, writes)`` of an operation; an unknown kind is its own family, written."""
+    """``(family, object, writes)`` of an operation; an unknown kind is its own family, written.
+
+    A point that names its object (an :class:`~testbed.sched._access.Access`
+    detail) touches that object, read or written as it says, whatever its kind.
+    """
+    if type(detail) is Access:
+        return (USER_FAMILY, detail.obj, detail.write)
     entry = CONFLICTS.get(kind)
     if entry is None:
         return (kind, detail, True)

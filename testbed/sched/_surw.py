@@ -16,6 +16,12 @@ synchronization primitives (:data:`INTERESTING`).
 The walk switches only there (and when the running thread blocks or
 ends): any other point keeps the running thread, so "selective" also
 means fewer, better-placed switches.
+
+For user code run by :func:`~testbed.sched.explore` (``user=True``) the
+interesting events are every point that is not an operation of a
+synchronization primitive: the user's own ``point()`` calls, with or
+without a named object, whatever their labels (the model's table knows
+none of them).
 """
 
 from __future__ import annotations
@@ -23,13 +29,20 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from testbed.sched._pos import CONFLICTS, SYNC_FAMILIES
+from testbed.sched._pos import CONFLICTS, SYNC_FAMILIES, resource
 from testbed.sched._strategies import NoPreemptionStrategy, Strategy
 
-__all__ = ["INTERESTING", "SURWProfile", "SURWStrategy"]
+__all__ = ["INTERESTING", "SURWProfile", "SURWStrategy", "interesting"]
 
 #: the point kinds SURW counts and switches at: accesses to the model's shared data
 INTERESTING = frozenset(kind for kind, (family, _, _) in CONFLICTS.items() if family not in SYNC_FAMILIES)
+
+
+def interesting(kind: str, detail: object, user: bool) -> bool:
+    """Whether SURW counts and switches at ``point(kind, detail)`` (``user``: any point but a primitive's)."""
+    if kind in INTERESTING:
+        return True
+    return user and resource(kind, detail)[0] not in SYNC_FAMILIES
 
 
 class SURWProfile(NoPreemptionStrategy):
@@ -38,16 +51,17 @@ class SURWProfile(NoPreemptionStrategy):
     name = "surw-profile"
     wants_ops = True
 
-    def __init__(self) -> None:
+    def __init__(self, user: bool = False) -> None:
         #: interesting points reached, by thread registration index
         self.counts: list[int] = []
+        self._user = user
 
     def register(self, index: int) -> None:
         while len(self.counts) <= index:
             self.counts.append(0)
 
     def at_point(self, index: int, kind: str, detail: object) -> None:
-        if kind in INTERESTING:
+        if interesting(kind, detail, self._user):
             self.counts[index] += 1
 
 
@@ -57,8 +71,9 @@ class SURWStrategy(Strategy):
     name = "surw"
     wants_ops = True
 
-    def __init__(self, seed: int, profile: Sequence[int]) -> None:
+    def __init__(self, seed: int, profile: Sequence[int], user: bool = False) -> None:
         self._rng = random.Random(seed)
+        self._user = user
         self._profile = list(profile)
         #: interesting points reached so far, by thread
         self._reached: dict[int, int] = {}
@@ -70,9 +85,9 @@ class SURWStrategy(Strategy):
         self._interesting[index] = True  # its first turn is a choice
 
     def at_point(self, index: int, kind: str, detail: object) -> None:
-        interesting = kind in INTERESTING
-        self._interesting[index] = interesting
-        if interesting:
+        counted = interesting(kind, detail, self._user)
+        self._interesting[index] = counted
+        if counted:
             self._reached[index] += 1
 
     def _remaining(self, index: int) -> int:

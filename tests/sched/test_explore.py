@@ -115,7 +115,7 @@ def test_with_the_lock_no_schedule_loses_an_update() -> None:
     result = explore([locked_increment, locked_increment], setup=Counter, check=exactly_two, schedules=200)
     assert not result.failed, result
     assert result.schedules == 200
-    assert str(result) == "no failure in 200 schedules (pct)"
+    assert str(result) == "no failure in 200 schedules (portfolio)"
     with pytest.raises(ValueError, match="nothing to replay"):
         result.replay()
 
@@ -494,7 +494,14 @@ def test_a_consumer_nobody_feeds_is_a_deadlock_naming_the_queue() -> None:
         ({"threads": "ab"}, TypeError, "sequence of callables"),
         ({"threads": [1]}, TypeError, "thread 0 is not callable"),
         ({"threads": {"": increment}}, TypeError, "non-empty strings"),
-        ({"strategy": "dfs"}, ValueError, "strategy must be 'pct', 'random' or a factory"),
+        (
+            {"strategy": "dfs"},
+            ValueError,
+            "strategy must be one of pos, pct, uniform, random, surw, portfolio or a factory",
+        ),
+        ({"strategy": "random", "depth": 2}, ValueError, "depth= is a parameter of strategy 'pct'"),
+        ({"strategy": "pct", "depth": 0}, ValueError, "depth must be an integer of at least 1"),
+        ({"strategy": "random", "p": 0}, ValueError, "p must be a probability"),
         ({"strategy": RandomStrategy(0)}, TypeError, "not a RandomStrategy instance"),
         ({"strategy": lambda seed: 3}, TypeError, "must return a Strategy"),
         ({"schedules": 0}, ValueError, "schedules must be at least 1"),

@@ -1,0 +1,179 @@
+"""The strategies :func:`~testbed.sched.explore` offers by name, with their parameters.
+
+``explore(strategy=...)`` takes a name or a factory; this module turns
+either into a *plan*: whether schedule 0 is a probe run (one that never
+preempts, counting each thread's points) and how schedule ``i`` with seed
+``s`` gets its strategy.
+
+* ``"pct"`` (``depth=``, default 3): PCT (Burckhardt et al., ASPLOS 2010)
+  with the probe's step count as its horizon;
+* ``"pos"``: partial-order sampling (Yuan et al., CAV 2018) over the
+  objects the points name (:mod:`testbed.sched._access`, the drop-ins'
+  own names);
+* ``"surw"``: selectively uniform random walk (Zhao et al., ASPLOS 2025),
+  weighted by the probe's count of each thread's user points;
+* ``"random"`` (``p=``, default 0.1): at each point switch with
+  probability ``p`` to a uniformly chosen other thread (Shuttle's and
+  Fray's random walk);
+* ``"uniform"``: at every point, a uniform choice among the runnable
+  threads, the running one included (SCTBench's "Rand" scheduler, Thomson,
+  Donaldson, Betts, TOPC 2016 section 4): on programs with many threads it
+  spreads switches evenly, where ``p=0.1`` keeps one thread running long;
+* ``"portfolio"``: schedule ``i`` runs ``PORTFOLIO[i % 5]`` (the members'
+  parameters apply to them).
+
+A factory is called once per schedule with the schedule's seed, and with
+the probe's step count when it takes one: as ``horizon=`` when it has a
+parameter of that name (``PCTStrategy`` itself, ``functools.partial(PCTStrategy,
+depth=2)``), else as the second argument when it requires two (``lambda
+seed, horizon: PCTStrategy(seed, 2, horizon)``); a probe is then run first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import random
+from collections.abc import Callable, Sequence
+
+from testbed.sched._pos import POSStrategy
+from testbed.sched._strategies import PCTStrategy, RandomStrategy, Strategy
+from testbed.sched._surw import SURWStrategy
+
+__all__ = ["NAMES", "PORTFOLIO", "Plan", "Probe", "UniformStrategy", "plan"]
+
+#: the names ``explore(strategy=...)`` takes
+NAMES = ("pos", "pct", "uniform", "random", "surw", "portfolio")
+#: what ``"portfolio"`` rotates through, schedule by schedule
+PORTFOLIO = ("pos", "uniform", "pct", "surw", "random")
+#: PCT's default depth (bugs needing up to two preemptions)
+PCT_DEPTH = 3
+#: the random walk's default switch probability
+RANDOM_SWITCH = 0.1
+
+
+class UniformStrategy(Strategy):
+    """At every decision, a uniform choice among the runnable threads (the running one included)."""
+
+    name = "uniform"
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
+        choice = self._rng.randrange(len(runnable))
+        if not current_runnable:
+            return choice
+        return (choice - runnable.index(current)) % len(runnable)
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What the probe run measured: its steps (PCT's horizon) and each thread's user points (SURW's profile)."""
+
+    steps: int
+    profile: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How a campaign gets its strategies: ``make(index, seed, probe)`` (probe None unless ``probe``)."""
+
+    label: str
+    probe: bool
+    make: Callable[[int, int, Probe | None], Strategy]
+
+    def member(self, index: int) -> str:
+        """How schedule ``index``'s result names its strategy (``portfolio:pos`` for a portfolio's member)."""
+        if self.label == "portfolio" and not (self.probe and index == 0):
+            return f"portfolio:{PORTFOLIO[index % len(PORTFOLIO)]}"
+        return self.label
+
+
+def _named(name: str, depth: int, p: float) -> Callable[[int, int, Probe | None], Strategy]:
+    def make(index: int, seed: int, probe: Probe | None) -> Strategy:
+        member = PORTFOLIO[index % len(PORTFOLIO)] if name == "portfolio" else name
+        if member == "pct":
+            assert probe is not None
+            return PCTStrategy(seed, depth, max(probe.steps, 1))
+        if member == "surw":
+            assert probe is not None
+            return SURWStrategy(seed, probe.profile, user=True)
+        if member == "pos":
+            return POSStrategy(seed)
+        if member == "uniform":
+            return UniformStrategy(seed)
+        return RandomStrategy(seed, p)
+
+    return make
+
+
+def _horizon_argument(factory: Callable[..., object]) -> str | None:
+    """How ``factory`` takes the horizon: ``"keyword"`` (a ``horizon`` parameter), ``"positional"``
+    (two required positional parameters), or None (it does not)."""
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.name == "horizon" and p.kind is not p.POSITIONAL_ONLY for p in parameters):
+        return "keyword"
+    required = [
+        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return "positional" if len(required) >= 2 else None
+
+
+def _parameter_problem(name: str, depth: int | None, p: float | None) -> str | None:
+    if depth is not None:
+        if name not in ("pct", "portfolio"):
+            return f"depth= is a parameter of strategy 'pct' (or 'portfolio'), not {name!r}"
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            return f"depth must be an integer of at least 1, got {depth!r}"
+    if p is not None:
+        if name not in ("random", "portfolio"):
+            return f"p= is a parameter of strategy 'random' (or 'portfolio'), not {name!r}"
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 < p <= 1.0:
+            return f"p must be a probability in (0, 1], got {p!r}"
+    return None
+
+
+def plan(strategy: object, depth: int | None = None, p: float | None = None) -> Plan:
+    """The plan of ``explore(strategy=strategy, depth=depth, p=p)``; ``TypeError``/``ValueError`` for bad ones."""
+    if isinstance(strategy, str):
+        if strategy not in NAMES:
+            raise ValueError(
+                f"strategy must be one of {', '.join(NAMES)} or a factory seed -> Strategy, got {strategy!r}"
+            )
+        problem = _parameter_problem(strategy, depth, p)
+        if problem is not None:
+            raise ValueError(problem)
+        probe = strategy in ("pct", "surw", "portfolio")
+        make = _named(strategy, PCT_DEPTH if depth is None else depth, RANDOM_SWITCH if p is None else float(p))
+        return Plan(strategy, probe, make)
+    if isinstance(strategy, Strategy):
+        raise TypeError(
+            f"strategy must be one of {', '.join(NAMES)} or a factory seed -> Strategy (one strategy per "
+            f"schedule), not a {type(strategy).__name__} instance"
+        )
+    if not callable(strategy):
+        raise ValueError(f"strategy must be one of {', '.join(NAMES)} or a factory seed -> Strategy, got {strategy!r}")
+    if depth is not None or p is not None:
+        raise ValueError("depth= and p= are parameters of the named strategies, not of a factory")
+    factory = strategy
+    how = _horizon_argument(factory)
+    label = getattr(factory, "__name__", "custom")
+    if how is None:
+        return Plan(label, False, lambda index, seed, probe: _checked(factory(seed)))
+
+    def make(index: int, seed: int, probe: Probe | None) -> Strategy:
+        assert probe is not None
+        horizon = max(probe.steps, 1)
+        return _checked(factory(seed, horizon=horizon) if how == "keyword" else factory(seed, horizon))
+
+    return Plan(label, True, make)
+
+
+def _checked(made: object) -> Strategy:
+    if not isinstance(made, Strategy):
+        raise TypeError(f"the strategy factory must return a Strategy, got {made!r}")
+    return made
