@@ -16,7 +16,8 @@ a run from inside a thread with a :class:`Halt` (``Deadlock``,
 The same machinery is a library for anyone's threads: :func:`explore` runs
 plain functions as threads under a controlled scheduler until a check fails
 or an exception escapes, and returns the failing schedule with a
-``replay()``; :class:`Lock`, :class:`RLock`, :class:`Condition`,
+``replay()``; :func:`minimize_tape` shrinks a failing tape to a 1-minimal
+one; :class:`Lock`, :class:`RLock`, :class:`Condition`,
 :class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore`,
 :class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
 :class:`Timer`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
@@ -26,6 +27,7 @@ and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
+from testbed.sched._minimize import Minimized, minimize_tape, trim_tape
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
     FreeScheduler,
@@ -89,6 +91,9 @@ __all__ = [
     "RLock",
     "Semaphore",
     "explore",
+    "Minimized",
+    "minimize_tape",
+    "trim_tape",
     "Condition",
     "ControlledScheduler",
     "Deadlock",
