@@ -52,7 +52,7 @@ def test_a_shrunk_trace_is_one_minimal_and_shrinking_it_again_changes_nothing() 
     nonzero = [i for i, d in enumerate(decisions) if d]
     assert nonzero
     for i in nonzero:
-        assert key(testbed.run(config, tape=decisions[:i] + [0] + decisions[i + 1 :])) != target
+        assert key(testbed.run(config, tape=[*decisions[:i], 0, *decisions[i + 1 :]])) != target
 
 
 def test_joint_shrinking_reduces_knobs_and_the_result_replays() -> None:

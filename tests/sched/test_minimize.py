@@ -40,7 +40,7 @@ def test_a_fixed_point_is_one_minimal_on_a_non_monotone_predicate() -> None:
     assert trim_tape(result.tape) == [0, 1]
     for i, decision in enumerate(result.tape):  # 1-minimal: no single nonzero decision can go
         if decision:
-            assert attempt(result.tape[:i] + [0] + result.tape[i + 1 :]) is None
+            assert attempt([*result.tape[:i], 0, *result.tape[i + 1 :]]) is None
 
 
 def test_budget_bounds_the_runs_and_says_no_fixed_point() -> None:
