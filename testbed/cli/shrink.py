@@ -1,8 +1,9 @@
 """``testbed shrink TRACE -o OUT``: a calmer schedule, and a smaller workload, with the same violation, written as a trace.
 
-Joint shrinking (the workload's knobs too) is on by default here, since the
-shrunk trace's config is what a user reads; ``--tape-only`` keeps the
-config as recorded (``testbed.shrink(..., joint=True)`` in Python).
+``--joint`` shrinks the workload's knobs too (``testbed.shrink(...,
+joint=True)`` in Python): the shrunk trace's config is then what a user
+should read.  It is opt-in because each knob costs runs of the whole
+workload (a few hundred on a full scenario, against tens for the tape).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the shrunk trace")
     p.add_argument("--max-runs", type=count(1), default=400, help="runs the search may use (default 400)")
     p.add_argument(
-        "--tape-only", action="store_true", help="shrink the schedule only, not the workload's knobs (faster)"
+        "--joint", action="store_true", help="shrink the workload's knobs too (mutators, ops, mix...; slower)"
     )
     p.add_argument("--json", metavar="FILE", help="write the JSON result to FILE (- for stdout)")
     add_allow_changed_code(p)
@@ -46,9 +47,7 @@ def cmd_shrink(args: argparse.Namespace, out: TextIO) -> int:
     output.outputs.claim_file("-o", args.output)
     output.outputs.claim_file("--json", args.json)
     try:
-        result = shrink(
-            trace, max_runs=args.max_runs, allow_changed_code=args.allow_changed_code, joint=not args.tape_only
-        )
+        result = shrink(trace, max_runs=args.max_runs, allow_changed_code=args.allow_changed_code, joint=args.joint)
     except TraceError as error:  # a replay that diverges, code changed since the recording
         raise UsageError(f"cannot shrink {args.trace}: {error}") from None
     except ValueError as error:  # the recorded violation does not recur: nothing was shrunk

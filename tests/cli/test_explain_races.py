@@ -60,7 +60,12 @@ def test_explain_names_each_preemption_with_the_programs_lines_and_checks_it(cli
 
 def test_after_a_shrink_every_preemption_left_is_necessary(cli, tmp_path: Path) -> None:
     trace, small = recorded(cli, tmp_path), tmp_path / "small.json"
-    shrunk = cli("shrink", str(trace), "-o", str(small), "--tape-only")
+    shrunk = cli(
+        "shrink",
+        str(trace),
+        "-o",
+        str(small),
+    )
     assert shrunk.code == 1, shrunk
     assert "1-minimal: no single preemption left can go" in shrunk.out
     outcome = cli("replay", str(small), "--explain")
@@ -77,3 +82,19 @@ def test_timeline_without_explain_is_refused(cli, tmp_path: Path) -> None:
     trace = recorded(cli, tmp_path)
     outcome = cli("replay", str(trace), "--timeline", str(tmp_path / "tl.json"))
     assert outcome.code == 2 and "needs --explain" in outcome.err
+
+
+def test_joint_shrink_reports_the_knobs_it_reduced_and_leaves_unread_ones(cli, tmp_path: Path) -> None:
+    trace, small, result = recorded(cli, tmp_path), tmp_path / "small.json", tmp_path / "r.json"
+    outcome = cli("shrink", str(trace), "-o", str(small), "--joint", "--json", str(result))
+    assert outcome.code == 1, outcome
+    document = json.loads(result.read_text())
+    knobs = document["shrink"]["knobs"]
+    assert knobs, outcome.out
+    for name, change in knobs.items():
+        assert change["after"] < change["before"]
+        assert re.search(rf"^  {re.escape(name)} +{change['before']} -> {change['after']}$", outcome.out, re.M)
+    # The program never reads ops (40 stores whatever the config says): that knob changes nothing.
+    assert "ops" not in knobs
+    assert json.loads(small.read_text())["config"]["program"].endswith(":two_mutators")
+    assert cli("replay", str(small)).code == 1
