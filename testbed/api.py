@@ -197,8 +197,6 @@ def shrink(
     _check_program(program)
     if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
         raise ConfigError(f"max_runs must be an integer >= 1, got {max_runs!r}")
-    result = shrink_trace(
-        path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code, joint=joint
-    )
+    result = shrink_trace(path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code, joint=joint)
     write_trace(out, result.trace)
     return result
