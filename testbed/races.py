@@ -31,13 +31,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from testbed.campaign.buckets import signature_of
+from testbed.campaign.buckets import role, signature_of
 from testbed.execute import RunResult, execute, replay_run
 from testbed.heap.slot_set import CELL_BITS
 from testbed.runtime import Config
 from testbed.sched import ControlledScheduler, ReplayStrategy, decode_tape
 
-__all__ = ["Op", "Race", "explain_races", "race_lines"]
+__all__ = ["Op", "Race", "explain_races", "pair_key", "race_lines"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _SCHED = _PACKAGE / "sched"
@@ -207,8 +207,10 @@ def _signature_text(result: RunResult) -> str | None:
     return f"{found.invariant} at {found.operation} (roles {', '.join(found.roles)})"
 
 
-def explain_races(trace: dict[str, Any], config: Config) -> tuple[RunResult, list[Race]]:
-    """Replay ``trace`` (checked) under ``config`` watching every point; its racing pairs, each checked necessary."""
+def explain_races(trace: dict[str, Any], config: Config, check: bool = True) -> tuple[RunResult, list[Race]]:
+    """Replay ``trace`` (checked) under ``config`` watching every point; its racing pairs, each checked
+    necessary by a run without it (``check``; without, for a trace known 1-minimal, each is taken as
+    necessary, which its shrink showed, and ``without`` is None)."""
     watching = _Watching(trace["tape"])
     result = execute(config, ControlledScheduler(watching, max_steps=config.max_steps))
     names = trace["threads"]
@@ -224,7 +226,7 @@ def explain_races(trace: dict[str, Any], config: Config) -> tuple[RunResult, lis
         resumed = next((op.step for op in ops[step:] if op.thread == names[thread]), None)
         window = ops[step : (resumed - 1 if resumed is not None else len(ops))]
         calm = [*decisions[:entry], 0, *decisions[entry + 1 :]]
-        without = _signature_text(replay_run(config, calm))
+        without = _signature_text(replay_run(config, calm)) if check else None
         races.append(
             Race(
                 number,
@@ -269,3 +271,17 @@ def race_lines(result: RunResult, races: list[Race]) -> list[str]:
         v = result.violations[0]
         lines.append(f"so: {v.invariant} on {v.thread} at step {v.step}: {v.message.split('; ')[0]}")
     return lines
+
+
+def pair_key(races: list[Race]) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """The racing pairs of a trace without ids or steps: per necessary preemption that has conflicting
+    operations, (role of the preempted thread, its operation's kind, the (role, kind) of each conflicting
+    one); sorted.  Two findings with the same key race the same operations against each other, whatever
+    invariant saw the damage first.  Empty: no racing pair to compare (only timing preemptions, or none).
+    """
+    pairs = set()
+    for race in races:
+        if race.necessary and race.conflicting:
+            others = tuple(sorted({(role(op.thread), op.kind) for op in race.conflicting}))
+            pairs.add((role(race.preempted.thread), race.preempted.kind, others))
+    return tuple(sorted(pairs))
