@@ -273,15 +273,38 @@ def race_lines(result: RunResult, races: list[Race]) -> list[str]:
     return lines
 
 
+#: operations of the synchronization protocol (the scheduler's primitives, the safepoint's interrupt flag)
+#: and of thread-local state (a mutator's own store buffer, its LAB refills): they order a race, they are
+#: not the data race itself, so two findings of one bug may differ in them
+_NOT_DATA = (
+    "lock-",
+    "condition-",
+    "event-",
+    "semaphore-",
+    "barrier-",
+    "timer-",
+    "queue-",
+    "interrupt-",
+    "store-buffer-",
+)
+_LOCAL = frozenset({"new-space-lab", "old-space-lab"})
+
+
+def _data(kind: str) -> bool:
+    return not kind.startswith(_NOT_DATA) and kind not in _LOCAL
+
+
 def pair_key(races: list[Race]) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
-    """The racing pairs of a trace without ids or steps: per necessary preemption that has conflicting
-    operations, (role of the preempted thread, its operation's kind, the (role, kind) of each conflicting
-    one); sorted.  Two findings with the same key race the same operations against each other, whatever
-    invariant saw the damage first.  Empty: no racing pair to compare (only timing preemptions, or none).
+    """The data racing pairs of a trace without ids or steps: per necessary preemption that interrupted
+    an access to shared data and has conflicting accesses, (role of the preempted thread, its operation's
+    kind, the (role, kind) of each conflicting one); sorted.  Two findings with the same key race the same
+    accesses against each other, whatever invariant saw the damage first and whatever synchronization
+    set the race up.  Empty: no data racing pair to compare.
     """
     pairs = set()
     for race in races:
-        if race.necessary and race.conflicting:
-            others = tuple(sorted({(role(op.thread), op.kind) for op in race.conflicting}))
-            pairs.add((role(race.preempted.thread), race.preempted.kind, others))
+        if race.necessary and _data(race.preempted.kind):
+            others = tuple(sorted({(role(op.thread), op.kind) for op in race.conflicting if _data(op.kind)}))
+            if others:
+                pairs.add((role(race.preempted.thread), race.preempted.kind, others))
     return tuple(sorted(pairs))

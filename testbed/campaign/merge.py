@@ -7,9 +7,10 @@ or at the run's end by the main thread), and so open several buckets.
 After shrinking, each bucket's trace is 1-minimal, and ``testbed explain``
 names its racing pairs (:mod:`testbed.races`): the operation each
 necessary preemption interrupted and the conflicting ones that ran before
-it resumed.  Buckets with the same pairs (by thread role and operation
-kind, without ids or steps: :func:`testbed.races.pair_key`) race the same
-operations: a later one is marked merged into the first
+it resumed.  Buckets with the same data racing pairs (by thread role
+and operation kind, without ids or steps, and without the locks, condition
+variables and safepoint flags that only set the race up:
+:func:`testbed.races.pair_key`) race the same accesses: a later one is marked merged into the first
 (``merged_into``), and keeps its own count and trace.  A bucket whose
 trace has no racing pair (only timing preemptions, or none) merges with
 nothing, and so does one whose shrink was cut before it was 1-minimal.

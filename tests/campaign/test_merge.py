@@ -36,3 +36,12 @@ def test_the_same_pairs_with_other_ids_threads_and_steps_have_one_key() -> None:
 def test_later_buckets_merge_into_the_first_with_the_same_key_and_empty_keys_never_merge() -> None:
     keys = {1: ("a",), 2: (), 3: ("b",), 4: ("a",), 5: (), 6: ("b",)}
     assert merged(keys) == {4: 1, 6: 3}
+
+
+def test_synchronization_that_sets_a_race_up_is_not_part_of_its_key() -> None:
+    core = race(op(98, "mutator-0", "slot-set-write-cell", 21), [op(99, "mutator-1", "slot-set-write-cell", 14)])
+    setup_a = race(op(10, "mutator-0", "lock-acquire", "safepoint"), [op(12, "mutator-1", "lock-acquire", "safepoint")])
+    setup_b = race(
+        op(20, "mutator-1", "interrupt-test", "mutator-1"), [op(21, "mutator-0", "interrupt-set", "mutator-1")]
+    )
+    assert pair_key([core, setup_a]) == pair_key([setup_b, core]) == pair_key([core]) != ()
