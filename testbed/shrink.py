@@ -302,7 +302,8 @@ def shrink(
     search = _Shrinking(config, max_runs, on_progress)
     search.runs += 1
     first = replay_run(config, trace["tape"])  # checked: ReplayDivergedError if the trace no longer replays
-    if _first(first) is None or _first(first)[0] != target:  # type: ignore[index]
+    found = _first(first)
+    if found is None or found[0] != target:
         raise ValueError(f"the trace does not reproduce {target}; cannot shrink it")
     search.best, search.target = first, _signature(first)
     before, knobs_before = _measure(first), knob_values(config)
