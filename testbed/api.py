@@ -182,11 +182,13 @@ def shrink(
     program: Program | None = None,
     max_runs: int = 400,
     allow_changed_code: bool = False,
+    joint: bool = False,
 ) -> ShrinkResult:
     """Shrink the trace at ``path`` to a calmer schedule with the same violation; write it to ``out``.
 
     Returns a :class:`testbed.shrink.ShrinkResult` (``before``/``after``
-    measures, ``trace``).  ``program`` and ``allow_changed_code`` as for :func:`replay`.  Raises
+    measures, ``minimal``, ``trace``; with ``joint`` the workload's knobs
+    shrink too, ``knobs`` saying which).  ``program`` and ``allow_changed_code`` as for :func:`replay`.  Raises
     ``ValueError`` when the trace records no violation or does not reproduce
     it, and what :func:`replay` raises.
     """
@@ -195,6 +197,6 @@ def shrink(
     _check_program(program)
     if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
         raise ConfigError(f"max_runs must be an integer >= 1, got {max_runs!r}")
-    result = shrink_trace(path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code)
+    result = shrink_trace(path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code, joint=joint)
     write_trace(out, result.trace)
     return result

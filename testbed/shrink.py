@@ -3,12 +3,18 @@
 ``replay`` re-runs a trace's configuration with its decision tape and says
 whether the same invariant broke at the same step; the replay is checked
 decision by decision and raises :class:`~testbed.sched.ReplayDivergedError`
-when it stops following the tape.  ``shrink`` looks for a
-shorter, calmer tape that still breaks the same invariant: first the
-shortest prefix that does (past a tape's end every decision is "keep
-running", so cutting the tape removes every later preemption), then
-delta-debugging over the remaining preemptions (Zeller's ddmin, zeroing
-chunks of decisions and halving the chunk size when nothing can go).
+when it stops following the tape.  ``shrink`` looks for a calmer tape
+that still breaks *the same way*: the same bucket signature (invariant,
+violating operation, thread roles; :mod:`testbed.campaign.buckets`), not
+only the same invariant, so a shrink does not wander off to another bug.
+The tape is minimized by :func:`testbed.sched.minimize_tape` (shortest
+prefix, then ddmin over the preemptions, in passes repeated until one
+changes nothing): the result is 1-minimal, so shrinking it again changes
+nothing.  With ``joint`` the workload shrinks too (:mod:`testbed.shrink_knobs`):
+a knob's reduction is kept when the current tape, replayed unchecked
+under the reduced config, still breaks the same way (the tape is not
+searched again for each knob: the next minimization starts from the run
+the reduced config made), and tape and knobs alternate until neither moves.
 Every candidate is a real run, so the result reproduces by construction.
 The trace's own tape is replayed checked first (a trace that diverges
 cannot be shrunk); candidates are edited decision lists, which no
@@ -24,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from testbed import validate
+from testbed.campaign.buckets import signature_of
 from testbed.execute import RunResult, replay_run
 from testbed.runtime import Config, ConfigError, Program
-from testbed.sched import ReplayDivergedError, TraceError, decode_tape
+from testbed.sched import ReplayDivergedError, TraceError, decode_tape, minimize_tape, trim_tape
+from testbed.shrink_knobs import knob_candidates, knob_values
 from testbed.traces import CodeChanged, code_changes, load_trace, validate_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
@@ -163,14 +171,15 @@ class ShrinkResult:
     after: dict[str, int]
     runs: int
     trace: dict[str, Any]
-
-
-def _trimmed(tape: list[int]) -> list[int]:
-    """The tape without trailing zeros (past its end every decision reads as 0)."""
-    end = len(tape)
-    while end and tape[end - 1] == 0:
-        end -= 1
-    return tape[:end]
+    #: the bucket signature kept throughout (invariant, operation, roles)
+    signature: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: whether the tape is 1-minimal under the result's config (no single nonzero decision left can go)
+    minimal: bool = False
+    #: whether the whole search reached its fixed point (tape and, joint, knobs): shrinking the
+    #: result again (the same way) changes nothing; False when ``max_runs`` ran out first
+    converged: bool = False
+    #: the knobs joint shrinking changed: name -> [before, after]
+    knobs: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
 
 
 def _decisions(result: RunResult) -> list[int]:
@@ -182,11 +191,83 @@ def _measure(result: RunResult) -> dict[str, int]:
     assert result.trace is not None
     decisions = _decisions(result)
     return {
-        "tape_length": len(_trimmed(decisions)),
+        "tape_length": len(trim_tape(decisions)),
         "preemptions": result.trace["preemptions"],
         "nonzero_decisions": sum(1 for d in decisions if d),
         "steps": result.trace["steps"],
     }
+
+
+def _signature(result: RunResult) -> tuple[str, str, tuple[str, ...]] | None:
+    """The run's bucket signature as shrinking keeps it: invariant, violating operation, thread roles."""
+    if not result.violations:
+        return None
+    found = signature_of(result.violations[0], result.events)
+    return found.invariant, found.operation, found.roles
+
+
+class _Shrinking:
+    """One shrink: the config and best run so far, the runs spent, the signature to keep."""
+
+    def __init__(self, config: Config, max_runs: int, on_progress: Callable[[int, dict[str, int]], None] | None):
+        self.config = config
+        self.max_runs = max_runs
+        self.on_progress = on_progress
+        self.runs = 0
+        self.best: RunResult | None = None
+        self.target: tuple[str, str, tuple[str, ...]] | None = None
+
+    def run(self, config: Config, tape: list[int] | list[list[int]]) -> RunResult | None:
+        """Run ``tape`` under ``config``; the result when it breaks with the target signature."""
+        self.runs += 1
+        try:
+            result = replay_run(config, tape)
+        except ConfigError:  # a reduced config the run refuses (checked only when it runs)
+            return None
+        if self.on_progress is not None and self.best is not None:
+            self.on_progress(self.runs, _measure(self.best))
+        return result if _signature(result) == self.target else None
+
+    def attempt(self, candidate: list[int]) -> list[int] | None:
+        """``minimize_tape``'s predicate: the run's own decisions when the signature held."""
+        result = self.run(self.config, candidate)
+        if result is None:
+            return None
+        self.best = result
+        return _decisions(result)
+
+    def tape(self) -> list[int]:
+        assert self.best is not None
+        return trim_tape(_decisions(self.best))
+
+    def minimize(self) -> bool:
+        """The tape to a fixed point within the runs left; whether it got there."""
+        minimized = minimize_tape(self.tape(), self.attempt, self.max_runs - self.runs)
+        return minimized.fixed_point
+
+    def reduce_knobs(self) -> tuple[bool, bool]:
+        """One pass over the knobs, keeping each reduction under which the current tape still breaks
+        the same way and the run changes: whether any was kept, and whether every knob was tried."""
+        assert self.best is not None and self.best.trace is not None
+        changed = False
+        for _knob, configs in knob_candidates(self.config):
+            for config in configs:
+                if self.runs >= self.max_runs:
+                    return changed, False
+                tape = self.tape()
+                result = self.run(config, tape)
+                if result is None or result.trace is None:
+                    continue
+                same = (
+                    result.trace["steps"] == self.best.trace["steps"]
+                    and result.trace["tape"] == self.best.trace["tape"]
+                    and len(result.events) == len(self.best.events)
+                )
+                if same:  # the workload does not read this knob: leave it as it was
+                    break
+                self.config, self.best, changed = config, result, True
+                break
+        return changed, True
 
 
 def shrink(
@@ -195,72 +276,48 @@ def shrink(
     on_progress: Callable[[int, dict[str, int]], None] | None = None,
     program: Program | None = None,
     allow_changed_code: bool = False,
+    joint: bool = False,
 ) -> ShrinkResult:
-    """A shorter tape that still breaks the trace's invariant (``program``, ``allow_changed_code`` as for :func:`replay`).
+    """A calmer tape (and, ``joint``, a smaller workload) that still breaks the same way.
 
-    Raises ValueError when the trace does not reproduce its violation at all.
+    "The same way" is the bucket signature of the trace's violation
+    (invariant, violating operation, thread roles).  The tape is minimized
+    to a fixed point (1-minimal: no single nonzero decision left can go)
+    within ``max_runs`` runs; with ``joint``, the workload's knobs
+    (:mod:`testbed.shrink_knobs`) are reduced too, each kept only when the
+    current tape, replayed unchecked under the reduced config (each decision
+    taken modulo the runnable threads, as far as it applies), still breaks
+    the same way; the tape is then minimized again, until neither moves.
+    ``program``, ``allow_changed_code`` as for :func:`replay`.  Raises
+    ValueError when the trace does not reproduce its violation at all.
     """
     trace = _checked(trace)
     validate.integer("max_runs", max_runs, 1)
+    validate.boolean("joint", joint)
     if trace["violation"] is None:
         raise ValueError("the trace records no violation; there is nothing to shrink towards")
     target = trace["violation"]["invariant"]
     config = _config_of(trace, program)
     _unchanged(trace, config, allow_changed_code)
-    runs = 0
-
-    def attempt(tape: list[int] | list[list[int]]) -> RunResult | None:
-        nonlocal runs
-        runs += 1
-        result = replay_run(config, tape)
-        found = _first(result)
-        return result if found is not None and found[0] == target else None
-
-    best = attempt(trace["tape"])  # checked: ReplayDivergedError if the trace no longer replays
-    if best is None:
+    search = _Shrinking(config, max_runs, on_progress)
+    search.runs += 1
+    first = replay_run(config, trace["tape"])  # checked: ReplayDivergedError if the trace no longer replays
+    found = _first(first)
+    if found is None or found[0] != target:
         raise ValueError(f"the trace does not reproduce {target}; cannot shrink it")
-    before = _measure(best)
-
-    def tape_of(result: RunResult) -> list[int]:
-        return _trimmed(_decisions(result))
-
-    current = tape_of(best)
-    # 1. The shortest prefix that still fails (bisection; not monotone, so a heuristic).
-    low, high = 0, len(current)
-    while low < high and runs < max_runs:
-        middle = (low + high) // 2
-        result = attempt(current[:middle])
-        if result is not None:
-            best, high = result, middle
-            current = tape_of(result)
-            high = min(high, len(current))
-        else:
-            low = middle + 1
-        if on_progress:
-            on_progress(runs, _measure(best))
-    # 2. ddmin over the preemptions that are left.
-    chunk = max(1, sum(1 for d in current if d) // 2)
-    while runs < max_runs:
-        positions = [i for i, d in enumerate(current) if d]
-        if not positions:
+    search.best, search.target = first, _signature(first)
+    before, knobs_before = _measure(first), knob_values(config)
+    minimal = converged = search.minimize()
+    while joint and minimal:
+        changed, converged = search.reduce_knobs()
+        if not changed:
             break
-        progressed = False
-        for start in range(0, len(positions), chunk):
-            if runs >= max_runs:
-                break
-            candidate = list(current)
-            for i in positions[start : start + chunk]:
-                candidate[i] = 0
-            result = attempt(candidate)
-            if result is not None:
-                best, current, progressed = result, tape_of(result), True
-                if on_progress:
-                    on_progress(runs, _measure(best))
-                break
-        if not progressed:
-            if chunk == 1:
-                break
-            chunk = max(1, chunk // 2)
-    assert best.trace is not None
+        minimal = converged = search.minimize()
+    best = search.best
+    assert best.trace is not None and search.target is not None
+    after = knob_values(search.config)
+    knobs = {name: [value, after[name]] for name, value in knobs_before.items() if after[name] != value}
+    invariant, operation, roles = search.target
+    signature = {"invariant": invariant, "operation": operation, "roles": list(roles)}
     # The run's own tape, trailing zeros included: each decision's expectation is checked on replay.
-    return ShrinkResult(target, before, _measure(best), runs, best.trace)
+    return ShrinkResult(target, before, _measure(best), search.runs, best.trace, signature, minimal, converged, knobs)

@@ -7,12 +7,16 @@ stretch in which that thread held the turn, ending where the scheduler
 switched away (the slice says at which point); instant events mark blocks,
 wake-ups, deadlocks, and the model's own events (pauses, scavenge tasks,
 deopts, weak-list links and unlinks); the violation is a global instant at
-the step it was seen.
+the step it was seen.  Given the racing pairs of the trace's preemptions
+(:func:`testbed.races.explain_races`, ``testbed explain TRACE --timeline
+FILE``), each pair is drawn as a flow arrow from the interrupted operation
+to each conflicting one, both marked with an instant event.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,8 @@ from testbed.traces import validate_trace
 __all__ = ["chrome_trace", "write_timeline"]
 
 
-def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
-    """The ``traceEvents`` document for a ``testbed.trace/3`` trace (TraceError if it is not a whole one)."""
+def chrome_trace(trace: dict[str, Any], races: Sequence[Any] = ()) -> dict[str, Any]:
+    """The ``traceEvents`` document for a ``testbed.trace/3`` trace (TraceError if it is not a whole one), ``races`` as arrows."""
     validate_trace(trace)
     threads: dict[str, int] = {}
 
@@ -78,6 +82,8 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
     close(trace.get("steps", 0), "run end")
     for step, thread, kind, detail in trace.get("model_events", []):
         instant("model", kind, step, thread, detail)
+    for race in races:
+        _arrows(race, events, tid)
     violation = trace.get("violation")
     if violation is not None:
         events.append(
@@ -107,8 +113,39 @@ def chrome_trace(trace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_timeline(trace: dict[str, Any], path: str | Path) -> int:
-    """Write the timeline; the number of events written."""
-    document = chrome_trace(trace)
+def _arrows(race: Any, events: list[dict[str, Any]], tid: Callable[[str], int]) -> None:
+    """A racing pair: an instant at each operation, and a flow arrow from the interrupted one to each other.
+
+    An operation at step ``s`` is the point its thread reached while running
+    (the slice that ends at or after ``s``): drawn at ``s - 0.5`` so the
+    arrow binds to that slice.
+    """
+
+    def mark(op: Any, role: str) -> None:
+        args = {"operation": op.what(), "source": op.user_site or op.model_site, "model": op.model_site}
+        events.append(
+            {
+                "name": f"race {race.number}: {role}",
+                "cat": "race",
+                "ph": "i",
+                "s": "t",
+                "ts": op.step - 0.5,
+                "pid": 1,
+                "tid": tid(op.thread),
+                "args": args,
+            }
+        )
+
+    mark(race.preempted, "interrupted " + race.preempted.what())
+    for n, op in enumerate(race.conflicting):
+        mark(op, op.what())
+        flow = {"name": f"race {race.number}", "cat": "race", "id": race.number * 1000 + n, "pid": 1}
+        events.append(dict(flow, ph="s", ts=race.preempted.step - 0.5, tid=tid(race.preempted.thread)))
+        events.append(dict(flow, ph="f", bp="e", ts=op.step - 0.5, tid=tid(op.thread)))
+
+
+def write_timeline(trace: dict[str, Any], path: str | Path, races: Sequence[Any] = ()) -> int:
+    """Write the timeline (``races``: racing pairs to draw as arrows); the number of events written."""
+    document = chrome_trace(trace, races)
     Path(path).write_text(json.dumps(document) + "\n")
     return len(document["traceEvents"])

@@ -155,6 +155,8 @@ class Bucket:
     trace: str | None = None
     #: what ``--shrink`` did to the kept trace: before and after measures, or why it could not
     shrunk: dict[str, Any] | None = None
+    #: after ``--shrink``: the earlier bucket whose racing pairs this one's coincide with (testbed.campaign.merge)
+    merged_into: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         smallest = self.smallest
@@ -177,6 +179,8 @@ class Bucket:
         }
         if self.shrunk is not None:
             data["shrunk"] = self.shrunk
+        if self.merged_into is not None:
+            data["merged_into"] = self.merged_into
         return data
 
 

@@ -218,6 +218,7 @@ def shrink_buckets(
     result: Any, files: BucketFiles, max_runs: int, stopping: Callable[[], bool], say: Callable[[str], None]
 ) -> None:
     """``--shrink``: shrink each bucket's kept trace in place; stop between (and within) shrinks when asked."""
+    from testbed.campaign.merge import merge_by_races
     from testbed.sched import TraceError
     from testbed.shrink import shrink
     from testbed.traces import load_trace
@@ -248,10 +249,17 @@ def shrink_buckets(
             bucket.shrunk = {"error": str(error)}
             continue
         atomic_write(bucket.trace, json.dumps(shrunk.trace, separators=(",", ":")) + "\n")
-        bucket.shrunk = {"runs": shrunk.runs, "before": shrunk.before, "after": shrunk.after}
+        bucket.shrunk = {
+            "runs": shrunk.runs,
+            "before": shrunk.before,
+            "after": shrunk.after,
+            "minimal": shrunk.minimal,
+        }
         say(
             f"bucket {bucket.number}: shrunk in {shrunk.runs} runs, preemptions "
             f"{shrunk.before['preemptions']} -> {shrunk.after['preemptions']}, steps "
             f"{shrunk.before['steps']} -> {shrunk.after['steps']}"
         )
+    if not stopping():
+        merge_by_races(result.buckets, say)
     files.write_index(result)

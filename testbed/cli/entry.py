@@ -12,6 +12,7 @@ from loguru import logger
 from testbed.cli import output
 from testbed.cli.arguments import UsageError, glue_values, overview
 from testbed.cli.catalogues import cmd_catalogue
+from testbed.cli.explain import cmd_explain
 from testbed.cli.parser import build_parser
 from testbed.cli.replay import cmd_replay
 from testbed.cli.run import cmd_run
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "replay": cmd_replay,
     "shrink": cmd_shrink,
     "timeline": cmd_timeline,
+    "explain": cmd_explain,
 }
 
 

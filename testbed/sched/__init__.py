@@ -17,7 +17,8 @@ The same machinery is a library for anyone's threads: :func:`explore` runs
 plain functions as threads under a controlled scheduler until a check fails
 or an exception escapes, and returns the failing schedule with
 ``replay()``, ``shrink()``, ``explain()`` and ``save()`` (and
-:func:`replay` reads a saved one back); :class:`Lock`, :class:`RLock`, :class:`Condition`,
+:func:`replay` reads a saved one back); :func:`minimize_tape` shrinks any
+failing tape to a 1-minimal one; :class:`Lock`, :class:`RLock`, :class:`Condition`,
 :class:`Event`, :class:`Semaphore`, :class:`BoundedSemaphore`,
 :class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
 :class:`Timer`, :class:`Thread`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
@@ -30,6 +31,7 @@ from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._explore_replay import replay
 from testbed.sched._explore_strategies import UniformStrategy
 from testbed.sched._halts import Cancelled, Deadlock, Halt, ReplayDiverged, StepLimit
+from testbed.sched._minimize import Minimized, minimize_tape, trim_tape
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
     FreeScheduler,
@@ -99,6 +101,9 @@ __all__ = [
     "RLock",
     "Semaphore",
     "explore",
+    "Minimized",
+    "minimize_tape",
+    "trim_tape",
     "Condition",
     "ControlledScheduler",
     "Deadlock",
