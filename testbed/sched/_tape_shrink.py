@@ -2,13 +2,14 @@
 
 :meth:`ExploreResult.shrink` removes preemptions from the failing
 schedule's tape until none can be: it sets one nonzero decision to 0 at a
-time, replays the tape unchecked (the decisions after a removed switch mean
-something else now, and any tape is a valid schedule), and keeps the
-candidate when the run still fails the same way (the same failure kind and,
-for an exception, the same exception type), continuing from the run's own
-recorded tape.  Passes repeat until one removes nothing: the result is
-1-minimal, as issue 14 defines it for model traces -- removing any single
-remaining switch makes the failure go away.  (CHESS's preemption bounding
+time (and chunks of them, ddmin-style: :mod:`testbed.sched._minimize`, the
+search model traces use too), replays the tape unchecked (the decisions
+after a removed switch mean something else now, and any tape is a valid
+schedule), and keeps the candidate when the run still fails the same way
+(the same failure kind and, for an exception, the same exception type),
+continuing from the run's own recorded tape.  Passes repeat until one
+removes nothing: the result is 1-minimal -- removing any single remaining
+switch makes the failure go away.  (CHESS's preemption bounding
 and Shuttle's shrinker make the same argument: few preemptions, readable
 schedule.)
 
@@ -29,6 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from testbed.sched._minimize import minimize_tape, trim_tape
 from testbed.sched._pos import Resource, races, resource
 from testbed.sched._strategies import ReplayStrategy
 from testbed.sched._trace import decode_tape
@@ -44,27 +46,30 @@ def _signature(result: Any) -> tuple[str, str]:
     return (result.kind, "" if error is None else type(error).__name__)
 
 
-def shrink_tape(result: Any) -> Any:
-    """A 1-minimal failing schedule of ``result`` (an ``ExploreResult``), as a new result."""
+#: runs one shrink may spend (each replays the whole program once)
+SHRINK_BUDGET = 2000
+
+
+def shrink_tape(result: Any, budget: int = SHRINK_BUDGET) -> Any:
+    """A 1-minimal failing schedule of ``result`` (an ``ExploreResult``), as a new result.
+
+    The search is :func:`testbed.sched._minimize.minimize_tape`, the one
+    model traces use; "fails the same way" here is :func:`_signature`.
+    """
     explorer = result._explorer
     target = _signature(result)
-    decisions = decode_tape(result.tape)[0]
-    best = None
-    changed = True
-    while changed:
-        changed = False
-        position = 0
-        while position < len(decisions):
-            if decisions[position] == 0:
-                position += 1
-                continue
-            candidate = [*decisions[:position], 0, *decisions[position + 1 :]]
-            run = explorer.run_schedule(ReplayStrategy(candidate), result.strategy, result.schedule, result.seed)
-            if run.failed and _signature(run.result(1)) == target:
-                decisions = decode_tape(run.scheduler.recorded_tape())[0]
-                best = run
-                changed = True
-            position += 1
+    runs: dict[tuple[int, ...], Any] = {}
+
+    def attempt(candidate: list[int]) -> list[int] | None:
+        run = explorer.run_schedule(ReplayStrategy(candidate), result.strategy, result.schedule, result.seed)
+        if not (run.failed and _signature(run.result(1)) == target):
+            return None
+        own = decode_tape(run.scheduler.recorded_tape())[0]
+        runs[tuple(trim_tape(own))] = run
+        return own
+
+    found = minimize_tape(decode_tape(result.tape)[0], attempt, budget)
+    best = runs.get(tuple(found.tape))
     if best is None:
         # Nothing removable: the schedule itself is 1-minimal; run it again for a fresh result.
         return result.replay()
