@@ -265,9 +265,17 @@ class PCTStrategy(Strategy):
     """Probabilistic concurrency testing with bug depth ``depth``.
 
     Each thread gets a random initial priority above ``depth``; ``depth - 1``
-    change points are drawn uniformly from the first ``horizon`` steps; at
-    the i-th change point the running thread's priority drops to i.  The
+    change points k_1 .. k_{d-1} are drawn uniformly from the first
+    ``horizon`` steps; at k_i the running thread's priority drops to i.  The
     highest-priority runnable thread always runs.
+
+    As in the paper (Burckhardt et al., "A Randomized Scheduler with
+    Probabilistic Guarantees of Finding Bugs", ASPLOS 2010, Algorithm 1),
+    the k_i are drawn independently, so which change point comes first in
+    time is random too: a thread lowered later does not always outrank one
+    lowered earlier.  (Numbering them in time order instead, as this class
+    once did, can never produce the schedules where the thread lowered
+    first must run before the one lowered second.)
     """
 
     name = "pct"
@@ -278,10 +286,11 @@ class PCTStrategy(Strategy):
         self._rng = random.Random(seed)
         self._depth = depth
         self._priority: dict[int, float] = {}
-        points = sorted(self._rng.sample(range(1, max(horizon, depth) + 1), depth - 1))
+        # k_1 .. k_{d-1} in draw order: k_i assigns the low priority i
+        drawn = self._rng.sample(range(1, max(horizon, depth) + 1), depth - 1)
         # change point step -> the low priority it assigns (1 .. depth-1)
-        self._changes = {step: float(i + 1) for i, step in enumerate(points)}
-        self._change_steps = points
+        self._changes = {step: float(i + 1) for i, step in enumerate(drawn)}
+        self._change_steps = sorted(drawn)
 
     def register(self, index: int) -> None:
         # Distinct random priorities above every change-point priority.
