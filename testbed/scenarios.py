@@ -286,14 +286,14 @@ def _sweeper_races() -> Config:
 
 
 def _deopt_mark_race() -> Config:
-    # No Locker: three threads run activations of one function at once, its
+    # No Locker: four threads run activations of one function at once, its
     # code embeds an object, and every second optimized call fails a guard,
     # so two threads often deoptimize the same code together: one marks it
     # and waits for the world to stop (deoptimize all marked) while the other
     # finds it marked.  Rare GCs keep the safepoint free for those pauses.
     return Config(
         scenario="deopt-mark-race",
-        mutators=3,
+        mutators=4,
         embedded_objects=True,
         functions=1,
         optimize_after=1,
@@ -387,7 +387,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "deopt-mark-race",
-            "three threads without the Locker run and deoptimize the same optimized code, which embeds an "
+            "four threads without the Locker run and deoptimize the same optimized code, which embeds an "
             "object; marking and deoptimizing all marked code (a safepoint that patches every stack) are "
             "separate steps",
             "two threads marking the same code for deoptimization (HotSpot JDK-8299074)",
