@@ -39,6 +39,12 @@ class Fault:
     scenario: str
     bug: str | None = None
     available: bool = True
+    #: the runtime whose bug ``bug`` is (V8 unless said otherwise)
+    runtime: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.bug is not None and self.runtime is None:
+            object.__setattr__(self, "runtime", "V8")
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -199,6 +205,18 @@ FAULTS: tuple[Fault, ...] = (
         where="testbed/runtime/isolate.py",
         scenario="sweeper-races",
         bug=None,
+    ),
+    Fault(
+        name="deopt-skipped-when-already-marked",
+        summary="marking counts only code it newly marked: a thread that finds its code already marked by "
+        "another (which has not deoptimized it yet) skips deoptimizing all marked code, then clears the "
+        "code's embedded objects while activations of it still run unpatched",
+        caught_by="no-dangling",
+        where="testbed/deopt/deoptimizer.py",
+        scenario="deopt-mark-race",
+        bug="JDK-8299074 (fix openjdk/jdk#12012 'nmethod marked for deoptimization is not deoptimized'; "
+        "follow-up JDK-8300926, openjdk/jdk#12585)",
+        runtime="HotSpot",
     ),
 )
 

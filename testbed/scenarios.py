@@ -285,6 +285,40 @@ def _sweeper_races() -> Config:
     )
 
 
+def _deopt_mark_race() -> Config:
+    # No Locker: four threads run activations of one function at once, its
+    # code embeds an object, and every second optimized call fails a guard,
+    # so two threads often deoptimize the same code together: one marks it
+    # and waits for the world to stop (deoptimize all marked) while the other
+    # finds it marked.  Rare GCs keep the safepoint free for those pauses.
+    return Config(
+        scenario="deopt-mark-race",
+        mutators=4,
+        embedded_objects=True,
+        functions=1,
+        optimize_after=1,
+        deopt_every_n_times=2,
+        gc_interval=80,
+        ops=400,
+        mix=Mix(
+            alloc=10,
+            alloc_old=2,
+            store=6,
+            barrier_store=2,
+            store_smi=1,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=1,
+            call=20,
+            ret=14,
+            fail_guard=10,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -350,6 +384,14 @@ SCENARIOS: dict[str, Scenario] = {
             "captured arrays through old-space ByteArray storage and against the next scavenge",
             "the sweeper against the deoptimizer's in-place rewrites and against the scavenger",
             _sweeper_races,
+        ),
+        Scenario(
+            "deopt-mark-race",
+            "four threads without the Locker run and deoptimize the same optimized code, which embeds an "
+            "object; marking and deoptimizing all marked code (a safepoint that patches every stack) are "
+            "separate steps",
+            "two threads marking the same code for deoptimization (HotSpot JDK-8299074)",
+            _deopt_mark_race,
         ),
     )
 }

@@ -17,6 +17,8 @@ SCHEDULES = {
     "layout-and-folding": 30,
     "locker-deopt": 30,
     "sweeper-races": 20,
+    # its deopts stop the world in real time, about a second a schedule: a few
+    "deopt-mark-race": 5,
 }
 
 

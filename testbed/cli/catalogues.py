@@ -2,7 +2,7 @@
 
 Every table fits a 100-column terminal: the short columns keep their
 width and the last one wraps into what is left; the long fields (a
-fault's invariants, its V8 bug, its source file; a scenario's
+fault's invariants, its real bug (and whose runtime), its source file; a scenario's
 description; where an invariant is checked) are printed under their
 row with ``-v``, and are all in ``--json``.  A new field goes to the
 ``-v`` details unless it is as short as a name.
@@ -49,7 +49,7 @@ def table_lines(
 ) -> list[str]:
     """The table, no line over :data:`WIDTH` columns; ``details[i]``: (label, text) lines under row ``i``.
 
-    A detail without text (a fault with no V8 bug) is left out.
+    A detail without text (a fault with no real bug) is left out.
     """
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
     indent = sum(widths) + 2 * len(widths)
@@ -105,6 +105,7 @@ def _faults(out: TextIO, verbose: bool) -> list[dict[str, Any]]:
             "name": f.name,
             "summary": f.summary,
             "bug": f.bug,
+            "runtime": f.runtime,
             "caught_by": f.caught_by,
             "scenario": f.scenario,
             "available": f.available,
@@ -112,9 +113,9 @@ def _faults(out: TextIO, verbose: bool) -> list[dict[str, Any]]:
         }
         for f in FAULTS
     ]
-    rows = [[d["name"], d["scenario"] or "-", d["summary"]] for d in data]
-    details = [[("caught by", d["caught_by"]), ("V8 bug", d["bug"]), ("where", d["where"])] for d in data]
-    _print_table(out, ["fault", "provoked by", "what goes wrong"], rows, details, verbose)
+    rows = [[d["name"], d["scenario"] or "-", d["runtime"] or "-", d["summary"]] for d in data]
+    details = [[("caught by", d["caught_by"]), ("real bug", d["bug"]), ("where", d["where"])] for d in data]
+    _print_table(out, ["fault", "provoked by", "runtime", "what goes wrong"], rows, details, verbose)
     return data
 
 

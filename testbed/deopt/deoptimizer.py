@@ -69,6 +69,19 @@ loads through the cleared slot;
 objects (V8 before ea0e1e21), so once a collection frees what they point
 to, code kept alive by a patched activation still points at it.
 
+Without the Locker, ``embedded_objects`` switches to HotSpot's two steps
+(``CodeCache::mark_for_deoptimization``, then
+``Deoptimization::deoptimize_all_marked``): a deopt marks its code under the
+function's lock and counts what it found; if it found any, it stops the world
+(the GC's safepoint protocol) and patches every activation of every marked
+code on every thread and makes that code not entrant; only then does it clear
+the code's embedded objects.  Fault ``deopt-skipped-when-already-marked``
+counts only code this thread newly marked (HotSpot before JDK-8299074,
+openjdk/jdk#12012): a thread that finds its code already marked by another,
+which has not deoptimized it yet, skips the safepoint and clears the embedded
+objects under activations that still run the code
+(docs/bugs/jdk-8299074-deopt-skipped-when-already-marked.md).
+
 Simplified: one frame per deopt (no inlined frames), and captured objects
 are heap numbers or closures of one or two fields, allocated young (V8
 allocates them old).  An eager deopt marks its code, as V8's does, but V8
@@ -85,7 +98,7 @@ from testbed.deopt.function import Function
 from testbed.deopt.object_storage import materialize_arrays
 from testbed.deopt.translation import DeoptimizationData
 from testbed.heap import Code, Handle, Kind
-from testbed.runtime import ThreadState, derive_seed
+from testbed.runtime import RunAborted, ThreadState, derive_seed
 from testbed.sched import point
 
 if TYPE_CHECKING:
@@ -110,7 +123,10 @@ class TieringDeoptimizer:
         self._stale_code = "stale-frame-code" in faults
         self._current_thread_only = "lazy-deopt-current-thread-only" in faults
         self._keep_embedded = "embedded-refs-not-invalidated" in faults
-        self._patch_stacks = config.locker
+        #: without the Locker, embedded objects need every activation patched at a safepoint first
+        self._handshake = config.embedded_objects and not config.locker
+        self._count_new_marks_only = "deopt-skipped-when-already-marked" in faults
+        self._patch_stacks = config.locker or self._handshake
         self._embed = config.embedded_objects
         #: activations whose return the deoptimizer patched (Locker mode)
         self.patched = 0
@@ -249,11 +265,22 @@ class TieringDeoptimizer:
             f"{frame.code.lid if frame.code is not None else '?'}",
         )
         point("deopt-mark-code", code.lid)
-        code.marked_for_deoptimization = True
-        if self._embed and not self._keep_embedded:
-            self._invalidate_embedded(code)
-        if self._patch_stacks:
-            self._patch_activations(mutator, code)
+        if self._handshake:
+            # Mark, then deoptimize everything marked (HotSpot's two steps),
+            # and only then change what the code assumed.  Marked code goes
+            # on the weak list before this thread can stop for any pause.
+            found = self._mark(function, code)
+            isolate.heap.weak_code_list.link_once(code)
+            if found:
+                self._deoptimize_all_marked(mutator)
+            if not self._keep_embedded:
+                self._invalidate_embedded(code)
+        else:
+            code.marked_for_deoptimization = True
+            if self._embed and not self._keep_embedded:
+                self._invalidate_embedded(code)
+            if self._patch_stacks:
+                self._patch_activations(mutator, code)
         function.drop_optimized(code)
         linked = isolate.heap.weak_code_list.link_once(code)
         isolate.events.record(
@@ -264,6 +291,63 @@ class TieringDeoptimizer:
             self.lazy += 1
         else:
             self.eager += 1
+
+    # -- without the Locker: mark, then deoptimize all marked at a safepoint --------
+
+    def _mark(self, function: Function, code: Code) -> int:
+        """Mark ``code`` for deoptimization; how many marked code objects were found.
+
+        ``CodeCache::mark_for_deoptimization``: the dependency walk marks what
+        depends on the change and counts what it found.  Since JDK-8299074 it
+        counts code another thread marked already (and has not necessarily
+        deoptimized yet); before, it counted only what it marked itself.
+        """
+        with function.lock:
+            point("code-mark-read", code.lid)
+            newly = not code.marked_for_deoptimization
+            code.marked_for_deoptimization = True
+        self.isolate.events.record(
+            "mark-for-deopt", f"code #{code.lid}" + ("" if newly else ": already marked by another thread")
+        )
+        return 1 if newly or not self._count_new_marks_only else 0
+
+    def _deoptimize_all_marked(self, mutator: Mutator) -> None:
+        """``Deoptimization::deoptimize_all_marked``: a safepoint operation over every thread.
+
+        With the world stopped, every activation of any marked code on any
+        thread's stack is patched for a lazy deopt and marked code is made
+        not entrant (dropped from its function).  A thread stops only at a
+        poll, and between reading its return and running the code it does
+        not poll, so no activation is half-way through its decision.  If a
+        GC was requested first this thread joins it and asks again.
+        """
+        done: list[bool] = []
+
+        def operation() -> None:
+            self._patch_all_marked()
+            done.append(True)
+
+        while not done:
+            self.isolate.safepoint.stop_the_world(mutator, operation)
+            if self.isolate.is_aborted():
+                raise RunAborted
+
+    def _patch_all_marked(self) -> None:
+        for thread in self.isolate.mutators:
+            for frame in thread.frames:
+                code = frame.code
+                if not _is_optimized(code) or frame.deoptimized or frame.lazy_deopt:
+                    continue
+                assert isinstance(code, Code)
+                if code.marked_for_deoptimization:
+                    point("frame-patch-return", _frame_key(thread, frame))
+                    frame.lazy_deopt = True
+                    self.patched += 1
+        for function in self.functions:
+            current = function.optimized_code
+            if current is not None and current.marked_for_deoptimization:
+                function.drop_optimized(current)
+        self.isolate.events.record("deopt-all-marked", f"{self.patched} activation(s) patched so far")
 
     # -- Locker mode: V8's DeoptimizeMarkedCodeForContext ------------------------
 

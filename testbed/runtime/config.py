@@ -159,7 +159,9 @@ class Config:
     #: only the holder runs, a blocking region (``m.parked()``) is a ``v8::Unlocker`` that
     #: archives the thread with its frames, and the deoptimizer patches archived stacks too
     locker: bool = False
-    #: optimized code embeds (weakly) the object it was specialized on; needs ``locker``
+    #: optimized code embeds (weakly) the object it was specialized on; without ``locker``
+    #: the deoptimizer then patches every thread's activations of marked code at a
+    #: safepoint before it clears them (HotSpot's mark, then deoptimize all marked)
     embedded_objects: bool = False
     #: invariants whose violations this run does not report (the checker still
     #: evaluates them): ``bench/ablation.py`` switches the protocol-level checks
@@ -220,12 +222,6 @@ class Config:
         object.__setattr__(
             self, "disabled_invariants", validate.invariant_names(self.disabled_invariants, "disabled_invariants")
         )
-        if self.embedded_objects and not self.locker:
-            # Without the Locker, threads run optimized code while another
-            # deoptimizes it (the model's own lazy deopt, by reading the mark),
-            # so invalidating its embedded objects would pull them from under
-            # a running activation; V8 deoptimizes with the Locker held.
-            raise ConfigError("embedded_objects needs locker=true")
 
     def replace(self, **changes: Any) -> Config:
         _known_fields(changes, "config field")

@@ -13,7 +13,7 @@ from testbed.cli.catalogues import table_lines
 CATALOGUES = {
     "scenarios": ({"name", "description", "aims_at", "default"}, sorted(testbed.SCENARIOS)),
     "faults": (
-        {"name", "summary", "bug", "caught_by", "available", "where", "scenario"},
+        {"name", "summary", "bug", "runtime", "caught_by", "available", "where", "scenario"},
         sorted(f.name for f in testbed.FAULTS),
     ),
     "invariants": ({"name", "holds", "checked_at", "checked"}, sorted(i.name for i in testbed.INVARIANTS)),
@@ -47,6 +47,12 @@ def test_faults_verbose_shows_the_long_fields_under_each_row(cli) -> None:
         assert f"caught by: {fault.caught_by}" in " ".join(verbose.split())
         assert f"caught by: {fault.caught_by}" not in plain
     assert all(f"where: {fault.where}" in verbose for fault in testbed.FAULTS)
+
+
+def test_faults_table_names_the_runtime_of_each_real_bug(cli) -> None:
+    rows = {line.split()[0]: line.split() for line in cli("faults").out.splitlines()[1:] if not line[:1].isspace()}
+    for fault in testbed.FAULTS:
+        assert rows[fault.name][2] == (fault.runtime or "-"), rows[fault.name]
 
 
 def test_scenarios_table_marks_the_default(cli) -> None:
@@ -94,6 +100,8 @@ def test_faults_json_matches_the_catalogue(cli) -> None:
     for fault in testbed.FAULTS:
         assert data[fault.name]["available"] is fault.available
         assert data[fault.name]["caught_by"] == fault.caught_by
+        # a real bug says whose runtime it is from; an invented fault has neither
+        assert (data[fault.name]["runtime"] is None) == (fault.bug is None), fault.name
     # every invariant a fault is caught by is a known invariant
     invariants = {row["name"] for row in json.loads(cli("invariants", "--json", "-").out)}
     for row in data.values():

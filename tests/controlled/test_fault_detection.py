@@ -62,6 +62,7 @@ class Case:
 SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
 SHORT_SWEEP = (("ops", 300),)
+SHORT_MARK_RACE = (("ops", 200),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, invariant="store-buffers-flushed"),
@@ -84,6 +85,7 @@ CASES = [
     Case("barrier-elided-for-pretenured-fold", "layout-and-folding", 1, SHORT_STORM, invariant="remset-complete"),
     Case("deopt-overwrites-during-sweep", "sweeper-races", 2, SHORT_SWEEP, invariant="no-dangling"),
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
+    Case("deopt-skipped-when-already-marked", "deopt-mark-race", 4, SHORT_MARK_RACE, invariant="no-dangling"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"

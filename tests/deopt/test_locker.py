@@ -17,7 +17,7 @@ import pytest
 
 import testbed
 from testbed.heap import Code, Map, poison
-from testbed.runtime import ConfigError, Mutator, ThreadState
+from testbed.runtime import Mutator, ThreadState
 from testbed.sched import Event
 
 #: seconds an event wait may take (free mode only; controlled mode detects deadlocks)
@@ -140,9 +140,15 @@ def test_only_the_locker_holder_runs(run_program: Any, seed: int) -> None:
     assert run.isolate.locker.entries > 3, "threads left and entered again"
 
 
-def test_embedded_objects_need_the_locker() -> None:
-    with pytest.raises(ConfigError, match="embedded_objects needs locker=true"):
-        testbed.Config(embedded_objects=True)
+def test_embedded_objects_without_the_locker_deoptimize_all_marked_code_at_a_safepoint() -> None:
+    # HotSpot's two steps (docs/bugs/jdk-8299074-deopt-skipped-when-already-marked.md):
+    # a thread that finds its code already marked still deoptimizes all marked code.
+    config = testbed.scenario_config("deopt-mark-race", seed=4, strategy="random", ops=200)
+    result = testbed.run(config)
+    assert result.ok, [v.to_json() for v in result.violations]
+    kinds = [event.kind for event in result.events]
+    assert "deopt-all-marked" in kinds
+    assert any(e.kind == "mark-for-deopt" and "already marked" in e.detail for e in result.events)
 
 
 @pytest.mark.timeout(120)
