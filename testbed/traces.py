@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import sched
-from testbed.fingerprint import HEADER_FIELDS, header_hashes, model_hash, program_hash
+from testbed.fingerprint import header_fields, header_hashes, model_hash, program_hash
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import scenario_names
 
@@ -69,7 +69,7 @@ class CodeChanged(sched.TraceError):
 def _edited(trace: dict[str, Any], where: str) -> dict[str, Any]:
     recorded = trace["fingerprint"]
     now = header_hashes(trace)
-    for field in HEADER_FIELDS:
+    for field in header_fields(trace):
         if recorded.get(field) != now[field]:
             raise sched.TraceError(
                 f"trace {where}: its {field} field is not what it was recorded with (its hash in the fingerprint "

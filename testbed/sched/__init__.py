@@ -25,6 +25,7 @@ and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
 
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
+from testbed.sched._follow import FollowStrategy
 from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
@@ -52,6 +53,7 @@ from testbed.sched._strategies import NEVER, NoPreemptionStrategy, PCTStrategy, 
 from testbed.sched._surw import SURWProfile, SURWStrategy
 from testbed.sched._timer import Timer
 from testbed.sched._trace import (
+    TRACE_KINDS,
     TRACE_SCHEMA,
     ConfigCheck,
     ReplayDivergedError,
@@ -59,6 +61,7 @@ from testbed.sched._trace import (
     decode_tape,
     encode_tape,
     load_trace,
+    order_problem,
     tape_problem,
     validate_trace,
     write_trace,
@@ -67,6 +70,7 @@ from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
     "derive_seed",
+    "TRACE_KINDS",
     "TRACE_SCHEMA",
     "ConfigCheck",
     "ReplayDivergedError",
@@ -74,6 +78,7 @@ __all__ = [
     "decode_tape",
     "encode_tape",
     "load_trace",
+    "order_problem",
     "tape_problem",
     "validate_trace",
     "write_trace",
@@ -81,6 +86,7 @@ __all__ = [
     "BoundedSemaphore",
     "BrokenBarrierError",
     "ExploreResult",
+    "FollowStrategy",
     "LifoQueue",
     "PriorityQueue",
     "Queue",
