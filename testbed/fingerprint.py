@@ -39,7 +39,14 @@ from typing import Any
 __all__ = [
     "FREE_HEADER_FIELDS",
     "HEADER_FIELDS",
-    "header_fields", "MODEL_PARTS", "fingerprint", "header_hashes", "model_hash", "program_hash", "source_hash"]
+    "header_fields",
+    "MODEL_PARTS",
+    "fingerprint",
+    "header_hashes",
+    "model_hash",
+    "program_hash",
+    "source_hash",
+]
 
 _PACKAGE = Path(__file__).resolve().parent
 

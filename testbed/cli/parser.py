@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Sequence
 
 from testbed._version import __version__
-from testbed.cli import catalogues, replay, run, shrink, stress, timeline
+from testbed.cli import catalogues, pin, replay, run, shrink, stress, timeline
 from testbed.cli.arguments import Parser, build_config, glue_values, overview
 from testbed.runtime import Config, ConfigError
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_parser(commands)
     timeline.add_parser(commands)
     shrink.add_parser(commands)
+    pin.add_parser(commands)
     stress.add_parser(commands)
     catalogues.add_parsers(commands)
     return parser

@@ -16,7 +16,7 @@ point of the same kind within a small window (a point with no match keeps
 the time of the last matched one).  Threads are matched by name, never by
 index, so a run that spawns its threads in another order still follows.
 
-Where following alone does not reproduce the finding, :mod:`testbed.pin`
+Where following alone does not reproduce the finding, :mod:`testbed.pinning`
 searches around it, deterministically: the recorded times perturbed by
 seeded noise (``jitter``: a random walk around the recorded order), and
 the recorded order up to a point followed by partial-order sampling

@@ -175,7 +175,7 @@ def pin_trace(
     the program changed since it was recorded (unless
     ``allow_changed_code``), :class:`ConfigError` for bad arguments.
     """
-    document = validate_trace(trace) if isinstance(trace, dict) else load_trace(trace)
+    document = validate_trace(trace, free=True) if isinstance(trace, dict) else load_trace(trace, free=True)
     validate.integer("budget", budget, 1)
     if document.get("kind") != "free":
         raise TraceError("only a free trace is pinned (this one is controlled: `testbed replay` it)")
@@ -184,7 +184,9 @@ def pin_trace(
     config = _config_of(document, program)
     changes = code_changes(document, config.program_function())
     if changes and not allow_changed_code:
-        raise CodeChanged(f"{' and '.join(changes)} changed since the trace was recorded, so pinning it would not reproduce it")
+        raise CodeChanged(
+            f"{' and '.join(changes)} changed since the trace was recorded, so pinning it would not reproduce it"
+        )
     stacks = target is not None
     wanted = target if target is not None else target_of(document)
     # The search's seeds: from the workload's seed and the signature (never from the clock or a process).
