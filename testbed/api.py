@@ -28,6 +28,7 @@ import os
 from testbed import validate
 from testbed.execute import RunResult, Tape, execute, replay_strategy
 from testbed.faults import validate_faults
+from testbed.pinning import DEFAULT_PIN_BUDGET, PinResult, pin_trace
 from testbed.probes import (
     PCT_FALLBACK_HORIZON,
     PORTFOLIO,
@@ -50,7 +51,6 @@ from testbed.sched import (
     SURWStrategy,
     write_trace,
 )
-from testbed.pinning import DEFAULT_PIN_BUDGET, PinResult, pin_trace
 from testbed.shrink import ReplayResult, ShrinkResult
 from testbed.shrink import replay as replay_trace
 from testbed.shrink import shrink as shrink_trace
