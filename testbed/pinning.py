@@ -39,7 +39,7 @@ import dataclasses
 import hashlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from testbed import validate
@@ -164,12 +164,14 @@ def pin_trace(
     max_seconds: float | None = None,
     target: Target | None = None,
     allow_changed_code: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> PinResult:
     """Pin a free trace's finding within ``budget`` schedules (see the module docstring).
 
     ``trace`` is a free trace (a document or a path).  ``target`` is the
     signature to reproduce (a campaign passes its bucket's, stacks
-    included); by default it is read from the trace.  Raises
+    included); by default it is read from the trace.  ``max_seconds`` and
+    ``stop()`` (asked between schedules) cut the search short.  Raises
     :class:`~testbed.sched.TraceError` for a file that is not a free trace
     with a violation, :class:`~testbed.traces.CodeChanged` when the model or
     the program changed since it was recorded (unless
@@ -198,7 +200,8 @@ def pin_trace(
         limit = min(limit, 2 * document["violation"]["step"] + 1000)
     started = time.monotonic()
     for number in range(budget):
-        if max_seconds is not None and number and time.monotonic() - started > max_seconds:
+        late = max_seconds is not None and time.monotonic() - started > max_seconds
+        if number and (late or (stop is not None and stop())):
             return PinResult(wanted, None, number, time.monotonic() - started, cut=True)
         strategy, how = _attempt(document, number, seed)
         try:

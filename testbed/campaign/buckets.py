@@ -155,6 +155,14 @@ class Bucket:
     trace: str | None = None
     #: what ``--shrink`` did to the kept trace: before and after measures, or why it could not
     shrunk: dict[str, Any] | None = None
+    #: the smallest finding's free trace (a free schedule's), the document pinning starts from
+    free_trace: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    #: the kept free trace's file (``stress --out``), or None
+    free_path: str | None = None
+    #: what pinning did (:mod:`testbed.campaign.pins`): pinned, schedules, seconds, how, cut; None: not tried
+    pin: dict[str, Any] | None = None
+    #: the controlled trace that pinning found (None: not pinned)
+    pinned_trace: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         smallest = self.smallest
@@ -175,6 +183,10 @@ class Bucket:
                 "reproduce": smallest.reproduce,
             },
         }
+        if self.free_path is not None:
+            data["smallest"]["free_trace"] = self.free_path
+        if self.pin is not None:
+            data["pin"] = self.pin
         if self.shrunk is not None:
             data["shrunk"] = self.shrunk
         return data
