@@ -17,9 +17,10 @@ not reproduce the finding, a bounded deterministic search around it:
 
 Seeds come from the config's seed and the finding's signature, so pinning
 the same finding twice gives the same schedules, here, in a worker process
-or on a cluster.  A schedule *pins* the finding when its first violation
+or on a cluster.  A schedule *pins* the finding when a violation of it
 has the same bucket signature's invariant, violating operation and thread
-roles (:mod:`testbed.campaign.buckets`); its recorded tape is then replayed
+roles (:mod:`testbed.campaign.buckets`; any of its violations, as a run's
+second violation has its own bucket); its recorded tape is then replayed
 once, checked, and must find the same invariant at the same step.  The
 result is an ordinary controlled trace (``strategy`` ``replay``; a
 ``pinned`` field says where it came from) that ``testbed replay`` runs.
@@ -141,9 +142,9 @@ def _config_of(trace: dict[str, Any], program: Program | None) -> Config:
 
 
 def _matches(result: RunResult, target: Target, stacks: bool) -> bool:
-    if not result.violations:
-        return False
-    return _target(result.violations[0], result.events, stacks) == target
+    """Whether one of the run's violations has the target signature (a campaign's bucket may hold a run's
+    second violation; the trace and its replay start from the first, which the run finds before it)."""
+    return any(_target(violation, result.events, stacks) == target for violation in result.violations)
 
 
 def _verified(config: Config, result: RunResult) -> bool:
@@ -197,7 +198,7 @@ def pin_trace(
     # there (a step limit, reported as a liveness finding, so never for a liveness target).
     limit = config.max_steps
     if wanted[0] != "safepoint-liveness":
-        limit = min(limit, 2 * document["violation"]["step"] + 1000)
+        limit = min(limit, 2 * max(document["violation"]["step"], document.get("steps", 0)) + 1000)
     started = time.monotonic()
     for number in range(budget):
         late = max_seconds is not None and time.monotonic() - started > max_seconds

@@ -39,6 +39,23 @@ __all__ = ["FollowStrategy"]
 
 #: how far ahead a point looks for the next recorded point of its kind (a longer gap is an extra point)
 WINDOW = 32
+#: point kinds whose number depends on timing, not on the workload: polls of the interrupt flag and
+#: synchronization (a contended lock, a wait that was or was not needed)
+VOLATILE = frozenset(
+    {
+        "interrupt-test",
+        "interrupt-set",
+        "lock-acquire",
+        "condition-wait",
+        "condition-notify",
+        "event-set",
+        "event-clear",
+        "event-wait",
+        "semaphore-acquire",
+        "semaphore-release",
+        "barrier-wait",
+    }
+)
 
 
 class FollowStrategy(Strategy):
@@ -70,6 +87,7 @@ class FollowStrategy(Strategy):
             raise ValueError("follow_until and fallback go together")
         self._by_name = {name: index for index, name in enumerate(threads)}
         self._codes = {kind: code for code, kind in enumerate(kinds)}
+        self._volatile = frozenset(code for code, kind in enumerate(kinds) if kind in VOLATILE)
         #: per recorded thread: the global position and the kind code of each of its points
         self._times: list[list[int]] = [[] for _ in threads]
         self._kinds: list[list[int]] = [[] for _ in threads]
@@ -110,18 +128,36 @@ class FollowStrategy(Strategy):
         recorded = self._recorded.get(index)
         if recorded is None:
             return
-        kinds, cursor = self._kinds[recorded], self._cursor[index]
-        code = self._codes.get(kind, -1)
-        for at in range(cursor, min(cursor + WINDOW, len(kinds))):
+        at = self._match(self._kinds[recorded], self._cursor[index], self._codes.get(kind, -1), kind in VOLATILE)
+        if at is None:
+            self.unmatched += 1  # an extra point: it keeps the time of the last matched one
+            return
+        self._cursor[index] = at + 1
+        time = float(self._times[recorded][at])
+        if self._jitter:
+            time += self._rng.gauss(0.0, self._jitter)
+        self._pending[index] = time
+        self.matched += 1
+
+    def _match(self, kinds: list[int], cursor: int, code: int, volatile: bool) -> int | None:
+        """The recorded point a point of kind ``code`` stands for, at or after ``cursor`` (None: an extra one).
+
+        Skipping recorded points of volatile kinds (whose number depends on
+        timing) is preferred; a volatile point that matches nothing nearby is
+        an extra one; any other point may skip anything within the window.
+        """
+        end = min(cursor + WINDOW, len(kinds))
+        for at in range(cursor, end):
             if kinds[at] == code:
-                self._cursor[index] = at + 1
-                time = float(self._times[recorded][at])
-                if self._jitter:
-                    time += self._rng.gauss(0.0, self._jitter)
-                self._pending[index] = time
-                self.matched += 1
-                return
-        self.unmatched += 1  # an extra point: it keeps the time of the last matched one
+                return at
+            if kinds[at] not in self._volatile:
+                break
+        if volatile:
+            return None
+        for at in range(cursor, end):
+            if kinds[at] == code:
+                return at
+        return None
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
         if self._until is not None and self._passed >= self._until:
