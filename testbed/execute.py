@@ -107,7 +107,8 @@ class RunResult:
     def reproduce(self) -> str:
         """The command (or, for a program that cannot be imported, the Python call) that reruns this run.
 
-        Exact for controlled strategies; a ``free`` rerun repeats the workload, not the interleaving.
+        Exact for controlled strategies; a ``free`` rerun repeats the workload, not the interleaving
+        (its trace, ``"kind": "free"``, pins to an exact one: :func:`testbed.pin`).
         """
         return reproduce_command(self.config)
 

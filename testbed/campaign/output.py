@@ -174,6 +174,10 @@ class BucketFiles:
             return
         config = bucket.pinned_trace["config"]
         path = self._file("trace", config.get("scenario"), config.get("program") is not None, finding.seed)
+        others = [b for b in result.buckets if b is not bucket and b.trace == str(path)]
+        if any(other.pinned_trace != bucket.pinned_trace for other in others):
+            # One schedule's two violations in two buckets, pinned to two schedules: one file each.
+            path = path.with_name(f"{path.stem}-bucket{bucket.number}.json")
         atomic_write(path, json.dumps(bucket.pinned_trace, separators=(",", ":")) + "\n")
         bucket.free_path = finding.free_trace = bucket.trace
         bucket.trace = finding.trace_path = str(path)

@@ -24,7 +24,7 @@ def test_out_keeps_one_file_per_bucket_and_an_index(cli, caught, tmp_path: Path)
 
     for path in files:
         data = json.loads(path.read_text())
-        assert data["schema"] == "testbed.result/2"
+        assert data["schema"] == "testbed.result/3"
         assert data["command"] == "run"
         mine = [v for v in violations if v["trace"] == str(path)]
         assert mine
