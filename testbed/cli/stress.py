@@ -194,8 +194,6 @@ class _Reporter:
         self.files = campaign_output.BucketFiles(args.out, output.RESULT_SCHEMA) if args.out else None
         #: the errors of writes into --out (the first one is reported)
         self.unwritten: list[str] = []
-        #: the custom program (a reference: pinning imports it from the trace)
-        self.program_function: Any = None
         self.monitor: Monitor | None = None
 
     def document(self, result: StressResult, complete: bool) -> dict[str, Any]:
@@ -308,9 +306,9 @@ def _pin_buckets(out: TextIO, result: StressResult, reporter: _Reporter, stop: S
         what = f"pinned in {pin['schedules']} schedule(s) ({pin['how']})" if pin["pinned"] else "not pinned"
         print(f"bucket {bucket.number}: {what}, {pin['seconds']:.1f}s" + (" (cut)" if pin["cut"] else ""), file=out)
 
-    program = reporter.program_function
     try:
-        pin_buckets(result, budget, program, lambda: stop.reason is not None, pinned)
+        # A command line's program is a reference: pinning imports it again from the trace.
+        pin_buckets(result, budget, None, lambda: stop.reason is not None, pinned)
     except KeyboardInterrupt:  # a second signal: the rest stay as found
         print("pinning interrupted: the remaining buckets keep their free traces", file=out)
 

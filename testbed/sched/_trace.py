@@ -1,6 +1,9 @@
-"""Trace files: everything needed to replay a controlled run exactly.
+"""Trace files: everything needed to replay a controlled run exactly, or to pin a free one.
 
-A trace is a JSON object with ``"schema": "testbed.trace/3"``:
+A trace is a JSON object with ``"schema": "testbed.trace/4"`` and a
+``kind``: ``"controlled"`` (the fields below) or ``"free"`` (at the end).
+A ``testbed.trace/3`` document, which has no ``kind``, is read as a
+controlled trace.  A controlled trace holds:
 
 ``testbed_version``, ``config``, ``seed``, ``strategy``
     what ran: replaying runs the same configuration with the tape as a
@@ -36,6 +39,17 @@ A trace is a JSON object with ``"schema": "testbed.trace/3"``:
     written and checked by the program that runs the traces (for the
     model: its code, the custom program's source and the header fields,
     see ``testbed.fingerprint``).
+
+``pinned`` (optional)
+    where a pinned schedule came from (an object: ``from``, ``schedules``,
+    ``how``), for a controlled trace that pinning produced.
+
+A free trace (``"kind": "free"``) holds ``config``, ``program``, ``seed``,
+``strategy`` (``free``), ``threads`` (spawn order), ``steps``,
+``model_events``, ``violation`` and ``fingerprint`` as above, and in place
+of a tape and the scheduler's log ``kinds`` (the point kinds seen, by
+number) and ``order``: runs ``[thread, kind, repeat]``, the points in the
+order the threads passed them.  It is not replayed; pinning follows it.
 
 A replay checks every decision against its run: the same number of
 runnable threads, the same thread chosen.  The first mismatch stops it

@@ -104,7 +104,7 @@ def test_replaying_a_runs_tape_gives_the_same_run(comparable_stats) -> None:
 def test_trace_records_what_a_replay_needs() -> None:
     result = testbed.run(mixed_seed_7("random", 0))
     trace = result.trace
-    assert trace["schema"] == "testbed.trace/3"
+    assert trace["schema"] == "testbed.trace/4"
     assert trace["testbed_version"] == testbed.__version__
     assert trace["config"] == result.config.to_json()
     assert (trace["seed"], trace["strategy"]) == (7, "random")

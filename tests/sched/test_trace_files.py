@@ -1,4 +1,4 @@
-"""Trace files (``testbed.trace/3``): strict reading, one-line reasons.
+"""Trace files (``testbed.trace/4``): strict reading, one-line reasons.
 
 A replay that silently diverged would be worse than none, so a file that is
 not a trace of this schema and this testbed version is refused with a
@@ -59,7 +59,7 @@ def rejected(path: Path, *needles: str) -> str:
 
 
 def test_schema_name_is_testbed_trace_3() -> None:
-    assert TRACE_SCHEMA == "testbed.trace/3"
+    assert TRACE_SCHEMA == "testbed.trace/4"
 
 
 def test_a_version_1_trace_is_refused_in_one_line_that_says_to_record_it_again(tmp_path: Path) -> None:
