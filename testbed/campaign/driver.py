@@ -257,9 +257,8 @@ def stress(
     stress`` (with a ``program``, ``[None]`` runs it on Config's own defaults,
     as ``testbed stress --program`` does); ``jobs``, ``cluster``, ``monitor``,
     ``calibrate``, ``hypothesis_db`` and the rest: see
-    :mod:`testbed.campaign.driver`.  ``pin=N`` pins each bucket of free findings
-    within N schedules after the campaign (:mod:`testbed.campaign.pins`;
-    0, the default, does not).  Bad arguments raise :class:`ConfigError`
+    :mod:`testbed.campaign.driver`; ``pin=N`` pins each bucket of free findings in
+    N schedules (:mod:`testbed.campaign.pins`).  Bad arguments raise :class:`ConfigError`
     before anything runs; a KeyboardInterrupt keeps what was found so far.
     """
     scenarios, fault_set, changes = stress_arguments(
