@@ -119,7 +119,7 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("schema", "shown"),
-    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/4", "'testbed.trace/4'"), (None, "None")],
+    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/5", "'testbed.trace/5'"), (None, "None")],
 )
 def test_wrong_schema_is_rejected(tmp_path: Path, schema: object, shown: str) -> None:
     document = valid_trace() | {"schema": schema}
