@@ -24,7 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from testbed.pinning import pin_trace
-from testbed.runtime import Program
+from testbed.runtime import ConfigError, Program
+from testbed.sched import TraceError
 
 __all__ = ["PIN_SECONDS", "pin_buckets", "unpinned_note"]
 
@@ -56,14 +57,19 @@ def pin_buckets(
             continue
         signature = bucket.signature
         started = time.monotonic()
-        outcome = pin_trace(
-            free,
-            budget=budget,
-            program=function,
-            max_seconds=PIN_SECONDS,
-            target=(signature.invariant, signature.operation, signature.roles),
-            stop=stopping,
-        )
+        try:
+            outcome = pin_trace(
+                free,
+                budget=budget,
+                program=function,
+                max_seconds=PIN_SECONDS,
+                target=(signature.invariant, signature.operation, signature.roles),
+                stop=stopping,
+            )
+        except (TraceError, ConfigError) as error:  # the program's file changed since the schedule ran
+            bucket.pin = {"pinned": False, "schedules": 0, "seconds": 0.0, "how": None, "cut": False}
+            bucket.pin["error"] = str(error)
+            continue
         bucket.pin = outcome.to_json()
         bucket.pin["seconds"] = round(time.monotonic() - started, 3)
         bucket.pinned_trace = outcome.trace
