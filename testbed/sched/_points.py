@@ -22,6 +22,7 @@ reports a timeout.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 import random
@@ -154,10 +155,10 @@ class FreeScheduler(Scheduler):
     single point anywhere, or at ``timeout_cap * wait_timeout`` in any case.
 
     With ``record`` (the default) the run keeps the order in which spawned
-    threads passed their points, and each point's kind: one
-    ``(thread, kind)`` pair per point, appended under the GIL (a list's
-    ``append`` is atomic, so the order is the order the interpreter ran
-    them in), read back run-length encoded by :meth:`recorded_order`.  A
+    threads passed their points, and each point's kind: one 4-byte entry
+    per point, appended under the GIL (``array.append`` is atomic, so the
+    order is the order the interpreter ran them in), read back run-length
+    encoded by :meth:`recorded_order`.  A
     thread's index is its spawn order, which is the spawning code's own
     order (the isolate spawns from one thread); a trace names threads by
     name, so a controlled run maps them by name, never by this number.
@@ -185,9 +186,13 @@ class FreeScheduler(Scheduler):
         self._switch_interval = switch_interval
         self._saved_interval: float | None = None
         # Spawned threads by their OS ident (set by each thread as it
-        # starts), and the points passed, one (thread index, kind) each.
+        # starts), point kinds by number, and the points passed: one
+        # ``kind << 16 | thread`` each, 4 bytes (a tuple per point would
+        # cost 64), appended atomically (array.append holds the GIL).
         self._indices: dict[int, int] = {}
-        self._order: list[tuple[int, str]] = []
+        self._kind_codes: dict[str, int] = {}
+        self._new_kind = threading.Lock()
+        self._order = array.array("I")
         if not record:
             self.point = self._point_unrecorded  # type: ignore[method-assign]
 
@@ -201,9 +206,17 @@ class FreeScheduler(Scheduler):
         self._last = next(self._counter)
         index = self._indices.get(get_ident())
         if index is not None:
-            self._order.append((index, kind))
+            code = self._kind_codes.get(kind)
+            if code is None:
+                code = self._kind_code(kind)
+            self._order.append(code << 16 | index)
         if self._random() < self._yield_probability:
             time.sleep(0)
+
+    def _kind_code(self, kind: str) -> int:
+        """The number of a kind first seen now (two threads may meet a new kind at once: one lock)."""
+        with self._new_kind:
+            return self._kind_codes.setdefault(kind, len(self._kind_codes))
 
     def _point_unrecorded(self, kind: str, detail: object = None) -> None:
         """:meth:`point` without the recording (``record=False``: what the recording costs is measured against it)."""
@@ -221,15 +234,16 @@ class FreeScheduler(Scheduler):
         ``repeat`` consecutive points of thread ``thread`` (spawn index)
         whose kind was ``kinds[kind]``; empty when the run was not recorded.
         """
-        kinds: dict[str, int] = {}
         runs: list[list[int]] = []
-        for thread, kind in self._order:
-            code = kinds.setdefault(kind, len(kinds))
-            if runs and runs[-1][0] == thread and runs[-1][1] == code:
+        last = -1
+        for entry in self._order:
+            if entry == last:
                 runs[-1][2] += 1
             else:
-                runs.append([thread, code, 1])
-        return list(kinds), runs
+                runs.append([entry & 0xFFFF, entry >> 16, 1])
+                last = entry
+        # Kinds in the order they were numbered (the dict keeps insertion order).
+        return list(self._kind_codes), runs
 
     def start(self) -> None:
         if self._switch_interval is not None:
