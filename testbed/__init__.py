@@ -3,7 +3,8 @@ deoptimizer, parallel scavenger, safepoints, store buffers, remembered set
 and weak list of deoptimized code.
 
 The public API is this namespace: :class:`Config`, :func:`run`,
-:func:`stress`, :func:`replay` and :func:`shrink` (of a trace file), and
+:func:`stress`, :func:`replay` and :func:`shrink` (of a trace file),
+:func:`pin` (a free run's trace to a controlled one), and
 the catalogues.  Layers below (``testbed.sched``,
 ``heap``, ``runtime``, ``gc``, ``check``) are importable for readers and
 custom workloads, but only what is re-exported here is a contract.
@@ -15,7 +16,7 @@ from loguru import logger
 # which the function testbed.shrink (imported below) then takes over for good.
 import testbed.shrink as _shrink_module  # noqa: F401  (imported for the binding order)
 from testbed._version import __version__
-from testbed.api import STRATEGIES, RunResult, replay, reproduce_command, run, shrink
+from testbed.api import STRATEGIES, RunResult, pin, replay, reproduce_command, run, shrink
 from testbed.campaign.driver import Finding, StressResult, stress
 from testbed.check import INVARIANTS
 from testbed.faults import FAULTS
@@ -43,6 +44,7 @@ __all__ = [
     "TraceError",
     "Violation",
     "__version__",
+    "pin",
     "replay",
     "reproduce_command",
     "run",

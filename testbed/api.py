@@ -14,6 +14,9 @@ and ``shrink(path, out)`` take a trace file; a trace of a custom program
 records the program's reference and imports it again, or takes the
 function as ``program=`` when it cannot be imported (a closure, a lambda).
 
+``pin(path, budget=..., out=...)`` turns a free run's trace into a
+controlled trace that replays its finding exactly (:mod:`testbed.pinning`).
+
 ``reproduce_command(config)`` is the ``testbed run`` command line that
 builds ``config`` again (:mod:`testbed.reproduce`).
 """
@@ -25,6 +28,7 @@ import os
 from testbed import validate
 from testbed.execute import RunResult, Tape, execute, replay_strategy
 from testbed.faults import validate_faults
+from testbed.pinning import DEFAULT_PIN_BUDGET, PinResult, pin_trace
 from testbed.probes import (
     PCT_FALLBACK_HORIZON,
     PORTFOLIO,
@@ -61,6 +65,7 @@ __all__ = [
     "UnknownStrategy",
     "config_changes",
     "pct_horizon",
+    "pin",
     "portfolio_member",
     "replay",
     "reproduce_command",
@@ -199,4 +204,31 @@ def shrink(
         raise ConfigError(f"max_runs must be an integer >= 1, got {max_runs!r}")
     result = shrink_trace(path, max_runs=max_runs, program=program, allow_changed_code=allow_changed_code, joint=joint)
     write_trace(out, result.trace)
+    return result
+
+
+def pin(
+    path: str | os.PathLike[str],
+    budget: int = DEFAULT_PIN_BUDGET,
+    out: str | os.PathLike[str] | None = None,
+    program: Program | None = None,
+    allow_changed_code: bool = False,
+) -> PinResult:
+    """Pin the free trace at ``path``: a controlled trace that reproduces its finding, within ``budget`` schedules.
+
+    Returns a :class:`testbed.pinning.PinResult` (``pinned``, ``trace``,
+    ``schedules``, ``how``); with ``out`` a pinned trace is written there.
+    ``program`` and ``allow_changed_code`` as for :func:`replay`.  Raises
+    :class:`~testbed.sched.TraceError` for a file that is not a free trace
+    with a violation, :class:`~testbed.traces.CodeChanged` when the code
+    changed since it was recorded, :class:`ConfigError` for bad arguments.
+    """
+    _path_argument(path, "path")
+    if out is not None:
+        _path_argument(out, "out")
+    _check_program(program)
+    validate.integer("budget", budget, 1)
+    result = pin_trace(os.fspath(path), budget=budget, program=program, allow_changed_code=allow_changed_code)
+    if out is not None and result.trace is not None:
+        write_trace(out, result.trace)
     return result

@@ -32,6 +32,7 @@ from testbed.runtime import Config, ConfigError, Event, Isolate
 from testbed.sched import (
     TRACE_SCHEMA,
     ControlledScheduler,
+    FreeScheduler,
     ReplayDiverged,
     ReplayDivergedError,
     ReplayStrategy,
@@ -93,7 +94,7 @@ class RunResult:
     config: Config
     violations: list[Violation]
     stats: dict[str, Any]
-    #: the ``testbed.trace/3`` document of a controlled run (None in free mode)
+    #: the run's ``testbed.trace/4`` document: a controlled run's tape, or a free run's recorded order
     trace: dict[str, Any] | None = None
     #: the isolate's event log (pauses, scavenge tasks, deopts, weak-list links), for ``--explain``
     events: list[Event] = dataclasses.field(default_factory=list)
@@ -106,7 +107,8 @@ class RunResult:
     def reproduce(self) -> str:
         """The command (or, for a program that cannot be imported, the Python call) that reruns this run.
 
-        Exact for controlled strategies; a ``free`` rerun repeats the workload, not the interleaving.
+        Exact for controlled strategies; a ``free`` rerun repeats the workload, not the interleaving
+        (its trace, ``"kind": "free"``, pins to an exact one: :func:`testbed.pin`).
         """
         return reproduce_command(self.config)
 
@@ -155,6 +157,8 @@ def execute(config: Config, scheduler: Scheduler) -> RunResult:
     if isinstance(scheduler, ControlledScheduler):
         stats.update(decisions=len(scheduler.tape), preemptions=scheduler.preemptions)
         result.trace = _trace(config, scheduler, result.violations, isolate.events.events)
+    elif isinstance(scheduler, FreeScheduler):
+        result.trace = _free_trace(config, scheduler, result.violations, isolate.events.events)
     return result
 
 
@@ -172,13 +176,47 @@ def _raise_halt(halt: BaseException, violations: list[Violation]) -> None:
     raise RuntimeError(f"the run was halted: {halt}")
 
 
-def _trace(
-    config: Config, scheduler: ControlledScheduler, violations: list[Violation], model_events: list[Event]
-) -> dict[str, Any]:
+def _violation_json(violations: list[Violation]) -> dict[str, Any] | None:
     first = violations[0] if violations else None
+    if first is None:
+        return None
+    return {"invariant": first.invariant, "step": first.step, "thread": first.thread, "message": first.message}
+
+
+def _free_trace(
+    config: Config, scheduler: FreeScheduler, violations: list[Violation], model_events: list[Event]
+) -> dict[str, Any]:
+    """A free run's trace (``"kind": "free"``): the order its threads passed points in, to pin or to read."""
+    kinds, order = scheduler.recorded_order()
     trace = {
         "schema": TRACE_SCHEMA,
         "testbed_version": __version__,
+        "kind": "free",
+        "config": config.to_json(),
+        "program": config.program_reference,
+        "seed": config.seed,
+        "strategy": config.strategy,
+        #: spawn order: a thread's index here is its number in ``order``
+        "threads": scheduler.thread_names(),
+        #: the point kinds ``order`` numbers
+        "kinds": kinds,
+        #: [thread, kind, repeat] runs: the points, in the order the threads passed them
+        "order": order,
+        "steps": scheduler.steps,
+        "model_events": [[e.step, e.thread, e.kind, e.detail] for e in model_events],
+        "violation": _violation_json(violations),
+    }
+    trace["fingerprint"] = fingerprint(trace, config.program_function())
+    return trace
+
+
+def _trace(
+    config: Config, scheduler: ControlledScheduler, violations: list[Violation], model_events: list[Event]
+) -> dict[str, Any]:
+    trace = {
+        "schema": TRACE_SCHEMA,
+        "testbed_version": __version__,
+        "kind": "controlled",
         "config": config.to_json(),
         #: the custom program's reference (``config.program``), or null for the standard program
         "program": config.program_reference,
@@ -193,9 +231,7 @@ def _trace(
         "events": scheduler.trace_events(),
         #: what the model did (pauses, scavenge tasks, deopts, weak-list links), for timelines
         "model_events": [[e.step, e.thread, e.kind, e.detail] for e in model_events],
-        "violation": None
-        if first is None
-        else {"invariant": first.invariant, "step": first.step, "thread": first.thread, "message": first.message},
+        "violation": _violation_json(violations),
     }
     #: what produced the trace: the model's code, the program's source, the header (testbed.fingerprint)
     trace["fingerprint"] = fingerprint(trace, config.program_function())

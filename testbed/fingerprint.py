@@ -14,6 +14,7 @@ which.  A trace therefore records a fingerprint:
     the same hash of the file that defines the custom program (null for the
     standard program);
 ``config``, ``strategy``, ``threads``, ``tape``, ``violation``
+    (a free trace: ``kinds`` and ``order`` in place of ``tape``)
     hashes of the trace's own fields that decide what a replay runs and
     what it must find, so that an edited trace is told apart from changed
     code, and the edited field is named.
@@ -35,7 +36,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEADER_FIELDS", "MODEL_PARTS", "fingerprint", "header_hashes", "model_hash", "program_hash", "source_hash"]
+__all__ = [
+    "FREE_HEADER_FIELDS",
+    "HEADER_FIELDS",
+    "header_fields",
+    "MODEL_PARTS",
+    "fingerprint",
+    "header_hashes",
+    "model_hash",
+    "program_hash",
+    "source_hash",
+]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -110,9 +121,18 @@ def _document_hash(value: Any) -> str:
     return hashlib.sha256(document.encode()).hexdigest()[:_DIGITS]
 
 
+#: a free trace's header fields: its recorded order (and point kinds) in place of a tape
+FREE_HEADER_FIELDS = ("config", "strategy", "threads", "kinds", "order", "violation")
+
+
+def header_fields(trace: dict[str, Any]) -> tuple[str, ...]:
+    """The header fields of ``trace``: :data:`HEADER_FIELDS`, or a free trace's :data:`FREE_HEADER_FIELDS`."""
+    return FREE_HEADER_FIELDS if trace.get("kind") == "free" else HEADER_FIELDS
+
+
 def header_hashes(trace: dict[str, Any]) -> dict[str, str]:
-    """The hash of each of a trace's header fields (:data:`HEADER_FIELDS`)."""
-    return {field: _document_hash(trace[field]) for field in HEADER_FIELDS}
+    """The hash of each of a trace's header fields (:func:`header_fields`)."""
+    return {field: _document_hash(trace[field]) for field in header_fields(trace)}
 
 
 def fingerprint(trace: dict[str, Any], program: Any) -> dict[str, str | None]:

@@ -1,6 +1,6 @@
 """Trace files of the model: the scheduling library's format, with the model's config checked.
 
-:mod:`testbed.sched` reads and checks a ``testbed.trace/3`` document
+:mod:`testbed.sched` reads and checks a ``testbed.trace/4`` document
 (schema, version, tape, threads, events) and treats its ``config`` as an
 opaque object; here that config is checked as the model reads it: built
 by :meth:`Config.from_json <testbed.runtime.Config.from_json>`, its
@@ -8,6 +8,10 @@ scenario in the catalogue, its seed the trace's, its program the trace's
 top-level ``program``.  Replay, shrink, timeline and the CLI read traces
 through :func:`load_trace` so that none of them meets a config the model
 cannot run halfway.
+
+A free run's trace (``"kind": "free"``: the order its threads passed
+their points in, no tape) is read only by :mod:`testbed.pinning`; replay,
+shrink and timeline refuse it with a line that says to pin it.
 
 The trace's ``fingerprint`` (:mod:`testbed.fingerprint`) is checked in two
 steps.  Loading refuses a trace whose header (config, strategy, threads)
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed import sched
-from testbed.fingerprint import HEADER_FIELDS, header_hashes, model_hash, program_hash
+from testbed.fingerprint import header_fields, header_hashes, model_hash, program_hash
 from testbed.runtime import Config, ConfigError
 from testbed.scenarios import scenario_names
 
@@ -69,7 +73,7 @@ class CodeChanged(sched.TraceError):
 def _edited(trace: dict[str, Any], where: str) -> dict[str, Any]:
     recorded = trace["fingerprint"]
     now = header_hashes(trace)
-    for field in HEADER_FIELDS:
+    for field in header_fields(trace):
         if recorded.get(field) != now[field]:
             raise sched.TraceError(
                 f"trace {where}: its {field} field is not what it was recorded with (its hash in the fingerprint "
@@ -78,14 +82,28 @@ def _edited(trace: dict[str, Any], where: str) -> dict[str, Any]:
     return trace
 
 
-def validate_trace(trace: object, where: str = "<document>") -> dict[str, Any]:
-    """``trace`` if it is a whole, well-formed, unedited trace whose config this model runs; else a TraceError."""
-    return _edited(sched.validate_trace(trace, where, config_problem), where)
+def _of_kind(trace: dict[str, Any], where: str, free: bool) -> dict[str, Any]:
+    """``trace``, unless it is a free trace where only a controlled one (a tape) will do."""
+    if trace.get("kind") == "free" and not free:
+        raise sched.TraceError(
+            f"{where} is a free trace (the order a free run's threads ran in, no tape to replay): "
+            f"`testbed pin {where}` turns it into a controlled trace that replays its finding"
+        )
+    return trace
 
 
-def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read a trace file and validate the whole document, its config and fingerprint included."""
-    return _edited(sched.load_trace(path, config_problem), repr(str(path)))
+def validate_trace(trace: object, where: str = "<document>", free: bool = False) -> dict[str, Any]:
+    """``trace`` if it is a whole, well-formed, unedited trace whose config this model runs; else a TraceError.
+
+    A free trace (``"kind": "free"``) is refused unless ``free``: only pinning reads one.
+    """
+    return _of_kind(_edited(sched.validate_trace(trace, where, config_problem), where), where, free)
+
+
+def load_trace(path: str | Path, free: bool = False) -> dict[str, Any]:
+    """Read a trace file and validate the whole document, its config and fingerprint included (``free`` as above)."""
+    where = repr(str(path))
+    return _of_kind(_edited(sched.load_trace(path, config_problem), where), where, free)
 
 
 def code_changes(trace: dict[str, Any], program: Any) -> list[str]:

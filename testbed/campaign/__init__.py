@@ -7,6 +7,8 @@ found (``StressResult``, ``Finding``); ``hypothesis_campaign`` and
 ``database``: ``strategy="hypothesis"``, its search and example database.
 ``buckets``: findings grouped by signature (invariant, violating
 operation, recent model events, thread roles, normalised message).
+``pins``: after the schedules, each bucket of free findings pinned to a
+controlled trace (:mod:`testbed.pinning`).
 ``monitor``: what a running campaign checks between schedules: stop
 requests (SIGINT, SIGTERM), the memory guard, progress lines, checkpoints.
 ``output``: atomic files, the ``--out`` directory (one smallest trace per

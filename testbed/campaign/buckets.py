@@ -157,6 +157,14 @@ class Bucket:
     shrunk: dict[str, Any] | None = None
     #: after ``--shrink``: the earlier bucket whose racing pairs this one's coincide with (testbed.campaign.merge)
     merged_into: int | None = None
+    #: the smallest finding's free trace (a free schedule's), the document pinning starts from
+    free_trace: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    #: the kept free trace's file (``stress --out``), or None
+    free_path: str | None = None
+    #: what pinning did (:mod:`testbed.campaign.pins`): pinned, schedules, seconds, how, cut; None: not tried
+    pin: dict[str, Any] | None = None
+    #: the controlled trace that pinning found (None: not pinned)
+    pinned_trace: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         smallest = self.smallest
@@ -177,6 +185,10 @@ class Bucket:
                 "reproduce": smallest.reproduce,
             },
         }
+        if self.free_path is not None:
+            data["smallest"]["free_trace"] = self.free_path
+        if self.pin is not None:
+            data["pin"] = self.pin
         if self.shrunk is not None:
             data["shrunk"] = self.shrunk
         if self.merged_into is not None:

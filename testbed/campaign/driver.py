@@ -41,7 +41,9 @@ ones running finish and are recorded, and ``result.stopped`` is the
 reason.  ``log_level`` (``"INFO"``, ``"DEBUG"``) makes worker processes
 log to stderr through loguru at that level (None: they stay silent).
 Findings are filed into ``result.buckets`` by signature
-(:mod:`testbed.campaign.buckets`).
+(:mod:`testbed.campaign.buckets`).  With ``pin=N``, after the schedules,
+each bucket of free findings is pinned (:mod:`testbed.campaign.pins`):
+its kept free trace becomes a controlled trace that replays the finding.
 
 ``calibrate=True`` draws each schedule's knobs (:mod:`testbed.calibrate`):
 the first round of schedules runs each scenario as it is, then one probe
@@ -67,6 +69,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from testbed import validate
 from testbed.api import run
 from testbed.calibrate import Calibration, calibration, knob_rng
 from testbed.campaign import cluster as campaign_cluster
@@ -75,6 +78,7 @@ from testbed.campaign.database import HYPOTHESIS_DB
 from testbed.campaign.deadline import Cut, bounded_run
 from testbed.campaign.hypothesis_campaign import stress_with_hypothesis
 from testbed.campaign.main_guard import unguarded_script
+from testbed.campaign.pins import pin_buckets
 from testbed.campaign.processes import run_in_processes
 from testbed.campaign.results import Finding, StressResult
 from testbed.execute import RunResult
@@ -243,6 +247,7 @@ def stress(
     log_level: str | None = None,
     calibrate: bool = False,
     cluster: str | None = None,
+    pin: int = 0,
 ) -> StressResult:
     """Run schedules with derived seeds until ``schedules`` or ``duration`` seconds.
 
@@ -252,7 +257,8 @@ def stress(
     stress`` (with a ``program``, ``[None]`` runs it on Config's own defaults,
     as ``testbed stress --program`` does); ``jobs``, ``cluster``, ``monitor``,
     ``calibrate``, ``hypothesis_db`` and the rest: see
-    :mod:`testbed.campaign.driver`.  Bad arguments raise :class:`ConfigError`
+    :mod:`testbed.campaign.driver`; ``pin=N`` pins each bucket of free findings in
+    N schedules (:mod:`testbed.campaign.pins`).  Bad arguments raise :class:`ConfigError`
     before anything runs; a KeyboardInterrupt keeps what was found so far.
     """
     scenarios, fault_set, changes = stress_arguments(
@@ -267,6 +273,7 @@ def stress(
         on_result=on_result,
     )
     campaign_options(strategy, jobs, calibrate, monitor, log_level, cluster)
+    validate.integer("pin", pin, 0)
     if jobs > 1 and (script := unguarded_script()) is not None:
         raise ConfigError(
             f'stress(jobs={jobs}) from the top level of {script} needs `if __name__ == "__main__":` around it: '
@@ -280,6 +287,8 @@ def stress(
     result = StressResult(list(scenarios), seed, strategy, fault_set, calibrated=calibrate)
     campaign = _Campaign(configs, seed, (schedules, duration), calibrate, monitor, on_result, result)
     campaign.run(jobs, cluster, hypothesis_db, log_level)
+    if pin:
+        pin_buckets(result, pin, program, campaign.stopping)
     return result
 
 

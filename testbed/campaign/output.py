@@ -4,9 +4,10 @@ Every file is written whole to a temporary file next to it and moved into
 place with ``os.replace``, so a reader (or a campaign killed by SIGKILL or
 the OOM killer) sees the previous version or the new one, never half of
 one.  ``--out DIR`` holds the file of each bucket's smallest finding,
-``trace-SCENARIO-SEED.json`` (its trace) or, for free runs, which have no
-trace, ``violation-SCENARIO-SEED.json`` (the JSON result of that
-schedule), removed when a smaller finding replaces it, and ``index.json`` (``testbed.buckets/1``: the ``buckets`` of the
+``trace-SCENARIO-SEED.json`` (its controlled trace) or, for a free run,
+``free-SCENARIO-SEED.json`` (its free trace, which pinning turns into a
+``trace-SCENARIO-SEED.json`` beside it), removed when a smaller finding
+replaces it, and ``index.json`` (``testbed.buckets/1``: the ``buckets`` of the
 result JSON).  ``--log-json FILE`` is one JSON object per line, written by
 loguru's ``serialize`` sink; each record's ``record.extra.event`` says what
 it is (``schedule``, ``finding``, ``bucket``, ``progress``, ``stopped``,
@@ -34,7 +35,7 @@ __all__ = ["INDEX", "INDEX_SCHEMA", "BucketFiles", "JsonLog", "atomic_write", "e
 INDEX = "index.json"
 INDEX_SCHEMA = "testbed.buckets/1"
 #: the name of a bucket's file under ``--out`` (see :meth:`BucketFiles.path`)
-_BUCKET_FILE = re.compile(r"(trace|violation)-.+-\d+\.json")
+_BUCKET_FILE = re.compile(r"(trace|free|violation)-.+-\d+\.json")
 
 
 def atomic_write(path: str | Path, text: str) -> None:
@@ -153,12 +154,35 @@ class BucketFiles:
             index.unlink()
         return had_index, removed
 
-    def path(self, outcome: Any) -> Path:
-        """``trace-SCENARIO-SEED.json`` (controlled) or ``violation-SCENARIO-SEED.json`` (free)."""
+    def path(self, outcome: Any, kind: str | None = None) -> Path:
+        """``trace-SCENARIO-SEED.json`` (controlled), ``free-SCENARIO-SEED.json`` (a free trace) or
+        ``violation-SCENARIO-SEED.json`` (a run with no trace)."""
         config = outcome.config
-        label = config.scenario or ("program" if config.program is not None else "config")
-        kind = "trace" if outcome.trace is not None else "violation"
-        return self.directory / f"{kind}-{label}-{config.seed}.json"
+        if kind is None:
+            trace = outcome.trace
+            kind = "violation" if trace is None else ("free" if trace.get("kind") == "free" else "trace")
+        return self._file(kind, config.scenario, config.program is not None, config.seed)
+
+    def _file(self, kind: str, scenario: str | None, program: bool, seed: int) -> Path:
+        label = scenario or ("program" if program else "config")
+        return self.directory / f"{kind}-{label}-{seed}.json"
+
+    def pinned(self, result: Any, bucket: Any) -> None:
+        """After pinning ``bucket``: its controlled trace beside the free one, and its finding pointed at it."""
+        finding = bucket.smallest
+        if bucket.pinned_trace is None or bucket.trace is None:
+            return
+        config = bucket.pinned_trace["config"]
+        path = self._file("trace", config.get("scenario"), config.get("program") is not None, finding.seed)
+        others = [b for b in result.buckets if b is not bucket and b.trace == str(path)]
+        if any(other.pinned_trace != bucket.pinned_trace for other in others):
+            # One schedule's two violations in two buckets, pinned to two schedules: one file each.
+            path = path.with_name(f"{path.stem}-bucket{bucket.number}.json")
+        atomic_write(path, json.dumps(bucket.pinned_trace, separators=(",", ":")) + "\n")
+        bucket.free_path = finding.free_trace = bucket.trace
+        bucket.trace = finding.trace_path = str(path)
+        finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
+        self.write_index(result)
 
     def update(self, result: Any, outcome: Any) -> None:
         """After ``result.add(outcome)``: keep the schedule's file for every bucket it opened or made
@@ -186,7 +210,7 @@ class BucketFiles:
                         os.unlink(old)
             self._commands[bucket.number] = finding.reproduce
             finding.trace_path = bucket.trace = str(path)
-            if outcome.trace is not None:
+            if outcome.trace is not None and outcome.trace.get("kind") != "free":
                 finding.reproduce = f"testbed replay {shlex.quote(str(path))}"
         if changed:
             self.write_index(result)

@@ -32,6 +32,11 @@ class Finding:
     bucket: int = 0
     #: a calibrated campaign's drawn knobs of this schedule (:data:`testbed.calibrate.KNOBS`), else None
     knobs: dict[str, Any] | None = None
+    #: a free schedule's kept trace file (``--out``; ``trace`` is then the pinned one, if pinned)
+    free_trace: str | None = None
+    #: for a free finding of a pinning campaign: whether its bucket's trace pinned it, and if not, what to do
+    pinned: bool | None = None
+    pin_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = self.violation.to_json()
@@ -40,6 +45,12 @@ class Finding:
         )
         if self.knobs is not None:
             data["knobs"] = self.knobs
+        if self.free_trace is not None:
+            data["free_trace"] = self.free_trace
+        if self.pinned is not None:
+            data["pinned"] = self.pinned
+        if self.pin_note is not None:
+            data["pin_note"] = self.pin_note
         return data
 
 
@@ -99,6 +110,10 @@ class StressResult:
             finding = Finding(violation, result.config.scenario, result.config.seed, reproduce, knobs=knobs)
             bucket, what = self.buckets.add(finding, result.events, result.stats.get("preemptions", 0))
             finding.bucket = bucket.number
+            if what != "counted" and bucket.smallest is finding:
+                # Pinning starts from the kept finding's free trace (a controlled schedule has none).
+                free = result.trace is not None and result.trace.get("kind") == "free"
+                bucket.free_trace = result.trace if free else None
             self.findings.append(finding)
             self.filed.append((finding, bucket, what))
 

@@ -14,6 +14,7 @@ from testbed.cli.arguments import UsageError, glue_values, overview
 from testbed.cli.catalogues import cmd_catalogue
 from testbed.cli.explain import cmd_explain
 from testbed.cli.parser import build_parser
+from testbed.cli.pin import cmd_pin
 from testbed.cli.replay import cmd_replay
 from testbed.cli.run import cmd_run
 from testbed.cli.shrink import cmd_shrink
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "stress": cmd_stress,
     "replay": cmd_replay,
     "shrink": cmd_shrink,
+    "pin": cmd_pin,
     "timeline": cmd_timeline,
     "explain": cmd_explain,
 }

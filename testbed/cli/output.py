@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: the schema of every command's ``--json`` result
-RESULT_SCHEMA = "testbed.result/2"
+RESULT_SCHEMA = "testbed.result/3"
 
 
 #: what ``stress --out DIR`` writes inside DIR (besides temporary files beside them)
@@ -235,7 +235,7 @@ def result_json(
     violations: list[dict[str, Any]],
     stats: dict[str, Any],
 ) -> dict[str, Any]:
-    """The ``testbed.result/2`` document every command's ``--json`` writes."""
+    """The ``testbed.result/3`` document every command's ``--json`` writes."""
     return {
         "schema": RESULT_SCHEMA,
         "testbed_version": __version__,

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Sequence
 
 from testbed._version import __version__
-from testbed.cli import catalogues, explain, replay, run, shrink, stress, timeline
+from testbed.cli import catalogues, explain, pin, replay, run, shrink, stress, timeline
 from testbed.cli.arguments import Parser, build_config, glue_values, overview
 from testbed.runtime import Config, ConfigError
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_parser(commands)
     shrink.add_parser(commands)
     explain.add_parser(commands)
+    pin.add_parser(commands)
     stress.add_parser(commands)
     catalogues.add_parsers(commands)
     return parser

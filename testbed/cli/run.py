@@ -23,7 +23,11 @@ def add_parser(commands: Any) -> None:
         "--scenario",
         help=f"scenario, or `none` for Config's own defaults (default {DEFAULT_SCENARIO}; none with --program)",
     )
-    p.add_argument("--trace-out", metavar="FILE", help="write the run's trace (controlled strategies only)")
+    p.add_argument(
+        "--trace-out",
+        metavar="FILE",
+        help="write the run's trace (free: the order its threads ran in, for `testbed pin`)",
+    )
     p.add_argument("--explain", action="store_true", help="tell the story of one deopt that met a scavenge")
     add_model_options(p)
 
@@ -31,10 +35,6 @@ def add_parser(commands: Any) -> None:
 def _check_trace_out(args: argparse.Namespace) -> None:
     if args.trace_out is None:
         return
-    if args.strategy == "free":
-        raise UsageError(
-            "--trace-out needs a controlled strategy (random, pct, pos, surw, portfolio); free runs cannot be replayed"
-        )
     if args.json not in (None, "-") and Path(args.json).resolve() == Path(args.trace_out).resolve():
         raise UsageError(f"--json and --trace-out name the same file {args.trace_out!r}")
 
@@ -48,7 +48,8 @@ def _write_trace(args: argparse.Namespace, result: RunResult, command: str) -> t
         output.warn(f"cannot write --trace-out {args.trace_out!r} ({reason}); reproduce with: {command}")
         return None, command
     if result.violations:
-        command = f"testbed replay {shlex.quote(args.trace_out)}"
+        verb = "pin" if result.trace.get("kind") == "free" else "replay"
+        command = f"testbed {verb} {shlex.quote(args.trace_out)}"
     return args.trace_out, command
 
 

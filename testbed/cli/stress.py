@@ -23,6 +23,7 @@ from testbed.campaign import output as campaign_output
 from testbed.campaign.driver import StressResult, stress
 from testbed.campaign.monitor import Monitor, StopRequests, default_max_rss_mb
 from testbed.campaign.output import event
+from testbed.campaign.pins import pin_buckets
 from testbed.cli import output
 from testbed.cli.arguments import (
     UsageError,
@@ -36,6 +37,7 @@ from testbed.cli.arguments import (
 )
 from testbed.cli.stress_summary import Status, stress_summary
 from testbed.execute import RunResult
+from testbed.pinning import DEFAULT_PIN_BUDGET
 from testbed.runtime import Config
 from testbed.scenarios import DEFAULT_SCENARIO
 
@@ -91,6 +93,14 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--shrink", action="store_true", help="at the end, shrink each bucket's trace in --out DIR")
     p.add_argument(
+        "--pin-budget",
+        type=count(0),
+        default=DEFAULT_PIN_BUDGET,
+        metavar="N",
+        help=f"after the schedules, pin each bucket of free findings to a controlled trace that replays it, "
+        f"within N schedules (default {DEFAULT_PIN_BUDGET}; 0: do not pin)",
+    )
+    p.add_argument(
         "--calibrate",
         action="store_true",
         help="draw each schedule's knobs (gc interval, store-buffer capacity, scavenger workers, mutators, "
@@ -128,9 +138,10 @@ def _stress_options(args: argparse.Namespace) -> None:
         campaign_cluster.require_distributed("--cluster")
     if args.shrink and not args.out:
         raise UsageError("--shrink needs --out DIR (it shrinks the trace kept for each bucket)")
-    if args.shrink and args.strategy == "free":
+    if args.shrink and args.strategy == "free" and not args.pin_budget:
         raise UsageError(
-            "--shrink needs a controlled strategy (random, pct, pos, surw, portfolio): free runs have no trace"
+            "--shrink needs controlled traces: a controlled strategy (random, pct, pos, surw, portfolio), "
+            "or free findings pinned (--pin-budget above 0)"
         )
     if args.log_json is not None and args.log_json == "-":
         raise UsageError("--log-json needs a file (stdout is for the summary or the --json result)")
@@ -278,6 +289,30 @@ def _monitor(args: argparse.Namespace, out: TextIO, stop: StopRequests, reporter
     return monitor
 
 
+def _pin_buckets(out: TextIO, result: StressResult, reporter: _Reporter, stop: StopRequests) -> None:
+    """``--pin-budget N``: each bucket of free findings pinned; the pinned trace written into --out."""
+    budget = reporter.args.pin_budget
+    if not budget or not any(bucket.free_trace is not None for bucket in result.buckets):
+        return
+    files = reporter.files
+
+    def pinned(bucket: Any) -> None:
+        if files is not None:
+            try:
+                files.pinned(result, bucket)
+            except OSError as error:
+                output.warn(f"cannot write the pinned trace of bucket {bucket.number} into --out ({error})")
+        pin = bucket.pin
+        what = f"pinned in {pin['schedules']} schedule(s) ({pin['how']})" if pin["pinned"] else "not pinned"
+        print(f"bucket {bucket.number}: {what}, {pin['seconds']:.1f}s" + (" (cut)" if pin["cut"] else ""), file=out)
+
+    try:
+        # A command line's program is a reference: pinning imports it again from the trace.
+        pin_buckets(result, budget, None, lambda: stop.reason is not None, pinned)
+    except KeyboardInterrupt:  # a second signal: the rest stay as found
+        print("pinning interrupted: the remaining buckets keep their free traces", file=out)
+
+
 def _shrink_buckets(out: TextIO, result: StressResult, reporter: _Reporter, stop: StopRequests) -> None:
     """The bucket index under --out, and with --shrink each bucket's trace shrunk."""
     files = reporter.files
@@ -341,6 +376,7 @@ def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
             result = _campaign(args, inputs, reporter)
             status.clear()
             monitor.measure()
+            _pin_buckets(out, result, reporter, stop)
             _shrink_buckets(out, result, reporter, stop)
             stop.finishing = True  # from here on a signal cannot cut the summary or the JSON result short
             document = reporter.document(result, complete=True)

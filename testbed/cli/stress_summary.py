@@ -55,6 +55,13 @@ def _bucket_lines(bucket_json: dict[str, Any]) -> list[str]:
     ]
     if smallest["trace"] and smallest["trace"] not in smallest["reproduce"]:
         lines.append(f"    details: {smallest['trace']}")
+    if smallest.get("free_trace"):
+        lines.append(f"    free trace: {smallest['free_trace']}")
+    pin = bucket_json.get("pin")
+    if pin is not None and not pin["pinned"]:
+        budget = f"{pin['schedules']} schedules" + (" (cut by the time cap)" if pin["cut"] else "")
+        where = smallest["trace"] or "TRACE"
+        lines.append(f"    not pinned within {budget}; `testbed pin {where} --budget 500` tries harder")
     return lines
 
 

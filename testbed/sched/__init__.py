@@ -30,6 +30,7 @@ from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._explore_replay import replay
 from testbed.sched._explore_strategies import UniformStrategy
+from testbed.sched._follow import FollowStrategy
 from testbed.sched._halts import Cancelled, Deadlock, Halt, ReplayDiverged, StepLimit
 from testbed.sched._minimize import Minimized, minimize_tape, trim_tape
 from testbed.sched._parking import ParkingLot, Patience
@@ -59,6 +60,7 @@ from testbed.sched._surw import SURWProfile, SURWStrategy
 from testbed.sched._thread import Thread
 from testbed.sched._timer import Timer
 from testbed.sched._trace import (
+    TRACE_KINDS,
     TRACE_SCHEMA,
     ConfigCheck,
     ReplayDivergedError,
@@ -66,6 +68,7 @@ from testbed.sched._trace import (
     decode_tape,
     encode_tape,
     load_trace,
+    order_problem,
     tape_problem,
     validate_trace,
     write_trace,
@@ -79,6 +82,7 @@ __all__ = [
     "UniformStrategy",
     "replay",
     "derive_seed",
+    "TRACE_KINDS",
     "TRACE_SCHEMA",
     "ConfigCheck",
     "ReplayDivergedError",
@@ -86,6 +90,7 @@ __all__ = [
     "decode_tape",
     "encode_tape",
     "load_trace",
+    "order_problem",
     "tape_problem",
     "validate_trace",
     "write_trace",
@@ -93,6 +98,7 @@ __all__ = [
     "BoundedSemaphore",
     "BrokenBarrierError",
     "ExploreResult",
+    "FollowStrategy",
     "LifoQueue",
     "PriorityQueue",
     "Queue",

@@ -22,12 +22,14 @@ reports a timeout.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 import random
 import sys
 import threading
 import time
+from _thread import get_ident
 from collections.abc import Callable, Iterator
 
 from testbed.sched._access import access
@@ -155,6 +157,16 @@ class FreeScheduler(Scheduler):
     on while any thread still passes points, and fails (``WaitTimeout``, a
     ``safepoint-liveness`` report) after ``wait_timeout`` seconds without a
     single point anywhere, or at ``timeout_cap * wait_timeout`` in any case.
+
+    With ``record`` (the default) the run keeps the order in which spawned
+    threads passed their points, and each point's kind: one 4-byte entry
+    per point, appended under the GIL (``array.append`` is atomic, so the
+    order is the order the interpreter ran them in), read back run-length
+    encoded by :meth:`recorded_order`.  A
+    thread's index is its spawn order, which is the spawning code's own
+    order (the isolate spawns from one thread); a trace names threads by
+    name, so a controlled run maps them by name, never by this number.
+    Points of threads not spawned here (the main thread) are not recorded.
     """
 
     def __init__(
@@ -164,6 +176,7 @@ class FreeScheduler(Scheduler):
         switch_interval: float | None = 5e-5,
         wait_timeout: float = 10.0,
         timeout_cap: float = 6.0,
+        record: bool = True,
     ) -> None:
         super().__init__()
         if not 0.0 <= yield_probability <= 1.0:
@@ -176,11 +189,65 @@ class FreeScheduler(Scheduler):
         self._yield_probability = yield_probability
         self._switch_interval = switch_interval
         self._saved_interval: float | None = None
+        # Spawned threads by their OS ident (set by each thread as it
+        # starts), point kinds by number, and the points passed: one
+        # ``kind << 16 | thread`` each, 4 bytes (a tuple per point would
+        # cost 64), appended atomically (array.append holds the GIL).
+        self._indices: dict[int, int] = {}
+        self._kind_codes: dict[str, int] = {}
+        self._new_kind = threading.Lock()
+        self._order = array.array("I")
+        if not record:
+            self.point = self._point_unrecorded  # type: ignore[method-assign]
+
+    def _thread_body(self, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        # The index is the thread's place in ``threads`` (spawn order); the
+        # ident is looked up at every point, so it is set before the first.
+        self._indices[get_ident()] = next(i for i, t in enumerate(self.threads) if t is threading.current_thread())
+        super()._thread_body(target, args)
 
     def point(self, kind: str, detail: object = None) -> None:
         self._last = next(self._counter)
+        index = self._indices.get(get_ident())
+        if index is not None:
+            code = self._kind_codes.get(kind)
+            if code is None:
+                code = self._kind_code(kind)
+            self._order.append(code << 16 | index)
         if self._random() < self._yield_probability:
             time.sleep(0)
+
+    def _kind_code(self, kind: str) -> int:
+        """The number of a kind first seen now (two threads may meet a new kind at once: one lock)."""
+        with self._new_kind:
+            return self._kind_codes.setdefault(kind, len(self._kind_codes))
+
+    def _point_unrecorded(self, kind: str, detail: object = None) -> None:
+        """:meth:`point` without the recording (``record=False``: what the recording costs is measured against it)."""
+        self._last = next(self._counter)
+        if self._random() < self._yield_probability:
+            time.sleep(0)
+
+    def thread_names(self) -> list[str]:
+        """The spawned threads' names by index (their identity in :meth:`recorded_order`)."""
+        return [t.name for t in self.threads]
+
+    def recorded_order(self) -> tuple[list[str], list[list[int]]]:
+        """The points passed, as point kinds and runs ``[thread, kind, repeat]``.
+
+        ``repeat`` consecutive points of thread ``thread`` (spawn index)
+        whose kind was ``kinds[kind]``; empty when the run was not recorded.
+        """
+        runs: list[list[int]] = []
+        last = -1
+        for entry in self._order:
+            if entry == last:
+                runs[-1][2] += 1
+            else:
+                runs.append([entry & 0xFFFF, entry >> 16, 1])
+                last = entry
+        # Kinds in the order they were numbered (the dict keeps insertion order).
+        return list(self._kind_codes), runs
 
     def start(self) -> None:
         if self._switch_interval is not None:

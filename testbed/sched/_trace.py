@@ -1,6 +1,9 @@
-"""Trace files: everything needed to replay a controlled run exactly.
+"""Trace files: everything needed to replay a controlled run exactly, or to pin a free one.
 
-A trace is a JSON object with ``"schema": "testbed.trace/3"``:
+A trace is a JSON object with ``"schema": "testbed.trace/4"`` and a
+``kind``: ``"controlled"`` (the fields below) or ``"free"`` (at the end).
+A ``testbed.trace/3`` document, which has no ``kind``, is read as a
+controlled trace.  A controlled trace holds:
 
 ``testbed_version``, ``config``, ``seed``, ``strategy``
     what ran: replaying runs the same configuration with the tape as a
@@ -37,6 +40,17 @@ A trace is a JSON object with ``"schema": "testbed.trace/3"``:
     model: its code, the custom program's source and the header fields,
     see ``testbed.fingerprint``).
 
+``pinned`` (optional)
+    where a pinned schedule came from (an object: ``from``, ``schedules``,
+    ``how``), for a controlled trace that pinning produced.
+
+A free trace (``"kind": "free"``) holds ``config``, ``program``, ``seed``,
+``strategy`` (``free``), ``threads`` (spawn order), ``steps``,
+``model_events``, ``violation`` and ``fingerprint`` as above, and in place
+of a tape and the scheduler's log ``kinds`` (the point kinds seen, by
+number) and ``order``: runs ``[thread, kind, repeat]``, the points in the
+order the threads passed them.  It is not replayed; pinning follows it.
+
 A replay checks every decision against its run: the same number of
 runnable threads, the same thread chosen.  The first mismatch stops it
 (:class:`~testbed.sched.ReplayDiverged` inside the run,
@@ -69,7 +83,9 @@ from typing import Any
 from testbed._version import __version__
 
 __all__ = [
+    "TRACE_KINDS",
     "TRACE_SCHEMA",
+    "order_problem",
     "ConfigCheck",
     "ReplayDivergedError",
     "TraceError",
@@ -81,7 +97,11 @@ __all__ = [
     "write_trace",
 ]
 
-TRACE_SCHEMA = "testbed.trace/3"
+TRACE_SCHEMA = "testbed.trace/4"
+#: the schema before trace kinds: a controlled trace, read as one of ``"kind": "controlled"``
+_CONTROLLED_SCHEMA = "testbed.trace/3"
+#: the kinds of trace: a controlled run's (a tape to replay) and a free run's (the order its threads ran in)
+TRACE_KINDS = ("controlled", "free")
 #: older schemas, and why this version does not replay them
 _OLD_SCHEMAS = {
     "testbed.trace/1": "which has no expectations to check a replay against",
@@ -99,7 +119,22 @@ _REQUIRED = (
     "violation",
     "fingerprint",
 )
-_OPTIONAL = ("preemptions", "steps", "model_events", "program")
+_OPTIONAL = ("preemptions", "steps", "model_events", "program", "kind", "pinned")
+#: a free trace: the order its threads passed points in, instead of a tape and a scheduler log
+_FREE_REQUIRED = (
+    "schema",
+    "testbed_version",
+    "kind",
+    "config",
+    "seed",
+    "strategy",
+    "threads",
+    "kinds",
+    "order",
+    "violation",
+    "fingerprint",
+)
+_FREE_OPTIONAL = ("steps", "model_events", "program")
 #: strategies whose runs have a trace (``free`` runs cannot be replayed)
 _CONTROLLED = ("random", "pct", "pos", "surw", "replay", "hypothesis")
 
@@ -230,12 +265,16 @@ def validate_trace(
         raise TraceError(
             f"{where} is a {schema} trace, {_OLD_SCHEMAS[schema]}; this testbed reads {TRACE_SCHEMA}: record the run again"
         )
-    if not isinstance(trace, dict) or schema != TRACE_SCHEMA:
+    if not isinstance(trace, dict) or schema not in (TRACE_SCHEMA, _CONTROLLED_SCHEMA):
         raise TraceError(f"{where} is not a {TRACE_SCHEMA} trace (schema: {schema!r})")
-    missing = [key for key in _REQUIRED if key not in trace]
+    kind = trace.get("kind", "controlled")
+    if kind not in TRACE_KINDS or (schema == _CONTROLLED_SCHEMA and "kind" in trace):
+        raise TraceError(f"trace {where}: kind must be one of {', '.join(TRACE_KINDS)} ({TRACE_SCHEMA}), got {kind!r}")
+    required, optional = (_REQUIRED, _OPTIONAL) if kind == "controlled" else (_FREE_REQUIRED, _FREE_OPTIONAL)
+    missing = [key for key in required if key not in trace]
     if missing:
         raise TraceError(f"trace {where} lacks {', '.join(missing)}")
-    unknown = sorted(str(key) for key in trace if key not in _REQUIRED and key not in _OPTIONAL)
+    unknown = sorted(str(key) for key in trace if key not in required and key not in optional)
     if unknown:
         raise TraceError(f"trace {where} has an unknown field {unknown[0]!r}")
     if trace["testbed_version"] != __version__:
@@ -243,7 +282,7 @@ def validate_trace(
             f"trace {where} was written by testbed {trace['testbed_version']!r}, this is {__version__}; "
             "replay it with that version"
         )
-    problem = _document_problem(trace, config_problem)
+    problem = _document_problem(trace, config_problem) if kind == "controlled" else _free_problem(trace, config_problem)
     if problem is not None:
         raise TraceError(f"trace {where}: {problem}")
     return trace
@@ -272,6 +311,8 @@ def _document_problem(trace: dict[str, Any], config_problem: ConfigCheck | None)
     problem = tape_problem(trace["tape"], len(threads))
     if problem is not None:
         return problem
+    if "pinned" in trace and not isinstance(trace["pinned"], dict):
+        return f"pinned must be an object (where the schedule was pinned from), got {_short(trace['pinned'])}"
     for key in ("preemptions", "steps"):
         if key in trace and not _is_count(trace[key]):
             return f"{key} must be a non-negative integer, got {trace[key]!r}"
@@ -287,6 +328,52 @@ def _document_problem(trace: dict[str, Any], config_problem: ConfigCheck | None)
     if not (isinstance(fingerprint, dict) and all(v is None or isinstance(v, str) for v in fingerprint.values())):
         return f"fingerprint must be an object of hashes (strings or null), got {_short(fingerprint)}"
     return None
+
+
+def order_problem(kinds: object, order: object, threads: int) -> str | None:
+    """Why ``kinds`` and ``order`` are not a free run's recorded order (None if they are one)."""
+    if not (isinstance(kinds, list) and all(isinstance(kind, str) and kind for kind in kinds)):
+        return f"kinds must be a list of point kinds (names), got {_short(kinds)}"
+    if not isinstance(order, list):
+        return "order must be a list of [thread, kind, repeat] runs"
+    for i, run in enumerate(order):
+        if not (isinstance(run, list) and len(run) == 3 and all(_is_count(v) for v in run)):
+            return f"order run {i} is not [thread, kind, repeat] (non-negative integers): {_short(run)}"
+        thread, kind, repeat = run
+        if thread >= threads or kind >= len(kinds) or repeat < 1:
+            return f"order run {i} {run!r} needs thread < {threads}, kind < {len(kinds)} and repeat >= 1"
+    return None
+
+
+def _free_problem(trace: dict[str, Any], config_problem: ConfigCheck | None) -> str | None:
+    """What is wrong with a free trace's fields past its schema and version (None: nothing)."""
+    seed = trace["seed"]
+    if not _is_count(seed):
+        return f"seed must be a non-negative integer, got {seed!r}"
+    if trace["strategy"] != "free":
+        return f"a free trace's strategy is free, got {_short(trace['strategy'])}"
+    if not isinstance(trace["config"], dict):
+        return f"config must be an object, got {_short(trace['config'])}"
+    if config_problem is not None and (problem := config_problem(trace)) is not None:
+        return problem
+    threads = trace["threads"]
+    if not (isinstance(threads, list) and all(isinstance(name, str) and name for name in threads)):
+        return f"threads must be a list of names, got {_short(threads)}"
+    if len(set(threads)) != len(threads):
+        return f"threads must be a list of distinct names, got {_short(threads)}"
+    problem = order_problem(trace["kinds"], trace["order"], len(threads))
+    if problem is None and "steps" in trace and not _is_count(trace["steps"]):
+        problem = f"steps must be a non-negative integer, got {trace['steps']!r}"
+    if problem is None and "model_events" in trace:
+        problem = _events_problem("model_events", trace["model_events"], ("step", "thread", "kind", "detail"), 2)
+    if problem is None:
+        problem = _violation_problem(trace["violation"])
+    fingerprint = trace["fingerprint"]
+    if problem is None and not (
+        isinstance(fingerprint, dict) and all(v is None or isinstance(v, str) for v in fingerprint.values())
+    ):
+        problem = f"fingerprint must be an object of hashes (strings or null), got {_short(fingerprint)}"
+    return problem
 
 
 def _events_problem(key: str, events: object, shape: tuple[str, ...], kind: int) -> str | None:

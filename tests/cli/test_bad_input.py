@@ -107,7 +107,6 @@ CLI_CASES = [
         ["/nonexistent"],
     ),
     ("trace-out-is-a-directory", ["run", "--strategy", "random", "--trace-out", "{tmp}"], ["--trace-out", "{tmp}"]),
-    ("trace-out-with-free-strategy", ["run", "--trace-out", "{tmp}/t.json"], ["--trace-out", "free"]),
     (
         "trace-out-same-file-as-json",
         ["run", "--strategy", "random", "--trace-out", "{tmp}/t.json", "--json", "{tmp}/t.json"],
@@ -226,7 +225,7 @@ TRACE_CASES: list[tuple[str, Callable[[dict[str, Any]], object], list[str]]] = [
     ("not-json", _raw(b'{"schema": "testbed.trace/3", tape: [}'), ["not JSON", "line 1"]),
     ("nested-too-deeply", _raw(b"[" * 100_000), ["nested too deeply"]),
     ("integer-too-long", _raw(b'{"seed": ' + b"9" * 5000 + b"}"), ["not usable JSON"]),
-    ("a-list", _raw(b"[1, 2, 3]"), ["not a testbed.trace/3 trace"]),
+    ("a-list", _raw(b"[1, 2, 3]"), ["not a testbed.trace/4 trace"]),
     ("a-result-document", _set("schema", "testbed.result/1"), ["testbed.result/1"]),
     ("version-1", _set("schema", "testbed.trace/1"), ["record the run again"]),
     ("other-version", _set("testbed_version", "0.0.1-other"), ["0.0.1-other"]),
@@ -494,7 +493,7 @@ def test_a_shrunk_trace_that_cannot_be_written_goes_to_stderr(cli, tmp_path: Pat
     assert outcome.code == 1, outcome
     note, _, document = outcome.err.partition("\n")
     assert "cannot write -o '/dev/full'" in note
-    assert json.loads(document)["schema"] == "testbed.trace/3"
+    assert json.loads(document)["schema"] == "testbed.trace/4"
 
 
 def test_a_catalogue_that_cannot_be_written_goes_to_stderr(cli) -> None:

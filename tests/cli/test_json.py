@@ -1,4 +1,4 @@
-"""The ``testbed.result/2`` document of ``--json FILE|-`` (docs/design.md, 'The JSON result')."""
+"""The ``testbed.result/3`` document of ``--json FILE|-`` (docs/design.md, 'The JSON result')."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ STATS_KEYS = {"scavenges", "mark_compacts", "deopts", "safepoints", "points", "w
 
 def _check_document(doc: Any, command: str) -> None:
     assert isinstance(doc, dict)
-    assert doc["schema"] == "testbed.result/2"
+    assert doc["schema"] == "testbed.result/3"
     assert doc.keys() >= DOCUMENT_KEYS, DOCUMENT_KEYS - doc.keys()
     assert doc["command"] == command
     assert isinstance(doc["scenario"], str)

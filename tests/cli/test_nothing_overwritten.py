@@ -84,7 +84,9 @@ def test_a_reused_out_holds_only_this_campaigns_index_and_traces(cli, caught, tm
     assert f"testbed: replaced {len(earlier)} trace" in second.err
     assert f"and the index of an earlier campaign in {out}" in second.err
     doc = json.loads(second.out)
-    kept = {Path(b["smallest"]["trace"]).name for b in doc["buckets"]}
+    kept = {
+        Path(b["smallest"][key]).name for b in doc["buckets"] for key in ("trace", "free_trace") if key in b["smallest"]
+    }
     assert {p.name for p in out.iterdir()} == kept | {"index.json", "notes.txt", "hypothesis-db"}
     assert json.loads((out / "index.json").read_text())["buckets"] == doc["buckets"]
     assert (out / "hypothesis-db" / "entry").read_text() == "saved\n"

@@ -158,7 +158,7 @@ def test_an_edited_trace_is_refused_naming_the_edited_field(
 def test_a_version_1_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path) -> None:
     decisions, _ = decode_tape(json.loads(trace_file.read_text())["tape"])
     old = edit(trace_file, schema="testbed.trace/1", tape=decisions)
-    usage_error(cli("replay", str(old)), "testbed.trace/1", "testbed.trace/3", "record the run again")
+    usage_error(cli("replay", str(old)), "testbed.trace/1", "testbed.trace/4", "record the run again")
 
 
 def test_shrinking_a_diverging_trace_is_one_line_exit_2(cli, usage_error, trace_file: Path, tmp_path: Path) -> None:

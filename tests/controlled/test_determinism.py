@@ -104,7 +104,7 @@ def test_replaying_a_runs_tape_gives_the_same_run(comparable_stats) -> None:
 def test_trace_records_what_a_replay_needs() -> None:
     result = testbed.run(mixed_seed_7("random", 0))
     trace = result.trace
-    assert trace["schema"] == "testbed.trace/3"
+    assert trace["schema"] == "testbed.trace/4"
     assert trace["testbed_version"] == testbed.__version__
     assert trace["config"] == result.config.to_json()
     assert (trace["seed"], trace["strategy"]) == (7, "random")
@@ -122,8 +122,10 @@ def test_trace_records_what_a_replay_needs() -> None:
     assert len(trace["tape"]) < len(decisions) / 4, "run-length encoding keeps long tapes small"
 
 
-def test_free_runs_have_no_trace() -> None:
-    assert testbed.run(testbed.scenario_config("mixed", seed=7, ops=100)).trace is None
+def test_free_runs_have_a_free_trace_not_a_tape() -> None:
+    trace = testbed.run(testbed.scenario_config("mixed", seed=7, ops=100)).trace
+    assert trace is not None and trace["kind"] == "free"
+    assert "tape" not in trace and sum(repeat for _, _, repeat in trace["order"]) > 0
 
 
 @pytest.mark.parametrize("workers", [SERIAL, PARALLEL])

@@ -150,7 +150,7 @@ def test_a_bare_list_of_decisions_still_runs_unchecked() -> None:
     # Any list of non-negative integers is a schedule: nothing to diverge from.
     for tape in ([], [5, 0, 3, 10**9] * 50, [1] * 5000):
         other = testbed.run(replay_config(result), tape=tape)
-        assert other.trace is not None and other.trace["schema"] == "testbed.trace/3"
+        assert other.trace is not None and other.trace["schema"] == "testbed.trace/4"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Trace files (``testbed.trace/3``): strict reading, one-line reasons.
+"""Trace files (``testbed.trace/4``): strict reading, one-line reasons.
 
 A replay that silently diverged would be worse than none, so a file that is
 not a trace of this schema and this testbed version is refused with a
@@ -59,7 +59,7 @@ def rejected(path: Path, *needles: str) -> str:
 
 
 def test_schema_name_is_testbed_trace_3() -> None:
-    assert TRACE_SCHEMA == "testbed.trace/3"
+    assert TRACE_SCHEMA == "testbed.trace/4"
 
 
 def test_a_version_1_trace_is_refused_in_one_line_that_says_to_record_it_again(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("schema", "shown"),
-    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/4", "'testbed.trace/4'"), (None, "None")],
+    [("testbed.result/1", "'testbed.result/1'"), ("testbed.trace/5", "'testbed.trace/5'"), (None, "None")],
 )
 def test_wrong_schema_is_rejected(tmp_path: Path, schema: object, shown: str) -> None:
     document = valid_trace() | {"schema": schema}
