@@ -3,8 +3,8 @@
 :func:`execute` builds the isolate (the serial or parallel scavenger, the
 mark-compact collector when the config asks for one, the deoptimizer and
 the checker), runs it under the given scheduler and returns a
-:class:`RunResult` with the run's ``testbed.trace/3`` document when the
-scheduler is controlled.  :func:`replay_run` is a ``replay`` config run
+:class:`RunResult` with the run's ``testbed.trace/4`` document: a
+controlled run's tape, or a free run's recorded order.  :func:`replay_run` is a ``replay`` config run
 under its tape: plain decisions replay unchecked, a trace's tape (runs)
 replays checked, decision by decision, and one that no longer follows its
 tape raises :class:`~testbed.sched.ReplayDivergedError` rather than return

@@ -26,7 +26,7 @@ __all__ = ["chrome_trace", "write_timeline"]
 
 
 def chrome_trace(trace: dict[str, Any], races: Sequence[Any] = ()) -> dict[str, Any]:
-    """The ``traceEvents`` document for a ``testbed.trace/3`` trace (TraceError if it is not a whole one), ``races`` as arrows."""
+    """The ``traceEvents`` document for a ``testbed.trace/4`` trace (TraceError if it is not a whole one), ``races`` as arrows."""
     validate_trace(trace)
     threads: dict[str, int] = {}
 

@@ -91,7 +91,7 @@ class ExploreResult:
     ``schedules`` counts the schedules run.  When ``failed``, the rest
     describe the first failing schedule: its index and seed (None for the
     pct probe), the thread names in registration order, its tape (runs
-    ``[decision, runnable, thread, repeat]``, the ``testbed.trace/3``
+    ``[decision, runnable, thread, repeat]``, the ``testbed.trace/4``
     format), the scheduling step of the failure (for an exception, the
     last point its thread passed; for a check, the run's last step), the
     thread it happened in (None for a check), a one-line ``message``, and
@@ -150,7 +150,7 @@ class ExploreResult:
         return explain_tape(self)
 
     def save(self, path: str | Path) -> Path:
-        """Write the failing schedule as a ``testbed.trace/3`` file (see ``_explore_trace``); returns the path."""
+        """Write the failing schedule as a ``testbed.trace/4`` file (see ``_explore_trace``); returns the path."""
         if not self.failed or self._explorer is None:
             raise ValueError("nothing to save: no schedule failed")
         return save_trace(self, path)

@@ -1,7 +1,7 @@
 """Trace files of explored schedules: ``ExploreResult.save`` and what ``replay(path, ...)`` checks.
 
 An explored schedule is saved in the model's trace format
-(``testbed.trace/3``, :mod:`testbed.sched._trace`): the thread names in
+(``testbed.trace/4``, :mod:`testbed.sched._trace`): the thread names in
 registration order (the explored functions first, then every thread they
 started), the tape as runs ``[decision, runnable, thread, repeat]`` with
 its expectations, the scheduler's events, the failure as the
@@ -73,7 +73,7 @@ def program_hash(functions: Sequence[Callable[..., object]], setup: object, chec
 
 
 def trace_document(result: Any) -> dict[str, Any]:
-    """The ``testbed.trace/3`` document of a failing ``ExploreResult``."""
+    """The ``testbed.trace/4`` document of a failing ``ExploreResult``."""
     explorer = result._explorer
     member = result.strategy.removeprefix("portfolio:")
     strategy = member if member in ("random", "pct", "pos", "surw", "replay") else "replay"
@@ -88,6 +88,7 @@ def trace_document(result: Any) -> dict[str, Any]:
     tape = [list(run) for run in result.tape]
     return {
         "schema": TRACE_SCHEMA,
+        "kind": "controlled",
         "testbed_version": __version__,
         "config": config,
         "seed": 0 if result.seed is None else result.seed,

@@ -211,7 +211,11 @@ def test_a_saved_schedule_replays_from_its_file(tmp_path: Path) -> None:
     result = explore([increment, increment], setup=Counter, check=exactly_two, strategy="pos")
     path = result.save(tmp_path / "lost.json")
     trace = json.loads(path.read_text())
-    assert trace["schema"] == "testbed.trace/3" and trace["threads"] == ["increment-0", "increment-1"]
+    assert (
+        trace["schema"] == "testbed.trace/4"
+        and trace["kind"] == "controlled"
+        and trace["threads"] == ["increment-0", "increment-1"]
+    )
     assert set(trace["fingerprint"]) == {"program", "strategy", "threads", "tape"}
     again = replay(path, [increment, increment], setup=Counter, check=exactly_two)
     assert (again.kind, again.step) == (result.kind, result.step)
