@@ -27,8 +27,7 @@ from typing import Any
 import testbed
 from testbed.api import _scheduler_for
 from testbed.execute import execute, replay_strategy
-from testbed.sched import ControlledScheduler, Strategy
-from testbed.sched._strategies import ReplayStrategy
+from testbed.sched import ControlledScheduler, Strategy, decode_tape
 
 __all__ = ["Control", "control_run"]
 
@@ -91,7 +90,9 @@ class _PrefixThen(Strategy):
             entry = self.decisions_followed
             if entry < len(self.decisions):
                 decision = self.decisions[entry]
-                found = ReplayStrategy._found(runnable, current, current_runnable, decision)
+                # (runnable threads, the thread the decision hands the turn to), as a checked replay compares
+                start = runnable.index(current) if current_runnable else 0
+                found = (len(runnable), runnable[(start + decision) % len(runnable)])
                 if found == self.expected[entry]:
                     self.decisions_followed += 1
                     return decision
@@ -131,14 +132,8 @@ def control_run(config: testbed.Config, tape: list[Any] | None = None) -> Contro
     recorder = _Recorder(replay_strategy(tape) if tape is not None else _scheduler_for(config, None).strategy)
     faulty = execute(config, ControlledScheduler(recorder, max_steps=config.max_steps))
     assert faulty.trace is not None
-    replaying = replay_strategy(faulty.trace["tape"])
+    decisions, expected = decode_tape(faulty.trace["tape"])
     clean = config.replace(faults=frozenset())
-    prefix = _PrefixThen(replaying.tape, _expectations(replaying), recorder.ops, _scheduler_for(clean, None).strategy)
+    prefix = _PrefixThen(list(decisions), list(expected), recorder.ops, _scheduler_for(clean, None).strategy)
     result = execute(clean, ControlledScheduler(prefix, max_steps=clean.max_steps))
     return Control(faulty, result, len(recorder.ops), prefix.ops_followed, prefix.decisions_followed, prefix.left)
-
-
-def _expectations(replaying: ReplayStrategy) -> list[tuple[int, int]]:
-    runnable, chosen = replaying._runnable, replaying._chosen
-    assert runnable is not None and chosen is not None, "a trace's tape replays checked"
-    return list(zip(runnable, chosen, strict=True))
