@@ -1,9 +1,21 @@
 """The fault catalogue: named, switchable bugs (docs/design.md, 'Faults').
 
-Each fault is a real bug put back into the model's own code path (the
-module that reads the switch is named in ``where``); nothing here detects
-anything.  A run with the fault on is caught only when the race or protocol
-slip really happened and an invariant checker saw its effect.
+Each fault is a bug put into the model's own code path (the module that
+reads the switch is named in ``where``); nothing here detects anything.  A
+run with the fault on is caught only when the race or protocol slip really
+happened and an invariant checker saw its effect.
+
+Five faults put back a bug from V8's public history (``bug`` names its
+report; docs/bugs/ tells each story and what the model leaves out):
+``lazy-deopt-current-thread-only`` (v8:6563), ``embedded-refs-not-invalidated``
+(the dangling embedded objects of V8 CL 586707, fixed by 596027 and
+ea0e1e21), ``no-slot-clear-on-layout-change`` (crbug.com/666046),
+``deopt-overwrites-during-sweep`` (crbug.com/1228036) and
+``barrier-elided-for-pretenured-fold``, which is one reading of
+nodejs/node#5900, not a confirmed account of it.  The other fifteen are
+modelled hazards, not reported bugs: each omits, reorders or unsynchronizes
+one step of a protocol V8 follows (a lock, a CAS, a flush, a wait, a
+barrier), to show what that step protects; their ``bug`` is None.
 
 ``available`` is False for faults whose code path belongs to a part of the
 model not built yet; asking for one is a usage error.
@@ -72,7 +84,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         name="early-scavenge",
         summary="the initiator starts before the last running mutator arrived",
-        caught_by="world-stopped",
+        caught_by="world-stopped / remset-complete",
         where="testbed/runtime/safepoint.py",
         scenario="mixed",
     ),
@@ -165,8 +177,10 @@ FAULTS: tuple[Fault, ...] = (
         caught_by="no-dangling",
         where="testbed/deopt/deoptimizer.py",
         scenario="locker-deopt",
-        bug="nodejs/node#19274 bisect: V8 ea0e1e21 'Fixing failure on GC stress.' (footer 'Bug: v8:751825'; "
-        "invalidates embedded objects of all code marked for deopt)",
+        bug="V8 CL 586707 (chromium-review), which ea0e1e21's message names as the change that introduced "
+        "it; partly fixed by CL 596027 (embedded objects of marked code on the stack), then by V8 ea0e1e21 "
+        "'Fixing failure on GC stress.' (all code marked for deopt; footer 'Bug: v8:751825'). nodejs/node#19274's "
+        "crash was v8:6563's (lazy-deopt-current-thread-only), which ea0e1e21 exposed",
     ),
     Fault(
         name="no-slot-clear-on-layout-change",
@@ -179,11 +193,14 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault(
         name="barrier-elided-for-pretenured-fold",
-        summary="a pretenured (old) allocation is folded and its initializing stores skip the barrier as if young",
+        summary="a pretenured (old) allocation is folded and its initializing stores skip the barrier as if young "
+        "(one reading of nodejs/node#5900: the model needs no store-buffer overflow, the original did)",
         caught_by="remset-complete",
         where="testbed/heap/folding.py",
         scenario="layout-and-folding",
-        bug="nodejs/node#5900 (fix nodejs/node#7303: no allocation folding for pretenured allocations)",
+        bug="nodejs/node#5900, one reading of it (nodejs/node#7303 names three conditions together: a pretenured "
+        "site, allocation folding, a store-buffer overflow; its patch stops folding pretenured allocations, its "
+        "landing unconfirmed)",
     ),
     Fault(
         name="deopt-overwrites-during-sweep",
@@ -191,7 +208,7 @@ FAULTS: tuple[Fault, ...] = (
         "sweeper may still be sweeping its page, so the sweeper reads a half-rewritten header and frees the "
         "object's tail",
         caught_by="no-dangling / remset-complete",
-        where="testbed/deopt/object_storage.py",
+        where="testbed/deopt/deoptimizer.py",
         scenario="sweeper-races",
         bug='crbug.com/1228036 (fix: V8 b63a59619530 "[deoptimizer] Finish concurrent sweeping before '
         'overwriting ByteArrays", 2021-07-26; electron/electron#30639)',

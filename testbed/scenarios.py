@@ -254,14 +254,19 @@ def _sweeper_races() -> Config:
     # old pages, while guards keep failing in code whose translations capture
     # arrays: the deoptimizer's ByteArray storage sits on pages the sweeper
     # has yet to reach, and the next scavenge comes while it still sweeps.
+    # Collections every 10 allocations and twice the guard failures put more
+    # deopt rewrites into each sweep: one pos schedule per seed caught
+    # deopt-overwrites-during-sweep on 18/20 seeds with the protocol checks
+    # off (10/20 with a collection every 30 allocations, 500 ops, half the
+    # failures); 300 ops keep a clean run's cost about what it was.
     return Config(
         scenario="sweeper-races",
-        ops=500,
+        ops=300,
         functions=2,
         optimize_after=1,
         deopt_every_n_times=2,
         captured_arrays=True,
-        gc_interval=30,
+        gc_interval=10,
         mark_compact_every=1,
         concurrent_sweeping=True,
         page_words=128,
@@ -280,7 +285,7 @@ def _sweeper_races() -> Config:
             park=1,
             call=20,
             ret=14,
-            fail_guard=10,
+            fail_guard=20,
         ),
     )
 

@@ -1,4 +1,4 @@
-"""Re-record every trace the repository keeps: examples/*.json and tests/controlled/fault_traces/*.json.
+"""Re-record every trace the repository keeps: examples/, tests/controlled/fault_traces/, tests/pinned_traces/.
 
     PYTHONPATH=. python tests/record_traces.py [NAME ...]
 
@@ -15,13 +15,19 @@ recorded again.  For each trace (or only those whose file stem is named):
   searched for again: the same config under pos, then random, seeds 1..50,
   until a run breaks the recorded invariant, which is then shrunk and
   written ("re-shrunk").  Its docs/bugs page quotes no step numbers, only
-  the replay command, so nothing else needs editing.
+  the replay command, so nothing else needs editing;
+- a pinned trace (tests/pinned_traces/, the run a test replays to show one
+  consequence of a fault) is searched for again with its own config and
+  strategy, seeds 1..50, until a run's first violation is the same
+  invariant with the same message but for its numbers; that run's trace is
+  written unshrunk ("re-pinned").
 
 Prints one line per trace; exits 1 when some trace could not be recorded.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +43,7 @@ from tests.controlled import record_fault_traces  # noqa: E402
 
 EXAMPLES = HERE.parent / "examples"
 FAULT_TRACES = HERE / "controlled" / "fault_traces"
+PINNED_TRACES = HERE / "pinned_traces"
 SEARCH_SEEDS = range(1, 51)
 
 
@@ -72,18 +79,55 @@ def reshrunk(path: Path) -> str:
     return f"no run of pos or random (seeds {SEARCH_SEEDS.start}..{SEARCH_SEEDS.stop - 1}) breaks {invariant}"
 
 
+def case_changed(path: Path) -> bool:
+    """Whether a pinned fault trace was recorded from another config than its case's today (a scenario edit)."""
+    case = next(c for c in record_fault_traces.CASES if c.fault == path.stem)
+    return Config.from_json(load_trace(path)["config"]) != case.config()
+
+
+def message_shape(message: str) -> str:
+    """A violation's message with every number replaced: what a re-pinned run must say again."""
+    return re.sub(r"\d+", "N", message)
+
+
+def repinned(path: Path) -> str:
+    """Search the pinned trace's config again for its first violation's invariant and message shape."""
+    trace = load_trace(path)
+    violation = trace["violation"]
+    config = Config.from_json(trace["config"])
+    for seed in SEARCH_SEEDS:
+        result = testbed.run(config.replace(seed=seed))
+        first = result.violations[0] if result.violations else None
+        if (
+            first is not None
+            and first.invariant == violation["invariant"]
+            and message_shape(first.message) == message_shape(violation["message"])
+            and result.trace is not None
+        ):
+            write_trace(path, result.trace)
+            return f"re-pinned: {config.strategy} seed {seed}"
+    return f"no run of {config.strategy} (seeds {SEARCH_SEEDS.start}..{SEARCH_SEEDS.stop - 1}) says it again"
+
+
 def main(wanted: list[str]) -> int:
     status = 0
-    for directory in (EXAMPLES, FAULT_TRACES):
+    for directory in (EXAMPLES, FAULT_TRACES, PINNED_TRACES):
         for path in sorted(directory.glob("*.json")):
             if wanted and path.stem not in wanted:
                 continue
             where = path.relative_to(HERE.parent)
-            if refreshed(path):
+            if directory is FAULT_TRACES and case_changed(path):
+                print(f"{where}: its case's config changed (the scenario?); recording the case again")
+                status |= record_fault_traces.main([path.stem])
+            elif refreshed(path):
                 print(f"{where}: refreshed")
             elif directory is FAULT_TRACES:
                 print(f"{where}: the schedule moved; recording the case again")
                 status |= record_fault_traces.main([path.stem])
+            elif directory is PINNED_TRACES:
+                line = repinned(path)
+                status |= int(line.startswith("no run"))
+                print(f"{where}: {line}")
             else:
                 line = reshrunk(path)
                 status |= int(line.startswith("no run"))

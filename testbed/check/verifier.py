@@ -49,7 +49,9 @@ class HeapVerifier:
         self.evaluations = evaluations if evaluations is not None else Evaluations()
         self.code = CodeChecks()
         self.sweeper = SweeperChecks()
-        # what the last trace of the current pause reached (None between pauses)
+        # what the last trace reached: set at each pause's start, compared with
+        # by that pause's later checks, replaced at the next pause's start;
+        # None only before the first pause and after the run's end
         self._reached: dict[int, HeapObject] | None = None
 
     def _findings(self) -> Findings:

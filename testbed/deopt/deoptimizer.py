@@ -66,7 +66,7 @@ thread's stack (V8 before 596d55a), so an archived thread that enters
 again returns into code whose embedded objects were cleared, and the code
 loads through the cleared slot;
 ``embedded-refs-not-invalidated`` marks code without clearing its embedded
-objects (V8 before ea0e1e21), so once a collection frees what they point
+objects (V8 after CL 586707, before 596027 and ea0e1e21), so once a collection frees what they point
 to, code kept alive by a patched activation still points at it.
 
 Without the Locker, ``embedded_objects`` switches to HotSpot's two steps

@@ -33,9 +33,10 @@ recognised by their higher ids; freed words are never reused; only old and
 code space are swept, new space being left to the next scavenge.
 
 Faults: ``unlink-before-marking-done`` processes the weak list after the
-handle and global roots are marked but before the stack (frames and the code
-they run) is, so code still running in an unpatched activation is unlinked
-and released while that activation still runs it.
+roots (global handles, every thread's scopes and frame slots) and every
+function's code are marked and traced, but before the code each unpatched
+activation runs is marked, so code still running in such an activation is
+unlinked and released while the activation still runs it.
 The sweeper's unlink with ``unlocked-weak-unlink`` is in
 :class:`testbed.heap.WeakCodeList`.
 """

@@ -15,16 +15,21 @@ whole, so they need none.
 
 A pretenured group (allocated in old space because its allocation site
 was tenured) is different: its objects are old, so a young value stored
-into one must be recorded.  Node.js fixed the crash of nodejs/node#5900 by
-not folding pretenured allocations at all (nodejs/node#7303); the model's
+into one must be recorded.  For the crash of nodejs/node#5900, Node's
+nodejs/node#7303 (for Node 4) proposed not folding pretenured allocations
+at all; whether and as which commit it landed is unconfirmed.  The model's
 correct path does the same: :func:`fold` refuses an old group, and the
 caller allocates its objects one by one with barriers.
 
 Fault ``barrier-elided-for-pretenured-fold`` folds the pretenured group
 anyway and elides the barrier of its initializing stores as if it were
 young: old-to-young slots that no remembered set or store buffer holds.
-Simplified: the bug in V8 also needed a store-buffer overflow; the model's
-version does not (see docs/bugs/barrier-elided-for-pretenured-fold.md).
+This is one reading of nodejs/node#5900, not a confirmed account: #7303
+says the crash needed a pretenured site, folding and a store-buffer
+overflow together, and the model's version needs no overflow (the model's
+store buffer has no scan-on-scavenge pages, through which an overflow
+mattered in the V8 of that time; see
+docs/bugs/barrier-elided-for-pretenured-fold.md).
 """
 
 from __future__ import annotations

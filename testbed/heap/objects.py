@@ -7,9 +7,13 @@ are tagged values: a reference to another object, a Smi (a Python ``int``)
 or ``None`` for an empty slot.
 
 Simplified: a map is one of a few enum values (no hidden classes or
-descriptors), every field is tagged (no unboxed doubles or raw data), fields
-are a Python list rather than words of the page, and an evacuated copy is a
-new Python object carrying the same lid.
+descriptors); fields are tagged except the in-object words of a
+dictionary-mode object after its dictionary pointer, which stand for raw
+data (:mod:`testbed.heap.layout` says which words are tagged); a byte
+array's data words are held as Smis, so a visitor reading them finds no
+pointer; there are no unboxed doubles; fields are a Python list rather than
+words of the page, and an evacuated copy is a new Python object carrying
+the same lid.
 
 Identity for checking is ``lid``, a logical id handed out at allocation and
 carried over to every copy, so the verifier can say "this is still object 17"

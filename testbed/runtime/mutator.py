@@ -304,8 +304,9 @@ class Mutator:
 
         A young group is one folded allocation whose initializing stores skip
         the barrier (:mod:`testbed.heap.folding`); a pretenured (``old``)
-        group is allocated object by object with barriers, Node's fix for
-        nodejs/node#5900, unless the fault folds it anyway.
+        group is allocated object by object with barriers, as nodejs/node#7303
+        proposed for nodejs/node#5900 (its landing unconfirmed), unless the
+        fault folds it anyway.
         """
         if count < 1 or fields < 1:
             raise ValueError(f"a folded group needs count >= 1 and fields >= 1, got {count}, {fields}")

@@ -15,6 +15,12 @@ The mixed scenario only collects when new space is exhausted; a short run
 needs ``--gc-interval`` to reach a pause at all, so its cases set one.  Every
 case is found by a mutator during the run (at a pause, or by the deadlock
 report for the liveness fault), which the replay tests check.
+
+The control runs the faulty run's own schedule with the fault off, up to
+the first operation where the correct code path differs from the faulty
+one, and the case's strategy from there (not the same seed, whose
+decisions would land elsewhere from the fault's first effect on): that run
+must be clean.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import testbed
 from testbed.faults import FAULTS
 from testbed.sched import load_trace, write_trace
 from testbed.shrink import replay
+from tests.controlled._same_schedule import control_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +119,17 @@ def test_fault_is_first_reported_by_its_caught_by_invariant_as_in_the_recorded_t
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_schedule_without_the_fault_is_clean(case: Case) -> None:
-    result = testbed.run(case.config(faults=frozenset()))
-    assert result.ok, [v.to_json() for v in result.violations]
+def test_the_faulty_schedule_without_the_fault_is_clean(case: Case) -> None:
+    # The faulty run's decisions, with the fault off, for as long as the
+    # correct model does exactly what the faulty one did (same operations,
+    # same decisions); from the first difference on, the case's strategy
+    # decides (tests/controlled/_same_schedule.py).
+    control = control_run(case.config())
+    assert control.faulty.trace is not None
+    assert control.faulty.trace["tape"] == case.recorded["tape"], "the schedule moved: re-record"
+    assert control.left is not None, f"the fault changed no operation of the run: {control.describe()}"
+    assert control.ops_followed > 0, control.describe()
+    assert control.result.ok, (control.describe(), [v.to_json() for v in control.result.violations])
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -12,45 +12,63 @@ free list).  The sweeper
 also clears slot-set cells by read-modify-write while the scavenger writes
 them without the mutex, so a dropped slot can come back (remset-precise).
 
-Each case is a pinned seed of the ``pos`` strategy on the fault's catalogue
-scenario, with ``world-stopped``, ``store-buffers-flushed`` and
-``sweeper-paused-during-scavenge`` evaluated but not reported.
+Each case replays a pinned trace (tests/pinned_traces/FAULT-heap-only.json):
+one ``pos`` schedule of the fault's catalogue scenario, recorded with
+``world-stopped``, ``store-buffers-flushed`` and
+``sweeper-paused-during-scavenge`` evaluated but not reported.  A model
+change re-records it (``PYTHONPATH=. python tests/record_traces.py``, which
+searches the config's seeds for the same first invariant and message).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import testbed
+from testbed.runtime import Config
+from testbed.sched import load_trace
 
 PROTOCOL = frozenset({"world-stopped", "store-buffers-flushed", "sweeper-paused-during-scavenge"})
+PINNED = Path(__file__).resolve().parent.parent / "pinned_traces"
 
 CASES = [
-    # fault, scenario, seed, the heap invariant that fires first
-    ("resume-before-workers-done", "store-buffer-storm", 1, "no-from-space-refs"),
-    ("scavenge-while-sweeping", "sweeper-races", 1, "no-dangling"),
+    # fault, its catalogue scenario, the heap invariant that fires first, the protocol check that names the cause
+    ("resume-before-workers-done", "store-buffer-storm", "no-from-space-refs", "world-stopped"),
+    ("scavenge-while-sweeping", "sweeper-races", "no-dangling", "sweeper-paused-during-scavenge"),
 ]
+IDS = [case[0] for case in CASES]
 
 
-@pytest.mark.parametrize(("fault", "scenario", "seed", "invariant"), CASES, ids=[c[0] for c in CASES])
+def _pinned(fault: str) -> tuple[Path, dict]:
+    path = PINNED / f"{fault}-heap-only.json"
+    return path, load_trace(path)
+
+
+@pytest.mark.parametrize(("fault", "scenario", "invariant", "protocol"), CASES, ids=IDS)
 def test_fault_does_damage_a_heap_invariant_sees_with_protocol_checks_off(
-    fault: str, scenario: str, seed: int, invariant: str
+    fault: str, scenario: str, invariant: str, protocol: str
 ) -> None:
-    config = testbed.scenario_config(
-        scenario, seed=seed, strategy="pos", faults=frozenset({fault}), disabled_invariants=PROTOCOL
-    )
-    result = testbed.run(config)
-    assert result.violations, f"{fault}: seed {seed} found nothing with the protocol checks off"
-    assert result.violations[0].invariant == invariant, result.violations[0]
+    path, trace = _pinned(fault)
+    config = Config.from_json(trace["config"])
+    assert (config.scenario, config.strategy, config.faults) == (scenario, "pos", frozenset({fault}))
+    assert config.disabled_invariants == PROTOCOL
+    outcome = testbed.replay(path)
+    assert outcome.matches == 1, outcome.lost
+    assert outcome.results[0].violations[0].invariant == invariant == trace["violation"]["invariant"]
 
 
-@pytest.mark.parametrize(("fault", "scenario", "seed", "invariant"), CASES, ids=[c[0] for c in CASES])
-def test_protocol_check_names_the_cause_first(fault: str, scenario: str, seed: int, invariant: str) -> None:
-    config = testbed.scenario_config(scenario, seed=seed, strategy="pos", faults=frozenset({fault}))
-    result = testbed.run(config)
+@pytest.mark.parametrize(("fault", "scenario", "invariant", "protocol"), CASES, ids=IDS)
+def test_protocol_check_names_the_cause_first(fault: str, scenario: str, invariant: str, protocol: str) -> None:
+    # The same schedule with the protocol checks reported: disabled checks are
+    # still evaluated, so the run is the same up to the first report.
+    _path, trace = _pinned(fault)
+    config = Config.from_json(trace["config"]).replace(strategy="replay", disabled_invariants=frozenset())
+    result = testbed.run(config, tape=trace["tape"])
     assert result.violations
-    expected = "world-stopped" if fault == "resume-before-workers-done" else "sweeper-paused-during-scavenge"
-    assert result.violations[0].invariant == expected, result.violations[0]
+    assert result.violations[0].invariant == protocol, result.violations[0]
+    assert result.violations[0].step <= trace["violation"]["step"]
 
 
 def test_collector_and_sweeper_keep_no_record_for_the_checker() -> None:

@@ -9,12 +9,15 @@ pauses the sweeper at a page boundary, and the sweeper's own record says so.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import testbed
 from testbed.gc.sweeper import Sweeper
 from testbed.heap import ZAP, Heap, Kind, Map, ThreadAllocator, byte_array_length_for, size_from_map
-from testbed.sched import Condition, Lock
+from testbed.runtime import Config
+from testbed.sched import Condition, Lock, load_trace
 
 SHORT = {"ops": 200}
 
@@ -90,10 +93,11 @@ def test_deopts_materialize_captured_arrays_through_old_byte_array_storage() -> 
 
 
 def test_without_the_wait_the_sweeper_frees_part_of_a_materialized_array() -> None:
-    config = testbed.scenario_config(
-        "sweeper-races", seed=3, strategy="random", faults=frozenset({"deopt-overwrites-during-sweep"}), **SHORT
-    )
-    result = testbed.run(config)
-    assert result.violations, "seed 3 overlaps a rewrite with the sweep"
-    first = result.violations[0]
+    # A pinned trace (re-recorded by tests/record_traces.py after a model change).
+    path = Path(__file__).resolve().parent.parent / "pinned_traces" / "deopt-overwrites-during-sweep-short.json"
+    config = Config.from_json(load_trace(path)["config"])
+    assert (config.scenario, config.faults) == ("sweeper-races", frozenset({"deopt-overwrites-during-sweep"}))
+    outcome = testbed.replay(path)
+    assert outcome.matches == 1, outcome.lost
+    first = outcome.results[0].violations[0]
     assert first.invariant == "no-dangling" and "zap value" in first.message, first
