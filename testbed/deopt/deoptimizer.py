@@ -86,7 +86,7 @@ from testbed.deopt.object_storage import materialize_arrays
 from testbed.deopt.translation import DeoptimizationData
 from testbed.heap import Code, Handle, Kind
 from testbed.runtime import ThreadState, derive_seed
-from testbed.sched import point
+from testbed.sched import Tally, point
 
 if TYPE_CHECKING:
     from testbed.runtime import Frame, Isolate, Mutator
@@ -112,11 +112,26 @@ class TieringDeoptimizer:
         self._keep_embedded = "embedded-refs-not-invalidated" in faults
         self._patch_stacks = config.locker
         self._embed = config.embedded_objects
-        #: activations whose return the deoptimizer patched (Locker mode)
-        self.patched = 0
         self._overwrite_unswept = "deopt-overwrites-during-sweep" in faults
-        self.eager = 0
-        self.lazy = 0
+        # Every mutator deoptimizes at once on a free-threaded build, so the
+        # counts are kept per thread and summed when read (V8's per-thread
+        # counters), never a shared ``+= 1`` that loses increments.
+        self._counts = Tally(("eager", "lazy", "patched"))
+
+    @property
+    def eager(self) -> int:
+        """Eager deopts (a guard failed in the running frame)."""
+        return self._counts["eager"]
+
+    @property
+    def lazy(self) -> int:
+        """Lazy deopts (a frame returned into code another thread marked)."""
+        return self._counts["lazy"]
+
+    @property
+    def patched(self) -> int:
+        """Activations whose return the deoptimizer patched (Locker mode)."""
+        return self._counts["patched"]
 
     # -- calls -----------------------------------------------------------------
 
@@ -260,10 +275,7 @@ class TieringDeoptimizer:
             "weak-list-link",
             f"code #{code.lid} of {function.name}" + ("" if linked else ": already linked by an earlier deopt"),
         )
-        if lazy:
-            self.lazy += 1
-        else:
-            self.eager += 1
+        self._counts.add("lazy" if lazy else "eager")
 
     # -- Locker mode: V8's DeoptimizeMarkedCodeForContext ------------------------
 
@@ -288,7 +300,7 @@ class TieringDeoptimizer:
                     continue
                 point("frame-patch-return", _frame_key(thread, frame))
                 frame.lazy_deopt = True
-                self.patched += 1
+                self._counts.add("patched")
                 self.isolate.events.record(
                     "patch-return", f"code #{code.lid}: {thread.name} frame {frame.depth} returns into the deoptimizer"
                 )

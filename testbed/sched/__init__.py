@@ -21,8 +21,12 @@ or an exception escapes, and returns the failing schedule with a
 :class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
 :class:`Timer`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
 and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
+:class:`AtomicCounter`, :class:`Tally` and :func:`atomic_word` are the
+model's atomics (fetch-and-add, per-thread counters, a compare-and-swap's
+critical section), exact on a free-threaded build too.
 """
 
+from testbed.sched._atomic import AtomicCounter, Tally, atomic_word
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._halts import Deadlock, Halt, ReplayDiverged, StepLimit
@@ -66,6 +70,9 @@ from testbed.sched._trace import (
 from testbed.sched._violation import Violation, WaitTimeout
 
 __all__ = [
+    "AtomicCounter",
+    "Tally",
+    "atomic_word",
     "derive_seed",
     "TRACE_SCHEMA",
     "ConfigCheck",

@@ -23,7 +23,6 @@ reports a timeout.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import sys
 import threading
@@ -31,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from testbed.sched._parking import ParkingLot, Patience, What, park_free
+from testbed.sched._seeds import derive_seed
 
 __all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
 
@@ -53,10 +53,13 @@ class Scheduler:
     _horizon: int = 0
 
     def __init__(self) -> None:
-        # itertools.count's __next__ is atomic under the GIL, so the step
-        # count stays exact even though many threads pass points at once.
-        self._counter = itertools.count(1)
-        self._last = 0
+        # Each thread counts its own points in its own cell and ``steps`` sums
+        # the cells (V8's per-thread local tracers, merged when read): a
+        # shared counter would lose increments on a free-threaded build and
+        # make every point of every core write the same memory.
+        self._local = threading.local()
+        self._cells: list[_ThreadCell] = []
+        self._cells_guard = threading.Lock()
         # The start line: spawned threads wait here until launch(), so they
         # all begin together instead of in creation order.
         self._start_line = threading.Event()
@@ -82,13 +85,27 @@ class Scheduler:
         self._start_line.wait(self.wait_timeout)
         target(*args)
 
+    def _cell(self) -> _ThreadCell:
+        """The calling thread's cell (made on its first point)."""
+        cell: _ThreadCell | None = getattr(self._local, "cell", None)
+        if cell is None:
+            cell = self._local.cell = _ThreadCell(self._thread_seed())
+            with self._cells_guard:
+                self._cells.append(cell)
+        return cell
+
+    def _thread_seed(self) -> int:
+        return 0
+
     def point(self, kind: str, detail: object = None) -> None:
-        self._last = next(self._counter)
+        self._cell().steps += 1
 
     @property
     def steps(self) -> int:
-        """Scheduling points passed so far."""
-        return self._last
+        """Scheduling points passed so far (by every thread; exact once they stop)."""
+        with self._cells_guard:
+            cells = list(self._cells)
+        return sum(cell.steps for cell in cells)
 
     def start(self) -> None:
         """Called when the scheduler becomes active."""
@@ -168,14 +185,24 @@ class FreeScheduler(Scheduler):
             raise ValueError(f"timeout_cap must be at least 1, got {timeout_cap}")
         self.wait_timeout = wait_timeout
         self.timeout_cap = timeout_cap
-        self._random = random.Random(seed).random
+        self._seed = seed
         self._yield_probability = yield_probability
         self._switch_interval = switch_interval
         self._saved_interval: float | None = None
 
+    def _thread_seed(self) -> int:
+        # One random stream per thread, derived from the run seed and the
+        # thread's name (deterministic names: mutator-0, scavenger-1, ...):
+        # a shared random.Random is one more object every core writes at
+        # every point, and on a free-threaded build a lock around it.
+        name = threading.current_thread().name
+        return derive_seed(self._seed, *name.encode())
+
     def point(self, kind: str, detail: object = None) -> None:
-        self._last = next(self._counter)
-        if self._random() < self._yield_probability:
+        cell = self._cell()
+        cell.steps += 1
+        # At probability 0 (benchmarks) a point draws nothing at all.
+        if self._yield_probability and cell.random() < self._yield_probability:
             time.sleep(0)
 
     def start(self) -> None:
@@ -187,6 +214,16 @@ class FreeScheduler(Scheduler):
         if self._saved_interval is not None:
             sys.setswitchinterval(self._saved_interval)
             self._saved_interval = None
+
+
+class _ThreadCell:
+    """One thread's share of a scheduler's state: its points passed, its random stream."""
+
+    __slots__ = ("random", "steps")
+
+    def __init__(self, seed: int) -> None:
+        self.steps = 0
+        self.random = random.Random(seed).random
 
 
 _idle = Scheduler()
