@@ -24,6 +24,11 @@ A strategy name with ``+cal`` (``free+cal``) runs its campaigns calibrated
 runs every campaign over all scenarios round robin (``stress --scenario
 all``) instead of the scenario aimed at the fault.
 
+The first line names the interpreter and whether its GIL is on
+(``interpreter python=3.13.5 gil=0`` on a free-threaded build): run it on
+both builds with ``--strategies free --seeds 20`` to see which races the GIL
+hid and which it made common.
+
 The last line is a summary ``summary name=value ...``: the faults and, when
 both ``free`` and ``portfolio`` ran, ``portfolio_not_slower_than_free=K/F``,
 the faults on which portfolio found at least as many seeds as free with a
@@ -43,6 +48,7 @@ import collections
 import contextlib
 import math
 import statistics
+import sys
 import time
 
 import testbed
@@ -114,6 +120,10 @@ def main() -> None:
     scenarios = sorted(testbed.SCENARIOS) if args.scenarios == "all" else None
     wanted = {f for f in args.faults.split(",") if f}
     faults = [f for f in testbed.FAULTS if f.available and (not wanted or f.name in wanted)]
+    # Which interpreter ran it: on a free-threaded build (python3.13t) free mode is truly
+    # parallel, so the free strategy's rates differ; compare the two builds' outputs side by side.
+    gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
+    print(f"interpreter python={sys.version.split()[0]} gil={gil}", flush=True)
     medians: dict[tuple[str, str], tuple[int, float, float]] = {}
     spent: collections.defaultdict[tuple[str, str], list[tuple[int, float]]] = collections.defaultdict(list)
     for fault in faults:

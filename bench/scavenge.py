@@ -17,12 +17,22 @@ in ``--verify-heap`` builds.  So the whole pause grows with the dead; the
 copying part (the pause less ``RunStats.zap_s``) should not.
 
 Under the GIL, worker threads interleave rather than run in parallel, so
-more workers cannot shorten the pause; they add handoffs and contention.
-On a free-threaded build (PEP 703, ``python3.13t``) the workers' copying
-could overlap, as V8's does on several cores.
+more workers cannot shorten the pause; they add handoffs and contention
+(the ratios below stay near or above 1 there).  On a free-threaded build
+(PEP 703, ``python3.13t``) the workers' copying overlaps, as V8's does on
+several cores: ``workers2_vs_workers1_copy_ratio`` is the scavenge's
+parallel phase (``RunStats.parallel_s``: from publishing the job to the
+last task's end, so copying, promotion and slot updating, without the
+flip, the zapping or the verification) with 2 workers over 1 worker;
+``workers2_vs_workers1_pause_ratio`` is the whole pause's.  Beside them,
+``baseline_2threads_vs_1_ratio`` is what 2 cores give at that moment: a
+pure-Python CPU-bound loop split over 2 threads over the same loop on 1
+(about 1.0 under the GIL, about 0.5 on an idle 2-core machine without it;
+well above 0.6 on a free-threaded build means the machine is busy: rerun).
 
 Last line: ``dead10x_vs_dead0_copy_ratio=<float> dead10x_vs_dead0_pause_ratio=<float>
-workers4_vs_workers1_pause_ratio=<float>``.
+workers4_vs_workers1_pause_ratio=<float> workers2_vs_workers1_copy_ratio=<float>
+workers2_vs_workers1_pause_ratio=<float> baseline_2threads_vs_1_ratio=<float> gil=<0|1>``.
 """
 
 from __future__ import annotations
@@ -30,13 +40,16 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import sys
+import threading
+import time
 
 import testbed
 from testbed.runtime import Mutator
 
 
-def pause(live: int, dead: int, workers: int) -> tuple[float, float]:
-    """The pause and its zapping part, in seconds, of the one scavenge the program requests.
+def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
+    """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests.
 
     New space is sized for the 10x-dead case in every case, so the only
     difference between cases is what the nursery holds.
@@ -78,7 +91,31 @@ def pause(live: int, dead: int, workers: int) -> tuple[float, float]:
         gc.enable()
     assert result.ok, result.violations
     assert result.stats["scavenges"] == 1, result.stats
-    return float(result.stats["pause_s"]), float(result.stats["zap_s"])
+    stats = result.stats
+    return float(stats["pause_s"]), float(stats["zap_s"]), float(stats["parallel_s"])
+
+
+def _spin(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def baseline(work: int = 400_000) -> float:
+    """Seconds for ``work`` iterations split over 2 threads, over the same on 1 thread."""
+
+    def timed(threads: int) -> float:
+        workers = [threading.Thread(target=_spin, args=(work // threads,)) for _ in range(threads)]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return time.perf_counter() - started
+
+    one = timed(1)
+    return timed(2) / one
 
 
 def main() -> None:
@@ -89,30 +126,41 @@ def main() -> None:
     live = args.live
     # Cases alternate run by run, so a burst of load elsewhere hits both
     # sides of a ratio; each ratio is the median of the back-to-back ratios.
-    dead0: list[tuple[float, float]] = []
-    dead10: list[tuple[float, float]] = []
-    by_workers: dict[int, list[float]] = {1: [], 2: [], 4: []}
+    dead0: list[tuple[float, float, float]] = []
+    dead10: list[tuple[float, float, float]] = []
+    by_workers: dict[int, list[tuple[float, float, float]]] = {1: [], 2: [], 4: []}
+    baselines: list[float] = []
     for _ in range(args.repeat):
         dead0.append(pause(live, 0, 1))
         dead10.append(pause(live, 10 * live, 1))
         for workers, pauses in by_workers.items():
-            pauses.append(pause(live, 0, workers)[0])
+            pauses.append(pause(live, 0, workers))
+        baselines.append(baseline())
     print(f"{'case':32} {'best ms':>9} {'median ms':>10}")
     rows = [
-        (f"live {live}, dead 0", [p for p, _ in dead0]),
-        (f"live {live}, dead {10 * live}", [p for p, _ in dead10]),
-        ("  of which zapping, dead 0", [z for _, z in dead0]),
-        (f"  of which zapping, dead {10 * live}", [z for _, z in dead10]),
+        (f"live {live}, dead 0", [p for p, _, _ in dead0]),
+        (f"live {live}, dead {10 * live}", [p for p, _, _ in dead10]),
+        ("  of which zapping, dead 0", [z for _, z, _ in dead0]),
+        (f"  of which zapping, dead {10 * live}", [z for _, z, _ in dead10]),
     ]
-    rows += [(f"live {live}, {w} worker(s)", p) for w, p in by_workers.items()]
+    for w, cases in by_workers.items():
+        rows.append((f"live {live}, {w} worker(s)", [p for p, _, _ in cases]))
+        rows.append(("  of which parallel phase", [c for _, _, c in cases]))
     for name, pauses in rows:
         print(f"{name:32} {min(pauses) * 1e3:>9.2f} {statistics.median(pauses) * 1e3:>10.2f}")
     pause_ratio = statistics.median(b[0] / a[0] for a, b in zip(dead0, dead10, strict=True))
     copy_ratio = statistics.median((b[0] - b[1]) / (a[0] - a[1]) for a, b in zip(dead0, dead10, strict=True))
-    worker_ratio = statistics.median(b / a for a, b in zip(by_workers[1], by_workers[4], strict=True))
+    one, two, four = by_workers[1], by_workers[2], by_workers[4]
+    worker_ratio = statistics.median(b[0] / a[0] for a, b in zip(one, four, strict=True))
+    parallel_ratio = statistics.median(b[2] / a[2] for a, b in zip(one, two, strict=True))
+    pause2_ratio = statistics.median(b[0] / a[0] for a, b in zip(one, two, strict=True))
+    gil = int(getattr(sys, "_is_gil_enabled", lambda: True)())
+    print(f"{'2 threads vs 1, pure-Python CPU loop':36} median ratio {statistics.median(baselines):.3f}")
     print(
         f"dead10x_vs_dead0_copy_ratio={copy_ratio:.3f} dead10x_vs_dead0_pause_ratio={pause_ratio:.3f} "
-        f"workers4_vs_workers1_pause_ratio={worker_ratio:.3f}"
+        f"workers4_vs_workers1_pause_ratio={worker_ratio:.3f} workers2_vs_workers1_copy_ratio={parallel_ratio:.3f} "
+        f"workers2_vs_workers1_pause_ratio={pause2_ratio:.3f} "
+        f"baseline_2threads_vs_1_ratio={statistics.median(baselines):.3f} gil={gil}"
     )
 
 

@@ -147,7 +147,7 @@ def execute(config: Config, scheduler: Scheduler) -> RunResult:
         remset_inserts=isolate.heap.remembered_set.inserts,
         allocations=sum(m.allocations for m in mutators),
         checks=checker.checks,
-        checks_by_invariant=dict(checker.evaluations),
+        checks_by_invariant=checker.evaluations.totals(),
         verify_s=round(checker.verify_s, 4),
         points=scheduler.steps,
         wall_s=round(wall, 4),

@@ -133,5 +133,33 @@ def run_threads() -> RunThreads:
 _LONG_FIRST = ("tests/test_readme.py::test_shell_blocks_run_as_a_session", "tests/test_clean_model.py::")
 
 
+#: the tests whose model threads run at once (safepoint, store buffers, remembered set, scavenger,
+#: sweeper, deoptimizer, explore's drop-ins), the README, and the free-threading checks: marked
+#: ``free_threaded``, the subset ``.ci/run`` and ``tox -e py313t`` run on a free-threaded CPython
+#: (``python -m pytest -m free_threaded``), where those threads really run in parallel
+FREE_THREADED = (
+    "tests/runtime/test_safepoint.py",
+    "tests/heap/test_store_buffer.py",
+    "tests/heap/test_remembered_set.py",
+    "tests/heap/test_slot_set_interleaving.py",
+    "tests/gc/test_parallel_scavenger.py",
+    "tests/gc/test_worker_threads.py",
+    "tests/gc/test_forwarding_race.py",
+    "tests/gc/test_item_queue.py",
+    "tests/gc/test_worklist.py",
+    "tests/gc/test_sweeper.py",
+    "tests/deopt/test_eager_deopt.py",
+    "tests/deopt/test_lazy_deopt.py",
+    "tests/deopt/test_weak_code_list.py",
+    "tests/deopt/test_locker.py",
+    "tests/sched/test_dropins.py",
+    "tests/test_readme.py",
+    "tests/test_free_threading.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: not item.nodeid.startswith(_LONG_FIRST))  # stable: the rest keep their order
+    for item in items:
+        if item.nodeid.startswith(FREE_THREADED):
+            item.add_marker(pytest.mark.free_threaded)

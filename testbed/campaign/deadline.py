@@ -33,7 +33,6 @@ a worker process) is not started at all (``None``).
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from typing import Any
 
 from testbed.execute import RunResult
 from testbed.runtime import Config
-from testbed.sched import Halt, Violation, active_scheduler, thread_stacks
+from testbed.sched import AtomicCounter, Halt, Violation, active_scheduler, thread_stacks
 
 __all__ = ["TICK", "Cut", "bounded_run"]
 
@@ -142,10 +141,10 @@ class _Halt:
         if not thread.is_alive() or not scheduler.threads:  # the idle scheduler is never touched
             return
         passing = scheduler.point
-        tickets = itertools.count()  # next() on a count is atomic under the GIL: exactly one thread gets it
+        tickets = AtomicCounter()  # a fetch-and-add: exactly one thread gets 0, on either build
 
         def halt(kind: str, detail: object = None) -> None:
-            if next(tickets) == 0:
+            if tickets.fetch_add() == 0:
                 self.raised = True  # raised once: later points pass, so every thread can unwind
                 raise Halt("the schedule was cut at the campaign's deadline")
             passing(kind, detail)

@@ -68,7 +68,7 @@ class Checker(Observer):
         # pause end, or a scavenger task has said it began its part and not
         # yet that it ended), and this mutator is really executing a heap
         # operation.
-        self.evaluations["world-stopped"] += 1
+        self.evaluations.count("world-stopped")
         isolate = mutator.isolate
         if self._collecting or self._gc_tasks:
             self._report(
@@ -76,7 +76,7 @@ class Checker(Observer):
             )
 
     def on_field_read(self, mutator: Mutator, host: HeapObject, index: int, value: Tagged) -> None:
-        self.evaluations["no-dangling"] += 1
+        self.evaluations.count("no-dangling")
         dead = death(host)
         if dead is not None:
             message = f"{mutator.name} reads #{host.lid}.{index} of a {dead} object"
@@ -88,7 +88,7 @@ class Checker(Observer):
         self._report(isolate, [isolate.violation("no-dangling", message)])
 
     def on_execute(self, mutator: Mutator, frame: Frame) -> None:
-        self.evaluations["frames-consistent"] += 1
+        self.evaluations.count("frames-consistent")
         code = frame.code
         if code is None or (dead := death(code)) is None:
             return
@@ -101,7 +101,7 @@ class Checker(Observer):
         # (the deoptimizer cleared it: the code was invalidated under this
         # activation) or an object a GC freed.  Reading through either is a
         # dangling read; the load of its field is screened like any other.
-        self.evaluations["no-dangling"] += 1
+        self.evaluations.count("no-dangling")
         if value is None:
             message = (
                 f"{mutator.name} runs code #{code.lid} and loads through embedded object {index}, which was cleared"
@@ -142,7 +142,7 @@ class Checker(Observer):
     def on_slot_read(self, isolate: Isolate, task: str, host: HeapObject, index: int, value: Tagged) -> None:
         # A remembered slot read through a freed host: the scavenger reads
         # memory the sweeper has freed (in V8, a free-list entry read as a slot).
-        self.evaluations["no-dangling"] += 1
+        self.evaluations.count("no-dangling")
         dead = death(host)
         if dead is not None:
             message = f"{task} reads remembered slot #{host.lid}.{index} of a {dead} object"
@@ -160,13 +160,13 @@ class Checker(Observer):
         self._collecting = True
         self.checks += 1
         # Every running mutator arrived: this safepoint's stop phase completed.
-        self.evaluations["safepoint-liveness"] += 1
+        self.evaluations.count("safepoint-liveness")
         self._report(isolate, self._timed(self.verifier.at_pause_start, isolate))
 
     def on_scavenge_end(self, isolate: Isolate) -> None:
         self.checks += 1
         # The world may resume only once every task has said it is done.
-        self.evaluations["world-stopped"] += 1
+        self.evaluations.count("world-stopped")
         running = sorted(self._gc_tasks)
         early = (
             [
@@ -192,8 +192,8 @@ class Checker(Observer):
     def on_run_end(self, isolate: Isolate) -> None:
         self.checks += 1
         # Every model thread ended, in time and without an exception.
-        self.evaluations["safepoint-liveness"] += 1
-        self.evaluations["model-error"] += len(isolate.mutators)
+        self.evaluations.count("safepoint-liveness")
+        self.evaluations.count("model-error", len(isolate.mutators))
         self._report(isolate, self._timed(self.verifier.at_run_end, isolate))
 
     def _report(self, isolate: Isolate, violations: list[Violation]) -> None:

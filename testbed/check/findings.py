@@ -13,7 +13,7 @@ import threading
 from collections import defaultdict
 
 from testbed.check.invariants import invariant_names
-from testbed.sched import Violation, active_scheduler
+from testbed.sched import Tally, Violation, active_scheduler
 
 __all__ = ["Evaluations", "Findings"]
 
@@ -21,11 +21,28 @@ __all__ = ["Evaluations", "Findings"]
 _EXAMPLES = 3
 
 
-class Evaluations(dict[str, int]):
-    """Evaluations per invariant name; every catalogued name is present from the start."""
+class Evaluations:
+    """Evaluations per invariant name; every catalogued name is present from the start.
+
+    Mutators and scavenger tasks evaluate at once (a free-threaded build
+    runs them in parallel), so each thread counts in its own shard and
+    :meth:`totals` sums them: a shared ``counts[name] += 1`` would lose
+    evaluations, and a check that never ran must not pass for one that did.
+    """
 
     def __init__(self) -> None:
-        super().__init__(dict.fromkeys(invariant_names(), 0))
+        self._tally = Tally(invariant_names())
+
+    def count(self, invariant: str, n: int = 1) -> None:
+        """``n`` more evaluations of ``invariant`` (by the calling thread)."""
+        self._tally.add(invariant, n)
+
+    def __getitem__(self, invariant: str) -> int:
+        return self._tally[invariant]
+
+    def totals(self) -> dict[str, int]:
+        """Every invariant's evaluations, in the catalogue's order."""
+        return self._tally.totals()
 
 
 class Findings:
@@ -39,7 +56,7 @@ class Findings:
     def evaluate(self, *invariants: str) -> None:
         """Count one evaluation of each invariant named."""
         for invariant in invariants:
-            self.evaluations[invariant] += 1
+            self.evaluations.count(invariant)
 
     def add(self, invariant: str, message: str) -> None:
         self.counts[invariant] += 1

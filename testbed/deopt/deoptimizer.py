@@ -99,7 +99,7 @@ from testbed.deopt.object_storage import materialize_arrays
 from testbed.deopt.translation import DeoptimizationData
 from testbed.heap import Code, Handle, Kind
 from testbed.runtime import RunAborted, ThreadState, derive_seed
-from testbed.sched import point
+from testbed.sched import Tally, point
 
 if TYPE_CHECKING:
     from testbed.runtime import Frame, Isolate, Mutator
@@ -128,11 +128,26 @@ class TieringDeoptimizer:
         self._count_new_marks_only = "deopt-skipped-when-already-marked" in faults
         self._patch_stacks = config.locker or self._handshake
         self._embed = config.embedded_objects
-        #: activations whose return the deoptimizer patched (Locker mode)
-        self.patched = 0
         self._overwrite_unswept = "deopt-overwrites-during-sweep" in faults
-        self.eager = 0
-        self.lazy = 0
+        # Every mutator deoptimizes at once on a free-threaded build, so the
+        # counts are kept per thread and summed when read (V8's per-thread
+        # counters), never a shared ``+= 1`` that loses increments.
+        self._counts = Tally(("eager", "lazy", "patched"))
+
+    @property
+    def eager(self) -> int:
+        """Eager deopts (a guard failed in the running frame)."""
+        return self._counts["eager"]
+
+    @property
+    def lazy(self) -> int:
+        """Lazy deopts (a frame returned into code another thread marked)."""
+        return self._counts["lazy"]
+
+    @property
+    def patched(self) -> int:
+        """Activations whose return the deoptimizer patched (Locker mode)."""
+        return self._counts["patched"]
 
     # -- calls -----------------------------------------------------------------
 
@@ -287,10 +302,7 @@ class TieringDeoptimizer:
             "weak-list-link",
             f"code #{code.lid} of {function.name}" + ("" if linked else ": already linked by an earlier deopt"),
         )
-        if lazy:
-            self.lazy += 1
-        else:
-            self.eager += 1
+        self._counts.add("lazy" if lazy else "eager")
 
     # -- without the Locker: mark, then deoptimize all marked at a safepoint --------
 
@@ -372,7 +384,7 @@ class TieringDeoptimizer:
                     continue
                 point("frame-patch-return", _frame_key(thread, frame))
                 frame.lazy_deopt = True
-                self.patched += 1
+                self._counts.add("patched")
                 self.isolate.events.record(
                     "patch-return", f"code #{code.lid}: {thread.name} frame {frame.depth} returns into the deoptimizer"
                 )

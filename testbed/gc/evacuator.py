@@ -12,8 +12,11 @@ Fields of a promoted object that still point into new space are recorded in
 the remembered set; a remembered slot is kept only while its target stays
 young.
 
-Simplified: the compare-and-swap is a lock around reading and writing the
-map word; a copy is a new Python object (no bytes are copied); an object is
+Simplified: the compare-and-swap is a scheduling point, then reading and
+writing the map word under :func:`~testbed.sched.atomic_word` (a striped raw
+lock keyed by the object, so tasks installing different objects never
+contend: on a free-threaded build they really run at once, as V8's tasks
+CAS different map words at once); a copy is a new Python object (no bytes are copied); an object is
 promoted only by the age mark or when to-space is full.
 
 Faults: ``racy-forwarding`` installs forwarding by check-then-set, so two
@@ -27,7 +30,7 @@ from collections.abc import Callable
 
 from testbed.heap import NEW_FROM, Heap, HeapObject, LinearAllocationBuffer, Map, Page, RememberedSet, Tagged, poison
 from testbed.heap.layout import tagged_fields
-from testbed.sched import point
+from testbed.sched import atomic_word, point
 
 __all__ = ["Evacuator"]
 
@@ -88,8 +91,8 @@ class Evacuator:
 
     def _install(self, obj: HeapObject, copy: HeapObject) -> HeapObject:
         """Compare-and-swap the map word from the map to ``copy``; the winner's copy."""
-        with self.heap.forwarding_lock:
-            point("forwarding-cas", obj.lid)
+        point("forwarding-cas", obj.lid)
+        with atomic_word(obj.lid):
             current = obj.map_word
             if isinstance(current, HeapObject):
                 return current
@@ -123,8 +126,10 @@ class Evacuator:
 
     # -- visiting --------------------------------------------------------------
 
-    def visit_roots(self, area: list[Tagged]) -> None:
-        for index, value in enumerate(area):
+    def visit_roots(self, area: list[Tagged], start: int = 0, stop: int | None = None) -> None:
+        """Evacuate what root slots ``area[start:stop]`` refer to and update the slots."""
+        for index in range(start, len(area) if stop is None else stop):
+            value = area[index]
             if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
                 area[index] = self.evacuate(value)
 

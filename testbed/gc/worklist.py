@@ -12,8 +12,11 @@ scan their local segments: those tasks check the pool again before they
 return, so every segment is taken by its publisher if by no one else.  The
 scavenge is over only when every task has returned (V8's ``JobHandle::Join``).
 
-Simplified: the item counter is an integer under a lock, not an atomic; a
-task publishes the older half of its local list once it holds more than
+The item counter is an atomic fetch-and-add (:class:`~testbed.sched.AtomicCounter`)
+after a scheduling point, as V8's is a ``std::atomic``: on a free-threaded
+build every task claims at once without a lock to queue on.
+
+Simplified: a task publishes the older half of its local list once it holds more than
 ``SEGMENT_SIZE`` objects; V8's job asks the platform for more workers when
 the pool grows (``GetMaxConcurrency``), here a task that has returned is not
 run again.
@@ -28,7 +31,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from testbed.heap import HeapObject
-from testbed.sched import Lock, point
+from testbed.sched import AtomicCounter, Lock, point
 
 __all__ = ["ItemQueue", "Worklist"]
 
@@ -40,13 +43,11 @@ class ItemQueue(Generic[T]):
 
     def __init__(self, items: list[T]) -> None:
         self.items = items
-        self._next = 0
-        self._lock = Lock("scavenge-items")
+        self._next = AtomicCounter()
 
     def claim(self) -> T | None:
-        with self._lock:
-            index = self._next
-            self._next += 1
+        point("scavenge-item-claim")
+        index = self._next.fetch_add()
         return self.items[index] if index < len(self.items) else None
 
 

@@ -14,7 +14,6 @@ object gets a LAB of its own.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 from testbed.heap.code import Code, WeakCodeList
@@ -22,7 +21,7 @@ from testbed.heap.lab import LinearAllocationBuffer
 from testbed.heap.objects import HeapObject, Kind, Map, Tagged
 from testbed.heap.remembered_set import RememberedSet
 from testbed.heap.spaces import CODE, NewSpace, OldSpace
-from testbed.sched import Lock
+from testbed.sched import AtomicCounter
 
 __all__ = ["Heap", "ThreadAllocator"]
 
@@ -45,14 +44,13 @@ class Heap:
         self.weak_code_list = WeakCodeList(faults)
         self.remembered_set = RememberedSet(faults)
         self.lab_words = lab_words
-        #: serializes the emulated compare-and-swap of map words (forwarding)
-        self.forwarding_lock = Lock("forwarding-cas")
-        # next() on itertools.count is atomic under the GIL; ids are unique and,
-        # in a controlled run, deterministic.
-        self._lids = itertools.count(1)
+        # Any thread allocates, so the next id is an atomic fetch-and-add (3.13t's
+        # itertools.count is not thread-safe); ids are unique and, in a
+        # controlled run, deterministic.
+        self._lids = AtomicCounter(1)
 
     def next_lid(self) -> int:
-        return next(self._lids)
+        return self._lids.fetch_add()
 
     @staticmethod
     def place(lab: LinearAllocationBuffer, kind: Kind | Map, fields: list[Tagged], lid: int) -> HeapObject | None:

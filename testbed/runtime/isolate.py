@@ -27,7 +27,6 @@ thread is left behind.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -48,6 +47,7 @@ from testbed.runtime.safepoint import RunAborted, Safepoint, ThreadState
 from testbed.runtime.stats import RunStats
 from testbed.runtime.workload import standard_program
 from testbed.sched import (
+    AtomicCounter,
     Halt,
     Patience,
     Scheduler,
@@ -92,14 +92,16 @@ class Isolate:
         self._aborted = False
         #: a non-liveness halt (a diverged replay): the run is invalid, not failed
         self.halted: Halt | None = None
-        # First report wins, decided by a ticket instead of a lock: next() on
-        # a count is atomic under the GIL and, unlike a Lock, is no scheduling
-        # point, so no halt (step limit, diverged replay) can land inside the
-        # reporting of a violation or of another halt.  The same goes for
-        # counting the mutators whose program ended.
-        self._report_tickets = itertools.count()
-        self._halt_tickets = itertools.count()
-        self._finished = itertools.count(1)
+        # First report wins, decided by a ticket instead of a Lock: an atomic
+        # fetch-and-add is no scheduling point, so no halt (step limit,
+        # diverged replay) can land inside the reporting of a violation or of
+        # another halt.  The same goes for counting the mutators whose program
+        # ended.  Not itertools.count, atomic only under the GIL: on a
+        # free-threaded build two mutators ending at once could draw the same
+        # number, and the collector would never be shut down.
+        self._report_tickets = AtomicCounter()
+        self._halt_tickets = AtomicCounter()
+        self._finished = AtomicCounter(1)
         self._process = psutil.Process()
         self.mutators = [Mutator(self, i, derive_seed(config.seed, 1, i)) for i in range(config.mutators)]
         self.safepoint = Safepoint(self.mutators, self.is_aborted, config.faults)
@@ -117,7 +119,7 @@ class Isolate:
         """Record violations and abort the run (first checkpoint wins)."""
         if not violations:
             return
-        if not self._aborted and next(self._report_tickets) == 0:
+        if not self._aborted and self._report_tickets.fetch_add() == 0:
             self.violations.extend(violations)
             for violation in violations:
                 logger.info("{} on {}: {}", violation.invariant, violation.thread, violation.message)
@@ -133,7 +135,7 @@ class Isolate:
         other exception is a ``model-error`` with its traceback.
         """
         if isinstance(error, Halt) and not error.liveness:
-            if next(self._halt_tickets) == 0:
+            if self._halt_tickets.fetch_add() == 0:
                 self.halted = error
             self._aborted = True
             active_scheduler().interrupt_waits()
@@ -315,7 +317,7 @@ class Isolate:
         mutator.state = ThreadState.PARKED
         if self.locker is not None:
             self.locker.release(mutator)
-        last = next(self._finished) == len(self.mutators)
+        last = self._finished.fetch_add() == len(self.mutators)
         if last:
             self.collector.shutdown()
             if self.full_collector is not None:

@@ -22,6 +22,9 @@ class RunStats:
     pause_s: float = 0.0
     #: the part of ``pause_s`` spent zapping from-space (one pass over it, dead objects included)
     zap_s: float = 0.0
+    #: the scavenges' parallel phase: from publishing the job to the last task's end (copying,
+    #: promotion, slot updating; no flip, zapping or verification)
+    parallel_s: float = 0.0
     forwarding_races_lost: int = 0
     steals: int = 0
     #: copied/promoted counts per scavenger task name

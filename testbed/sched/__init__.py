@@ -23,9 +23,13 @@ failing tape to a 1-minimal one; :class:`Lock`, :class:`RLock`, :class:`Conditio
 :class:`Barrier` (with :class:`BrokenBarrierError`, ``threading``'s own),
 :class:`Timer`, :class:`Thread`, :class:`Queue`, :class:`LifoQueue`, :class:`PriorityQueue`
 and :class:`SimpleQueue` stand in for :mod:`threading`'s and :mod:`queue`'s.
+:class:`AtomicCounter`, :class:`Tally` and :func:`atomic_word` are the
+model's atomics (fetch-and-add, per-thread counters, a compare-and-swap's
+critical section), exact on a free-threaded build too.
 """
 
 from testbed.sched._access import Access
+from testbed.sched._atomic import AtomicCounter, Tally, atomic_word
 from testbed.sched._controlled import ControlledScheduler
 from testbed.sched._explore import ExploreResult, explore
 from testbed.sched._explore_replay import replay
@@ -81,6 +85,9 @@ __all__ = [
     "Thread",
     "UniformStrategy",
     "replay",
+    "AtomicCounter",
+    "Tally",
+    "atomic_word",
     "derive_seed",
     "TRACE_KINDS",
     "TRACE_SCHEMA",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import itertools
 import random
 import sys
 import threading
@@ -34,8 +33,12 @@ from collections.abc import Callable, Iterator
 
 from testbed.sched._access import access
 from testbed.sched._parking import ParkingLot, Patience, What, park_free
+from testbed.sched._seeds import derive_seed
 
 __all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
+
+#: False on a free-threaded build running without the GIL (PEP 703)
+_GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class Scheduler:
@@ -59,10 +62,13 @@ class Scheduler:
     _horizon: int = 0
 
     def __init__(self) -> None:
-        # itertools.count's __next__ is atomic under the GIL, so the step
-        # count stays exact even though many threads pass points at once.
-        self._counter = itertools.count(1)
-        self._last = 0
+        # Each thread counts its own points in its own cell and ``steps`` sums
+        # the cells (V8's per-thread local tracers, merged when read): a
+        # shared counter would lose increments on a free-threaded build and
+        # make every point of every core write the same memory.
+        self._local = threading.local()
+        self._cells: list[_ThreadCell] = []
+        self._cells_guard = threading.Lock()
         # The start line: spawned threads wait here until launch(), so they
         # all begin together instead of in creation order.
         self._start_line = threading.Event()
@@ -88,13 +94,27 @@ class Scheduler:
         self._start_line.wait(self.wait_timeout)
         target(*args)
 
+    def _cell(self) -> _ThreadCell:
+        """The calling thread's cell (made on its first point)."""
+        cell: _ThreadCell | None = getattr(self._local, "cell", None)
+        if cell is None:
+            cell = self._local.cell = _ThreadCell(self._thread_seed())
+            with self._cells_guard:
+                self._cells.append(cell)
+        return cell
+
+    def _thread_seed(self) -> int:
+        return 0
+
     def point(self, kind: str, detail: object = None) -> None:
-        self._last = next(self._counter)
+        self._cell().steps += 1
 
     @property
     def steps(self) -> int:
-        """Scheduling points passed so far."""
-        return self._last
+        """Scheduling points passed so far (by every thread; exact once they stop)."""
+        with self._cells_guard:
+            cells = list(self._cells)
+        return sum(cell.steps for cell in cells)
 
     def start(self) -> None:
         """Called when the scheduler becomes active."""
@@ -161,7 +181,8 @@ class FreeScheduler(Scheduler):
     With ``record`` (the default) the run keeps the order in which spawned
     threads passed their points, and each point's kind: one 4-byte entry
     per point, appended under the GIL (``array.append`` is atomic, so the
-    order is the order the interpreter ran them in), read back run-length
+    order is the order the interpreter ran them in; on a free-threaded
+    build a list, whose append is atomic there), read back run-length
     encoded by :meth:`recorded_order`.  A
     thread's index is its spawn order, which is the spawning code's own
     order (the isolate spawns from one thread); a trace names threads by
@@ -185,7 +206,7 @@ class FreeScheduler(Scheduler):
             raise ValueError(f"timeout_cap must be at least 1, got {timeout_cap}")
         self.wait_timeout = wait_timeout
         self.timeout_cap = timeout_cap
-        self._random = random.Random(seed).random
+        self._seed = seed
         self._yield_probability = yield_probability
         self._switch_interval = switch_interval
         self._saved_interval: float | None = None
@@ -196,7 +217,11 @@ class FreeScheduler(Scheduler):
         self._indices: dict[int, int] = {}
         self._kind_codes: dict[str, int] = {}
         self._new_kind = threading.Lock()
-        self._order = array.array("I")
+        # On a free-threaded build (3.13t) ``array.append`` is not safe from
+        # several threads at once (made so only in 3.14, gh-128942), while a
+        # list's is (built-in containers lock themselves, per the
+        # free-threading HOWTO): a list there, 4-byte entries under the GIL.
+        self._order: array.array[int] | list[int] = array.array("I") if _GIL_ENABLED else []
         if not record:
             self.point = self._point_unrecorded  # type: ignore[method-assign]
 
@@ -206,15 +231,25 @@ class FreeScheduler(Scheduler):
         self._indices[get_ident()] = next(i for i, t in enumerate(self.threads) if t is threading.current_thread())
         super()._thread_body(target, args)
 
+    def _thread_seed(self) -> int:
+        # One random stream per thread, derived from the run seed and the
+        # thread's name (deterministic names: mutator-0, scavenger-1, ...):
+        # a shared random.Random is one more object every core writes at
+        # every point, and on a free-threaded build a lock around it.
+        name = threading.current_thread().name
+        return derive_seed(self._seed, *name.encode())
+
     def point(self, kind: str, detail: object = None) -> None:
-        self._last = next(self._counter)
+        cell = self._cell()
+        cell.steps += 1
         index = self._indices.get(get_ident())
         if index is not None:
             code = self._kind_codes.get(kind)
             if code is None:
                 code = self._kind_code(kind)
             self._order.append(code << 16 | index)
-        if self._random() < self._yield_probability:
+        # At probability 0 (benchmarks) a point draws nothing at all.
+        if self._yield_probability and cell.random() < self._yield_probability:
             time.sleep(0)
 
     def _kind_code(self, kind: str) -> int:
@@ -224,8 +259,9 @@ class FreeScheduler(Scheduler):
 
     def _point_unrecorded(self, kind: str, detail: object = None) -> None:
         """:meth:`point` without the recording (``record=False``: what the recording costs is measured against it)."""
-        self._last = next(self._counter)
-        if self._random() < self._yield_probability:
+        cell = self._cell()
+        cell.steps += 1
+        if self._yield_probability and cell.random() < self._yield_probability:
             time.sleep(0)
 
     def thread_names(self) -> list[str]:
@@ -258,6 +294,16 @@ class FreeScheduler(Scheduler):
         if self._saved_interval is not None:
             sys.setswitchinterval(self._saved_interval)
             self._saved_interval = None
+
+
+class _ThreadCell:
+    """One thread's share of a scheduler's state: its points passed, its random stream."""
+
+    __slots__ = ("random", "steps")
+
+    def __init__(self, seed: int) -> None:
+        self.steps = 0
+        self.random = random.Random(seed).random
 
 
 _idle = Scheduler()

@@ -53,6 +53,8 @@ CONFLICTS: dict[str, tuple[str, bool, bool]] = {
     # scavenger: an object's forwarding word, by the object's lid
     "forwarding-cas": ("forwarding", True, True),
     "forwarding-store": ("forwarding", True, True),
+    # the scavenge's item counter (one fetch-and-add per scavenge)
+    "scavenge-item-claim": ("scavenge-items", False, True),
     # the scavenge worklist (one per scavenge; points carry no detail)
     "worklist-publish-read": ("worklist", False, False),
     "worklist-publish-write": ("worklist", False, True),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 #: stats that measure time, memory and the OS (threads still exiting from an earlier run), which no schedule decides
-MACHINE_STATS = ("wall_s", "pause_s", "zap_s", "verify_s", "process_peak_rss_mb", "peak_os_threads")
+MACHINE_STATS = ("wall_s", "pause_s", "zap_s", "parallel_s", "verify_s", "process_peak_rss_mb", "peak_os_threads")
 
 
 def _comparable_stats(stats: dict[str, Any]) -> dict[str, Any]:

@@ -39,10 +39,10 @@ class Case:
 
 
 CASES = [
-    Case("racy-forwarding", 1, "forwarding-unique", frozenset({"forwarding-unique"})),
+    Case("racy-forwarding", 3, "forwarding-unique", frozenset({"forwarding-unique"})),
     Case(
         "unlocked-steal",
-        3,
+        8,
         "remset-complete",
         frozenset({"no-from-space-refs", "reachability-preserved", "remset-complete", "remset-precise"}),
     ),
