@@ -92,7 +92,7 @@ CASES = [
     Case("barrier-elided-for-pretenured-fold", "layout-and-folding", 1, SHORT_STORM, invariant="remset-complete"),
     Case("deopt-overwrites-during-sweep", "sweeper-races", 3, SHORT_SWEEP, invariant="no-dangling"),
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
-    Case("deopt-skipped-when-already-marked", "deopt-mark-race", 4, SHORT_MARK_RACE, invariant="no-dangling"),
+    Case("deopt-skipped-when-already-marked", "deopt-mark-race", 1, SHORT_MARK_RACE, invariant="no-dangling"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"
