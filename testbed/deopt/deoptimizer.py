@@ -146,7 +146,7 @@ class TieringDeoptimizer:
 
     @property
     def patched(self) -> int:
-        """Activations whose return the deoptimizer patched (Locker mode)."""
+        """Activations whose return the deoptimizer patched (Locker mode, and without it at a deopt-all-marked safepoint)."""
         return self._counts["patched"]
 
     # -- calls -----------------------------------------------------------------
@@ -354,7 +354,7 @@ class TieringDeoptimizer:
                 if code.marked_for_deoptimization:
                     point("frame-patch-return", _frame_key(thread, frame))
                     frame.lazy_deopt = True
-                    self.patched += 1
+                    self._counts.add("patched")
         for function in self.functions:
             current = function.optimized_code
             if current is not None and current.marked_for_deoptimization:
