@@ -32,10 +32,12 @@ __all__ = ["FreeList"]
 class FreeList:
     """Free word ranges of swept pages, as ``(page index, start, end)``; the owning space's lock guards it."""
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_ranges", "handed_out")
 
     def __init__(self) -> None:
         self._ranges: list[tuple[int, int, int]] = []
+        #: words handed out again so far (a run statistic)
+        self.handed_out = 0
 
     def reset(self) -> None:
         """Forget every range: the pages are about to be swept again (``FreeList::Reset``)."""
@@ -53,6 +55,7 @@ class FreeList:
                 continue
             del self._ranges[position]
             size = min(words, end - start)
+            self.handed_out += size
             if start + size < end:
                 self._ranges.insert(position, (page_index, start + size, end))
             return page_index, start, start + size
