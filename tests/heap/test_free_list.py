@@ -54,7 +54,7 @@ def test_reusing_the_words_of_a_reachable_object_poisons_it():
 
 
 def test_the_correct_model_reuses_swept_memory():
-    config = testbed.scenario_config("sweeper-races", seed=1, strategy="random", ops=120)
+    config = testbed.scenario_config("sweeper-races", seed=1, strategy="random", ops=60)
     result = testbed.run(config)
     assert result.ok, result.violations
     assert result.stats["mark_compacts"] > 0
