@@ -142,6 +142,7 @@ def execute(config: Config, scheduler: Scheduler) -> RunResult:
         weak_list_links=weak_list.links,
         weak_list_unlinks=weak_list.unlinks,
         freed=full_collector.freed if full_collector else 0,
+        old_words_reused=isolate.heap.old_space.free_list.handed_out if isolate.heap.old_space.free_list else 0,
         store_buffer_flushes=sum(m.store_buffer.flushes for m in mutators),
         store_buffer_overflows=sum(m.store_buffer.overflows for m in mutators),
         remset_inserts=isolate.heap.remembered_set.inserts,

@@ -29,8 +29,8 @@ No objects move ("compact" is kept for the name V8 gives the collector).
 Simplified: marking is one stop-the-world trace on the thread that stopped
 the world (no incremental or concurrent marking); live objects are a set of
 logical ids, not mark bits, and objects allocated after the marking are
-recognised by their higher ids; freed words are never reused; only old and
-code space are swept, new space being left to the next scavenge.
+recognised by their higher ids; freed old-space words are reused through
+old space's free list once their page is swept; only old and code space are swept, new space being left to the next scavenge.
 
 Faults: ``unlink-before-marking-done`` processes the weak list after the
 roots (global handles, every thread's scopes and frame slots) and every

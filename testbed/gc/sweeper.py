@@ -31,18 +31,27 @@ stopped during scavenge, so we can directly insert into its remembered set
 here", src/heap/scavenger.cc), so a sweep that runs through a scavenge can
 write a stale cell back over the scavenger's insert or removal.
 
-Simplified: freeing zaps the freed words (:data:`testbed.heap.ZAP`) instead
-of building a free list, since the model's old space never reuses memory: a
+Freeing puts the freed ranges of an old-space page on old space's free list
+(:mod:`testbed.heap.free_list`, V8's ``FreeList`` filled by
+``RawSweep``) once the whole page is swept (``AddSweptPage``); ``prepare``
+empties the free list, as ``StartSweeping`` takes the pages to sweep off
+it, so allocation only ever reuses memory of a page already swept.  That is
+the ordering V8's ``EnsureSweepingCompleted`` / sweeping on allocation
+protect: memory of a page not yet swept is handed out only by sweeping it.
+
+Simplified: freeing also zaps the freed words (:data:`testbed.heap.ZAP`): a
 dead object whose words are all freed is poisoned ``FREED``; a live object
 some of whose words were freed (its size was misread) keeps its map, and the
-freed fields read ``ZAP``, where V8 would hand them to the free list and a
-later allocation would overwrite them.  A page's extent at marking is what
-was allocated on it then (the model's old space bumps only at its top, so
-everything newer lies above it; V8 instead never allocates on a page still
-to be swept).  V8's ``EnsurePageIsSwept`` sweeps a page no sweeper has taken
-yet on the calling thread; here the caller waits for the sweeper thread to
-reach it.  V8 sweeps on several job workers; here one sweeper thread (or
-the pause, without concurrent sweeping) sweeps every page.
+freed fields read ``ZAP`` until an allocation reuses them (then the whole
+object reads poison, see ``Page.place``).  A page's extent at marking is what
+was allocated on it then: everything allocated later lies above it or on a
+range of a page already swept.  Code space keeps no free list.  V8's
+``EnsurePageIsSwept`` sweeps a page no sweeper has taken yet on the calling
+thread; here the caller waits for the sweeper thread to reach it.  V8 sweeps
+on several job workers; here one sweeper thread (or the pause, without
+concurrent sweeping) sweeps every page; V8's allocator also sweeps pages
+itself when the free list runs dry (``ContributeToSweepingMain``), where the
+model's allocator bumps (expands) instead.
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from testbed.heap import ZAP, Map, Page, poison, size_from_map
+from testbed.heap import OLD, ZAP, Map, Page, poison, size_from_map
 from testbed.sched import Condition, point
 
 if TYPE_CHECKING:
@@ -94,6 +103,7 @@ class Sweeper:
                 extent = page.capacity if page.index < top_page else top_word if page.index == top_page else 0
                 if extent:
                     pages.append((page, extent))
+        heap.old_space.reset_free_list()
         with self.changed:
             self._unswept = pages
 
@@ -161,16 +171,22 @@ class Sweeper:
         """Free every word of the page's extent not covered by a live object, as the headers say."""
         # The objects that were on the page at marking; newer ones lie above the extent.
         objects = [obj for obj in page.objects() if obj.offset < extent]
+        freed: list[tuple[int, int]] = []
         free_start = 0
         for obj in objects:
             if obj.is_dead or (obj.lid not in marked and obj.lid < watermark):
                 continue  # not live: part of a free range
             if obj.offset > free_start:
                 self._free(heap, page, free_start, obj.offset)
+                freed.append((free_start, obj.offset))
             point("sweep-read-size", obj.lid)
             free_start = max(free_start, obj.offset + size_from_map(obj))
         if extent > free_start:
             self._free(heap, page, free_start, extent)
+            freed.append((free_start, extent))
+        if page.owner == OLD:
+            # The swept page's free memory goes to the allocator (AddSweptPage, RefillFreeList).
+            heap.old_space.add_free(page, freed)
 
     def _free(self, heap: Heap, page: Page, start: int, end: int) -> None:
         """Free words ``[start, end)``: zap what covers them, drop their remembered slots."""

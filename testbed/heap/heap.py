@@ -7,9 +7,12 @@ allocation slow path's cue to request a scavenge (``AllocationResult::Failure``
 followed by ``CollectGarbage(NEW_SPACE)``).  Old-space allocation never fails
 in the model.
 
-Simplified further: there are no free lists and no large-object space, a
-thread's LAB remainder is dropped when it takes a new LAB, and every code
-object gets a LAB of its own.
+Old-space LABs come from the free list the sweeper fills before the space
+bumps (see :mod:`testbed.heap.free_list`).
+
+Simplified further: there is no large-object space, a thread's LAB
+remainder is dropped when it takes a new LAB, and every code object gets a
+LAB of its own.
 """
 
 from __future__ import annotations

@@ -41,10 +41,31 @@ class Page:
         self.slot_set = SlotSet(capacity)
 
     def place(self, obj: HeapObject) -> None:
-        """Record that ``obj`` now covers its words."""
+        """Record that ``obj`` now covers its words, overwriting whatever they held.
+
+        Memory handed out again (old space's free list) held a freed object;
+        writing the new object's words overwrites the old one's, so an
+        object still reachable there reads poison from now on, as a stale
+        pointer into reused memory in V8 reads the new object's words.  The
+        words of the old occupant beyond the new object are free memory
+        (V8 leaves a filler there), covered by no object.
+        """
         words = self.words
-        for address in range(obj.offset, obj.offset + obj.size):
+        end = obj.offset + obj.size
+        for address in range(obj.offset, end):
+            previous = words[address]
+            if previous is not None and previous is not obj:
+                self._overwrite(previous, obj.offset, end)
             words[address] = obj
+
+    def _overwrite(self, previous: HeapObject, start: int, end: int) -> None:
+        """``previous``'s memory is reused for words ``[start, end)``: it is gone."""
+        if previous.map_word is not Map.FREED:
+            poison(previous, Map.FREED)
+        words = self.words
+        for address in range(previous.offset, min(previous.offset + previous.size, len(words))):
+            if words[address] is previous and not start <= address < end:
+                words[address] = None
 
     def object_at(self, address: int) -> HeapObject | None:
         """The object covering ``address``, if any."""

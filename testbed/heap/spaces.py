@@ -8,13 +8,18 @@ to-space; the age mark is the to-space top after the copy, so an object
 found below it at the next scavenge has survived once and is promoted
 (``Heap::ShouldBePromoted``).
 
-Simplified: no large-object space and no free lists; old and code space only
-grow (the sweeper poisons dead objects and never reuses their words); a
-semispace has a fixed number of pages.
+Old space takes a new LAB from its free list (:mod:`testbed.heap.free_list`,
+filled by the sweeper) before it bumps, as V8's ``PagedSpace::RefillLabMain``
+tries the free list before it expands.
+
+Simplified: no large-object space; code space only grows (the sweeper
+poisons dead code and its words are never reused); a semispace has a fixed
+number of pages.
 """
 
 from __future__ import annotations
 
+from testbed.heap.free_list import FreeList
 from testbed.heap.lab import LinearAllocationBuffer
 from testbed.heap.pages import Page
 from testbed.sched import Lock, point
@@ -118,17 +123,40 @@ class NewSpace:
 
 
 class OldSpace(_PagedSpace):
-    """Pages added on demand; never fails to allocate in this model (old and code space)."""
+    """Pages added on demand; never fails to allocate in this model (old and code space).
+
+    ``free_list`` (old space only): what the sweeper freed, handed out first.
+    """
 
     def __init__(self, page_words: int, name: str = OLD) -> None:
         super().__init__(name, page_words)
+        self.free_list: FreeList | None = FreeList() if name == OLD else None
 
     def allocate_lab(self, words: int, minimum: int) -> LinearAllocationBuffer:
         point("old-space-lab", words)
         with self.lock:
+            free_list = self.free_list
+            taken = free_list.take(words, minimum) if free_list is not None else None
+            if taken is not None:
+                page_index, start, end = taken
+                return LinearAllocationBuffer(self.pages[page_index], start, end)
             lab = self._carve(words, minimum)
             if lab is None:
                 self.pages.append(Page(self.name, len(self.pages), self.page_words))
                 lab = self._carve(words, minimum)
             assert lab is not None, "object larger than a page"
             return lab
+
+    def reset_free_list(self) -> None:
+        """Sweeping starts (world stopped): no listed memory until a page is swept again."""
+        with self.lock:
+            if self.free_list is not None:
+                self.free_list.reset()
+
+    def add_free(self, page: Page, ranges: list[tuple[int, int]]) -> None:
+        """A swept page's free ranges become available to the allocator (``RefillFreeList``)."""
+        if self.free_list is None or not ranges:
+            return
+        with self.lock:
+            for start, end in ranges:
+                self.free_list.add(page.index, start, end)

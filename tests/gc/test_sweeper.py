@@ -100,4 +100,8 @@ def test_without_the_wait_the_sweeper_frees_part_of_a_materialized_array() -> No
     outcome = testbed.replay(path)
     assert outcome.matches == 1, outcome.lost
     first = outcome.results[0].violations[0]
-    assert first.invariant == "no-dangling" and "zap value" in first.message, first
+    # The freed tail reads the zap value until the free list hands it out again; then a slot the
+    # mutator recorded there lies in no object (or in the new one).
+    assert (first.invariant == "no-dangling" and "zap value" in first.message) or (
+        first.invariant == "remset-precise" and "in no object" in first.message
+    ), first
