@@ -56,6 +56,14 @@ def refreshed(path: Path) -> bool:
         return False
     if outcome.matches != 1:
         return False
+    # The replay follows the same tape to the same violation, but what the
+    # run did around it (its steps, events after the violation) may have
+    # moved with the model: the trace records what a replay does today.
+    replayed = outcome.results[0].trace
+    if replayed is not None:
+        for key in ("preemptions", "steps", "events", "model_events", "violation"):
+            if key in replayed:
+                trace[key] = replayed[key]
     config = Config.from_json(trace["config"])
     trace["fingerprint"] = fingerprint(trace, config.program_function())
     write_trace(path, trace)
