@@ -46,9 +46,9 @@ from typing import Any
 from testbed import validate
 from testbed.campaign.buckets import signature_of
 from testbed.execute import RunResult, execute, replay_run
-from testbed.runtime import Config, ConfigError, Event, Program
+from testbed.runtime import Config, Event, Program
 from testbed.sched import ControlledScheduler, FollowStrategy, POSStrategy, Strategy, TraceError, derive_seed
-from testbed.traces import CodeChanged, code_changes, load_trace, validate_trace
+from testbed.traces import CodeChanged, code_changes, load_trace, replay_config, validate_trace
 
 __all__ = ["DEFAULT_PIN_BUDGET", "PinResult", "Target", "pin_trace", "target_of"]
 
@@ -130,17 +130,6 @@ def _attempt(trace: dict[str, Any], number: int, seed: int) -> tuple[Strategy, s
     return follow, f"follow {fraction:.0%}, then pos"
 
 
-def _config_of(trace: dict[str, Any], program: Program | None) -> Config:
-    """The free trace's config as a controlled (replay) config; its program imported, or ``program``."""
-    config = Config.from_json(trace["config"]).replace(strategy="replay")
-    if program is not None:
-        if config.program is None:
-            raise ConfigError("program: the trace ran the standard program, it takes no program=")
-        return config.replace(program=program)
-    config.program_function()  # ConfigError naming the reference when it does not import
-    return config
-
-
 def _matches(result: RunResult, target: Target, stacks: bool) -> bool:
     """Whether one of the run's violations has the target signature (a campaign's bucket may hold a run's
     second violation; the trace and its replay start from the first, which the run finds before it)."""
@@ -184,7 +173,7 @@ def pin_trace(
         raise TraceError("only a free trace is pinned (this one is controlled: `testbed replay` it)")
     if document["violation"] is None:
         raise TraceError("the free trace records no violation: there is nothing to pin")
-    config = _config_of(document, program)
+    config = replay_config(document, program)
     changes = code_changes(document, config.program_function())
     if changes and not allow_changed_code:
         raise CodeChanged(

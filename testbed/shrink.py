@@ -35,20 +35,9 @@ from testbed.execute import RunResult, replay_run
 from testbed.runtime import Config, ConfigError, Program
 from testbed.sched import ReplayDivergedError, TraceError, decode_tape, minimize_tape, trim_tape
 from testbed.shrink_knobs import knob_candidates, knob_values
-from testbed.traces import CodeChanged, code_changes, load_trace, validate_trace
+from testbed.traces import CodeChanged, code_changes, load_trace, replay_config, validate_trace
 
 __all__ = ["ReplayResult", "ShrinkResult", "replay", "shrink"]
-
-
-def _config_of(trace: dict[str, Any], program: Program | None = None) -> Config:
-    """The trace's config as a replay; its program imported again, or ``program`` in its place."""
-    config = Config.from_json(trace["config"]).replace(strategy="replay")
-    if program is not None:
-        if config.program is None:
-            raise ConfigError("program: the trace ran the standard program, it takes no program=")
-        return config.replace(program=program)
-    config.program_function()  # ConfigError naming the reference when it does not import
-    return config
 
 
 def _first(result: RunResult) -> tuple[str, int] | None:
@@ -149,7 +138,7 @@ def replay(
     """
     trace = _checked(trace)
     validate.integer("times", times, 1)
-    config = _config_of(trace, program)
+    config = replay_config(trace, program)
     changed = _unchanged(trace, config, allow_changed_code)
     return ReplayResult(trace, [_replayed(trace, config, changed) for _ in range(times)], changed)
 
@@ -297,7 +286,7 @@ def shrink(
     if trace["violation"] is None:
         raise ValueError("the trace records no violation; there is nothing to shrink towards")
     target = trace["violation"]["invariant"]
-    config = _config_of(trace, program)
+    config = replay_config(trace, program)
     _unchanged(trace, config, allow_changed_code)
     search = _Shrinking(config, max_runs, on_progress)
     search.runs += 1

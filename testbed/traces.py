@@ -29,10 +29,10 @@ from typing import Any
 
 from testbed import sched
 from testbed.fingerprint import header_fields, header_hashes, model_hash, program_hash
-from testbed.runtime import Config, ConfigError
+from testbed.runtime import Config, ConfigError, Program
 from testbed.scenarios import scenario_names
 
-__all__ = ["CodeChanged", "code_changes", "config_problem", "load_trace", "validate_trace"]
+__all__ = ["CodeChanged", "code_changes", "config_problem", "load_trace", "replay_config", "validate_trace"]
 
 
 def _program_problem(trace: dict[str, Any]) -> str | None:
@@ -118,3 +118,18 @@ def code_changes(trace: dict[str, Any], program: Any) -> list[str]:
     if program is not None and recorded.get("program") != (now := program_hash(program)):
         changes.append(f"the program's source (fingerprint {recorded.get('program')}, now {now})")
     return changes
+
+
+def replay_config(trace: dict[str, Any], program: Program | None = None) -> Config:
+    """The trace's config as a replay (strategy ``replay``); its program imported again, or ``program`` in its place.
+
+    ConfigError when ``program`` is given for a trace of the standard
+    program, or when the recorded program reference no longer imports.
+    """
+    config = Config.from_json(trace["config"]).replace(strategy="replay")
+    if program is not None:
+        if config.program is None:
+            raise ConfigError("program: the trace ran the standard program, it takes no program=")
+        return config.replace(program=program)
+    config.program_function()  # ConfigError naming the reference when it does not import
+    return config
