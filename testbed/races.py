@@ -25,7 +25,6 @@ necessary ones, and one that is not necessary is reported as such.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -35,7 +34,7 @@ from testbed.campaign.buckets import role, signature_of
 from testbed.execute import RunResult, execute, replay_run
 from testbed.heap.slot_set import CELL_BITS
 from testbed.runtime import Config
-from testbed.sched import ControlledScheduler, ReplayStrategy, decode_tape
+from testbed.sched import ControlledScheduler, WatchedReplay, decode_tape
 
 __all__ = ["Op", "Race", "explain_races", "pair_key", "race_lines"]
 
@@ -176,30 +175,6 @@ def _sites(frame: FrameType | None) -> tuple[str, str | None]:
     return model or "?", None
 
 
-class _Watching(ReplayStrategy):
-    """A checked replay that keeps every point's operation and every preemption's tape entry."""
-
-    wants_ops = True
-
-    def __init__(self, tape: list[list[int]]) -> None:
-        decisions, expected = decode_tape(tape)
-        super().__init__(decisions, expected)
-        #: (thread index, kind, detail, model site, user site), one per step
-        self.ops: list[tuple[int, str, Any, str, str | None]] = []
-        #: (tape entry, step, preempted thread index)
-        self.preemptions: list[tuple[int, int, int]] = []
-
-    def at_point(self, index: int, kind: str, detail: object) -> None:
-        self.ops.append((index, kind, detail, *_sites(sys._getframe(1))))
-
-    def decide(self, step: int, runnable: Any, current: int, current_runnable: bool) -> int:
-        entry = self._next
-        decision = super().decide(step, runnable, current, current_runnable)
-        if current_runnable and decision % len(runnable):
-            self.preemptions.append((entry, step, current))
-        return decision
-
-
 def _signature_text(result: RunResult) -> str | None:
     if not result.violations:
         return None
@@ -211,17 +186,16 @@ def explain_races(trace: dict[str, Any], config: Config, check: bool = True) -> 
     """Replay ``trace`` (checked) under ``config`` watching every point; its racing pairs, each checked
     necessary by a run without it (``check``; without, for a trace known 1-minimal, each is taken as
     necessary, which its shrink showed, and ``without`` is None)."""
-    watching = _Watching(trace["tape"])
+    watching = WatchedReplay(*decode_tape(trace["tape"]), _sites)
     result = execute(config, ControlledScheduler(watching, max_steps=config.max_steps))
     names = trace["threads"]
     ops = [
-        Op(step + 1, names[i], kind, detail, model, user)
-        for step, (i, kind, detail, model, user) in enumerate(watching.ops)
+        Op(step + 1, names[i], kind, detail, *sites) for step, (i, kind, detail, sites) in enumerate(watching.points)
     ]
     decisions = list(watching.tape)
     expected = _signature_text(result)
     races = []
-    for number, (entry, step, thread) in enumerate(watching.preemptions, 1):
+    for number, (_at, entry, step, thread, _chosen) in enumerate(watching.preemptions, 1):
         preempted = ops[step - 1]
         resumed = next((op.step for op in ops[step:] if op.thread == names[thread]), None)
         window = ops[step : (resumed - 1 if resumed is not None else len(ops))]

@@ -78,12 +78,14 @@ from testbed.sched._trace import (
     write_trace,
 )
 from testbed.sched._violation import Violation, WaitTimeout
+from testbed.sched._watch import WatchedReplay
 
 __all__ = [
     "Access",
     "Cancelled",
     "Thread",
     "UniformStrategy",
+    "WatchedReplay",
     "replay",
     "AtomicCounter",
     "Tally",

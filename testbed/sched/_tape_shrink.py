@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
-from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 from testbed.sched._minimize import minimize_tape, trim_tape
 from testbed.sched._pos import Resource, races, resource
 from testbed.sched._strategies import ReplayStrategy
 from testbed.sched._trace import decode_tape
+from testbed.sched._watch import WatchedReplay
 
 __all__ = ["explain_tape", "shrink_tape"]
 
@@ -76,33 +76,8 @@ def shrink_tape(result: Any, budget: int = SHRINK_BUDGET) -> Any:
     return best.result(result.schedules, result.horizon)
 
 
-class _Watch(ReplayStrategy):
-    """A checked replay that records every point and every preemption (for :func:`explain_tape`)."""
-
-    wants_ops = True
-
-    def __init__(self, tape: Sequence[int], expected: Sequence[tuple[int, int]]) -> None:
-        super().__init__(tape, expected)
-        #: (thread, kind, detail, where) per point, in the order reached
-        self.points: list[tuple[int, str, object, str]] = []
-        #: (index into points, step, preempted thread, chosen thread)
-        self.preemptions: list[tuple[int, int, int, int]] = []
-
-    def at_point(self, index: int, kind: str, detail: object) -> None:
-        self.points.append((index, kind, detail, _caller()))
-
-    def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
-        decision = super().decide(step, runnable, current, current_runnable)
-        if current_runnable and decision % len(runnable):
-            here = runnable.index(current)
-            chosen = runnable[(here + decision) % len(runnable)]
-            self.preemptions.append((len(self.points), step, current, chosen))
-        return decision
-
-
-def _caller() -> str:
+def _caller(frame: FrameType | None) -> str:
     """``file:line: source`` of the code under test that reached the point (the first frame outside sched)."""
-    frame = sys._getframe(2)
     while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _HERE:
         frame = frame.f_back
     if frame is None:
@@ -119,14 +94,14 @@ def _describe(kind: str, detail: object) -> str:
 def explain_tape(result: Any) -> str:
     """The racing operations behind each preemption of ``result``'s failing schedule, one block each."""
     decisions, expected = decode_tape(result.tape)
-    watch = _Watch(decisions, expected)
+    watch = WatchedReplay(decisions, expected, _caller)
     run = result._explorer.run_schedule(watch, "replay", result.schedule, result.seed)
     names = run.scheduler.thread_names()
     points = watch.points
     lines = [f"{result.kind} in thread {result.thread}: {result.message}" if result.thread else result.message]
     if not watch.preemptions:
         lines.append("no preemption: the failure happens in the schedule that never switches")
-    for number, (at, step, preempted, chosen) in enumerate(watch.preemptions, 1):
+    for number, (at, _entry, step, preempted, chosen) in enumerate(watch.preemptions, 1):
         pending = next((p for p in reversed(points[:at]) if p[0] == preempted), None)
         if pending is None:
             lines.append(f"preemption {number} at step {step}: {names[preempted]} before its first point")
