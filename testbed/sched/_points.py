@@ -28,6 +28,7 @@ import random
 import sys
 import threading
 import time
+from _thread import get_ident
 from collections.abc import Callable, Iterator
 
 from testbed.sched._access import access
@@ -65,10 +66,9 @@ class Scheduler:
         # the cells (V8's per-thread local tracers, merged when read): a
         # shared counter would lose increments on a free-threaded build and
         # make every point of every core write the same memory.
-        # The list of cells needs no lock: an append and a copy of a list are
-        # each atomic, under the GIL and on a free-threaded build alike.
         self._local = threading.local()
         self._cells: list[_ThreadCell] = []
+        self._cells_guard = threading.Lock()
         # The start line: spawned threads wait here until launch(), so they
         # all begin together instead of in creation order.
         self._start_line = threading.Event()
@@ -98,11 +98,9 @@ class Scheduler:
         """The calling thread's cell (made on its first point)."""
         cell: _ThreadCell | None = getattr(self._local, "cell", None)
         if cell is None:
-            current = threading.current_thread()
-            # Spawn order, never id(): a spawned thread is in ``threads`` before it starts.
-            index = next((i for i, t in enumerate(tuple(self.threads)) if t is current), None)
-            cell = self._local.cell = _ThreadCell(self._thread_seed(), index)
-            self._cells.append(cell)
+            cell = self._local.cell = _ThreadCell(self._thread_seed())
+            with self._cells_guard:
+                self._cells.append(cell)
         return cell
 
     def _thread_seed(self) -> int:
@@ -114,7 +112,9 @@ class Scheduler:
     @property
     def steps(self) -> int:
         """Scheduling points passed so far (by every thread; exact once they stop)."""
-        return sum(cell.steps for cell in tuple(self._cells))
+        with self._cells_guard:
+            cells = list(self._cells)
+        return sum(cell.steps for cell in cells)
 
     def start(self) -> None:
         """Called when the scheduler becomes active."""
@@ -210,10 +210,11 @@ class FreeScheduler(Scheduler):
         self._yield_probability = yield_probability
         self._switch_interval = switch_interval
         self._saved_interval: float | None = None
-        # Point kinds by number, and the points passed: one ``kind << 16 |
-        # thread`` each (the thread's spawn index, kept in its cell), 4 bytes
-        # (a tuple per point would cost 64), appended atomically
-        # (array.append holds the GIL).
+        # Spawned threads by their OS ident (set by each thread as it
+        # starts), point kinds by number, and the points passed: one
+        # ``kind << 16 | thread`` each, 4 bytes (a tuple per point would
+        # cost 64), appended atomically (array.append holds the GIL).
+        self._indices: dict[int, int] = {}
         self._kind_codes: dict[str, int] = {}
         self._new_kind = threading.Lock()
         # On a free-threaded build (3.13t) ``array.append`` is not safe from
@@ -223,6 +224,12 @@ class FreeScheduler(Scheduler):
         self._order: array.array[int] | list[int] = array.array("I") if _GIL_ENABLED else []
         if not record:
             self.point = self._point_unrecorded  # type: ignore[method-assign]
+
+    def _thread_body(self, target: Callable[..., None], args: tuple[object, ...]) -> None:
+        # The index is the thread's place in ``threads`` (spawn order); the
+        # ident is looked up at every point, so it is set before the first.
+        self._indices[get_ident()] = next(i for i, t in enumerate(self.threads) if t is threading.current_thread())
+        super()._thread_body(target, args)
 
     def _thread_seed(self) -> int:
         # One random stream per thread, derived from the run seed and the
@@ -235,7 +242,7 @@ class FreeScheduler(Scheduler):
     def point(self, kind: str, detail: object = None) -> None:
         cell = self._cell()
         cell.steps += 1
-        index = cell.index
+        index = self._indices.get(get_ident())
         if index is not None:
             code = self._kind_codes.get(kind)
             if code is None:
@@ -290,15 +297,13 @@ class FreeScheduler(Scheduler):
 
 
 class _ThreadCell:
-    """One thread's share of a scheduler's state: its points passed, its random stream, its spawn index."""
+    """One thread's share of a scheduler's state: its points passed, its random stream."""
 
-    __slots__ = ("index", "random", "steps")
+    __slots__ = ("random", "steps")
 
-    def __init__(self, seed: int, index: int | None) -> None:
+    def __init__(self, seed: int) -> None:
         self.steps = 0
         self.random = random.Random(seed).random
-        #: the thread's place in ``Scheduler.threads`` (None: not spawned by the scheduler, e.g. main)
-        self.index = index
 
 
 _idle = Scheduler()
