@@ -23,10 +23,13 @@ the schedule still running, it is cut:
 
 Python cannot stop a thread that passes no point: a stuck schedule's
 threads are daemons and go on in the background, in a worker process
-until the campaign ends that process, in this one until the run's own
-timeout gives them up (``Config.run_timeout``) or the process exits
-(meanwhile another run in this process fails: "a run is already
-active").  A schedule whose start comes after the deadline (one queued in
+until the campaign ends that process.  In this one the run is given up
+(:meth:`~testbed.sched.Scheduler.orphan`): each of its threads is halted
+at its next point, so one that was only slow ends, and the next run here
+waits for that up to the liveness timeout, then refuses with a
+:class:`~testbed.sched.RunActive` naming the stuck schedule (a thread
+that passes no point at all keeps the process's one run slot until the
+run's own timeout, ``Config.run_timeout``, or the process's exit).  A schedule whose start comes after the deadline (one queued in
 a worker process) is not started at all (``None``).
 """
 
@@ -40,7 +43,7 @@ from typing import Any
 
 from testbed.execute import RunResult
 from testbed.runtime import Config
-from testbed.sched import AtomicCounter, Halt, Violation, active_scheduler, thread_stacks
+from testbed.sched import HaltSwitch, Violation, active_scheduler, thread_stacks
 
 __all__ = ["TICK", "Cut", "bounded_run"]
 
@@ -119,6 +122,10 @@ def _cut(config: Config, progress: _Progress, stuck: bool) -> Cut:
             "neither ends nor reaches one"
         )
         cut.violation = Violation("safepoint-liveness", message, cut.points, "MainThread", thread_stacks())
+        scheduler = active_scheduler()
+        if scheduler.threads:  # the stuck run's: give it up, so the next run here waits for it, then says why
+            what = config.scenario or config.program_reference or "program"
+            scheduler.orphan(f"the schedule {what} seed {config.seed} was stuck at a campaign's deadline")
     return cut
 
 
@@ -133,25 +140,21 @@ class _Halt:
     """
 
     def __init__(self, thread: threading.Thread) -> None:
-        #: whether the halt was raised (the run's end, if it ends, is the halt's doing)
-        self.raised = False
-        #: whether it is in place (not while the idle scheduler is active: before the run's threads exist)
-        self.installed = False
+        self.switch: HaltSwitch | None = None
         scheduler = self.scheduler = active_scheduler()
         if not thread.is_alive() or not scheduler.threads:  # the idle scheduler is never touched
             return
-        passing = scheduler.point
-        tickets = AtomicCounter()  # a fetch-and-add: exactly one thread gets 0, on either build
+        self.switch = scheduler.halt_at_next_point("the schedule was cut at the campaign's deadline")
 
-        def halt(kind: str, detail: object = None) -> None:
-            if tickets.fetch_add() == 0:
-                self.raised = True  # raised once: later points pass, so every thread can unwind
-                raise Halt("the schedule was cut at the campaign's deadline")
-            passing(kind, detail)
+    @property
+    def installed(self) -> bool:
+        """Whether it is in place (not while the idle scheduler is active: before the run's threads exist)."""
+        return self.switch is not None
 
-        scheduler.abandon()  # a controlled scheduler stops steering: every point reaches point() below
-        scheduler.point = halt  # type: ignore[method-assign]
-        self.installed = True
+    @property
+    def raised(self) -> bool:
+        """Whether the halt was raised (the run's end, if it ends, is the halt's doing)."""
+        return self.switch is not None and self.switch.raised
 
 
 def _wait(deadline: float | None, halt: _Halt | None) -> float:

@@ -86,6 +86,7 @@ from testbed.probes import pct_horizon, portfolio_member
 from testbed.reproduce import reproduce_command
 from testbed.runtime import Config, ConfigError, Program, derive_seed
 from testbed.scenarios import DEFAULT_SCENARIO, scenario_config
+from testbed.sched import RunActive
 
 __all__ = ["HYPOTHESIS_DB", "Finding", "StressResult", "stress"]
 
@@ -220,6 +221,8 @@ class _Campaign:
                 run_in_processes(jobs, runner, self.schedule, self.budget_left, self.record, self.stopping, log_level)
         except KeyboardInterrupt:
             self.result.stopped = self.result.stopped or "interrupt"
+        except RunActive as error:  # a stuck schedule of an earlier campaign in this process holds on
+            self.result.stopped = self.result.stopped or str(error)
         except concurrent.futures.BrokenExecutor as error:  # a worker died (the OOM killer)
             self.lost("worker", error)
         except campaign_cluster.ClusterLost as error:

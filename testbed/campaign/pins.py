@@ -25,7 +25,7 @@ from typing import Any
 
 from testbed.pinning import pin_trace
 from testbed.runtime import ConfigError, Program
-from testbed.sched import TraceError
+from testbed.sched import RunActive, TraceError
 
 __all__ = ["PIN_SECONDS", "pin_buckets", "unpinned_note"]
 
@@ -66,7 +66,7 @@ def pin_buckets(
                 target=(signature.invariant, signature.operation, signature.roles),
                 stop=stopping,
             )
-        except (TraceError, ConfigError) as error:  # the program's file changed since the schedule ran
+        except (TraceError, ConfigError, RunActive) as error:  # the program's file changed; a stuck run holds on
             bucket.pin = {"pinned": False, "schedules": 0, "seconds": 0.0, "how": None, "cut": False}
             bucket.pin["error"] = str(error)
             continue

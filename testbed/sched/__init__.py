@@ -40,6 +40,8 @@ from testbed.sched._minimize import Minimized, minimize_tape, trim_tape
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import (
     FreeScheduler,
+    HaltSwitch,
+    RunActive,
     Scheduler,
     active_scheduler,
     point,
@@ -135,6 +137,7 @@ __all__ = [
     "NEVER",
     "Event",
     "Halt",
+    "HaltSwitch",
     "FreeScheduler",
     "Lock",
     "ParkingLot",
@@ -142,6 +145,7 @@ __all__ = [
     "Scheduler",
     "Violation",
     "WaitTimeout",
+    "RunActive",
     "active_scheduler",
     "point",
     "running",

@@ -32,10 +32,12 @@ from _thread import get_ident
 from collections.abc import Callable, Iterator
 
 from testbed.sched._access import access
+from testbed.sched._atomic import AtomicCounter
+from testbed.sched._halts import Halt
 from testbed.sched._parking import ParkingLot, Patience, What, park_free
 from testbed.sched._seeds import derive_seed
 
-__all__ = ["FreeScheduler", "Scheduler", "active_scheduler", "point", "running"]
+__all__ = ["FreeScheduler", "HaltSwitch", "RunActive", "Scheduler", "active_scheduler", "point", "running"]
 
 #: False on a free-threaded build running without the GIL (PEP 703)
 _GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -53,6 +55,8 @@ class Scheduler:
     timeout_cap: float = 6.0
     #: True for a scheduler that serializes threads (blocking goes through it)
     controlled: bool = False
+    #: why the run was given up while still active (:meth:`orphan`); None while it is wanted
+    orphaned: str | None = None
     #: told ``(error, thread name)`` when a :class:`~testbed.sched.Thread` the code
     #: under test started raises (an explored schedule's failure); None: ``threading.excepthook``
     on_thread_error: Callable[[BaseException, str], None] | None = None
@@ -127,6 +131,34 @@ class Scheduler:
 
     def abandon(self) -> None:
         """Stop steering threads (the run timed out); free mode never steers."""
+
+    def halt_at_next_point(self, message: str, *, every_thread: bool = False) -> HaltSwitch:
+        """End the run from inside its threads: the next scheduling point raises a :class:`Halt`.
+
+        Once (the first thread to reach a point; later points pass, so every
+        thread can unwind through its ``finally`` blocks and the run's top
+        levels end it as the step limit does), or once in each thread this
+        scheduler spawned (``every_thread``: an orphaned run, none of whose
+        threads may go on).  A controlled scheduler stops steering first, so
+        every point reaches the switch.
+        """
+        threads = frozenset(self.threads)
+        switch = HaltSwitch(self.point, message, threads if every_thread else None)
+        self.abandon()
+        self.point = switch  # type: ignore[method-assign]
+        return switch
+
+    def orphan(self, why: str) -> None:
+        """Give this run up while it is still active (stuck past a campaign's deadline).
+
+        Python cannot stop a thread, so the run stays active until its
+        threads end; each is halted at its next scheduling point and every
+        wait re-checks at once.  Meanwhile :func:`running` waits up to
+        ``wait_timeout`` for it before refusing a new run with ``why``.
+        """
+        self.orphaned = why
+        self.halt_at_next_point(f"the run was given up: {why}", every_thread=True)
+        self.interrupt_waits()
 
     def current_task(self) -> object | None:
         """The steered thread calling this, if any (only controlled schedulers steer)."""
@@ -306,8 +338,49 @@ class _ThreadCell:
         self.random = random.Random(seed).random
 
 
+class HaltSwitch:
+    """A scheduler's ``point`` that raises one :class:`Halt`, then passes.
+
+    One in all (``threads`` None: whichever thread comes first), or one in
+    each of ``threads`` (an orphaned run's own threads, by identity: an
+    ident is reused once its thread ends), in
+    which case any other thread's point does nothing at all: it belongs to
+    a run being set up while the orphan still holds the slot.
+    """
+
+    def __init__(
+        self, passing: Callable[[str, object], None], message: str, threads: frozenset[threading.Thread] | None
+    ) -> None:
+        self._passing = passing
+        self._message = message
+        self._tickets = AtomicCounter()  # a fetch-and-add: exactly one thread gets 0, on either build
+        self._threads = threads
+        self._halted = threading.local()
+        #: whether a halt was raised (the run's end, if it ends, is the halt's doing)
+        self.raised = False
+
+    def __call__(self, kind: str, detail: object = None) -> None:
+        if self._threads is None:
+            first = self._tickets.fetch_add() == 0
+        elif threading.current_thread() not in self._threads:
+            return
+        else:
+            first = not getattr(self._halted, "done", False)
+            self._halted.done = True
+        if first:
+            self.raised = True
+            raise Halt(self._message)
+        self._passing(kind, detail)
+
+
+class RunActive(RuntimeError):
+    """:func:`running` was asked for a run while another is active in this process."""
+
+
 _idle = Scheduler()
 _active: Scheduler = _idle
+# Guards the hand-over of ``_active``, and lets a new run wait for an orphaned one to end.
+_handover = threading.Condition(threading.Lock())
 
 
 def point(kind: str = "point", detail: object = None, *, obj: object = None, write: bool | None = None) -> None:
@@ -344,15 +417,25 @@ def running(scheduler: Scheduler) -> Iterator[Scheduler]:
     """Make ``scheduler`` the active one for the duration of a run.
 
     Only one run is active per process at a time: the scheduler is global
-    because ``point`` is called from every thread of the model.
+    because ``point`` is called from every thread of the model.  A run given
+    up while still active (:meth:`Scheduler.orphan`) is waited for, up to
+    its ``wait_timeout``; past that, or for a run that is simply active,
+    :class:`RunActive` says which.
     """
     global _active
-    if _active is not _idle:
-        raise RuntimeError("a run is already active in this process")
-    _active = scheduler
+    with _handover:
+        orphan = _active.orphaned
+        if orphan is not None:
+            _handover.wait_for(lambda: _active is _idle, timeout=_active.wait_timeout)
+        if _active is not _idle:
+            why = "" if orphan is None else f" ({orphan}; its threads pass no scheduling point: use a new process)"
+            raise RunActive(f"a run is already active in this process{why}")
+        _active = scheduler
     scheduler.start()
     try:
         yield scheduler
     finally:
         scheduler.stop()
-        _active = _idle
+        with _handover:
+            _active = _idle
+            _handover.notify_all()
