@@ -6,11 +6,13 @@ import pytest
 
 import testbed
 
-#: schedules per scenario: a few hundred in all, within the suite's time budget
+#: schedules per scenario: a few hundred in all, within the suite's time budget (the
+#: thousands are stress/test_clean_soak.py's, per strategy)
 SCHEDULES = {
-    "mixed": 150,
-    "work-stealing": 30,
-    "store-buffer-storm": 150,
+    "mixed": 100,
+    # about twice the cost of a mixed schedule: four workers, many short scavenges
+    "work-stealing": 20,
+    "store-buffer-storm": 100,
     "waltz": 50,
     "deopt-storm": 30,
     "weak-list-churn": 30,
