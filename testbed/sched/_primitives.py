@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
 import threading
 from _thread import get_ident
 from collections.abc import Callable, Iterator
@@ -49,6 +48,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from testbed.sched import _points
+from testbed.sched._atomic import AtomicCounter
 from testbed.sched._parking import ParkingLot, Patience
 from testbed.sched._points import point
 
@@ -64,15 +64,17 @@ __all__ = [
     "fresh_names",
 ]
 
-_counters: dict[str, itertools.count[int]] = {}
+# A fetch-and-add per kind, not ``itertools.count``: on a free-threaded build two
+# threads making primitives at once must never get the same number.
+_counters: dict[str, AtomicCounter] = {}
 
 
 def auto_name(kind: str) -> str:
     """``kind-N``: the N-th unnamed primitive of that kind since the counters (re)started."""
     counter = _counters.get(kind)
     if counter is None:
-        counter = _counters.setdefault(kind, itertools.count(1))
-    return f"{kind}-{next(counter)}"
+        counter = _counters.setdefault(kind, AtomicCounter(1))
+    return f"{kind}-{counter.fetch_add()}"
 
 
 @contextlib.contextmanager
