@@ -333,7 +333,7 @@ def _json_parse_sweep() -> Config:
     # handing out ranges of low pages, which the sweeper reaches last.
     return Config(
         scenario="json-parse-sweep",
-        ops=200,
+        ops=100,
         gc_interval=6,
         mark_compact_every=1,
         concurrent_sweeping=True,
