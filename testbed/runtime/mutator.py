@@ -367,6 +367,11 @@ class Mutator:
         trim_to_header(buffer.get(), carved)
         # The program's view: the buffer is now a header-only ByteArray, as if made so.
         self._observer.on_alloc(self, buffer.get())
+        isolate.events.record(
+            "json-object",
+            f"#{host.get().lid}: {len(carved)} heap number(s) carved from ByteArray #{buffer.get().lid} "
+            f"on {buffer.get().page.name}, which is trimmed to its header",
+        )
         return host
 
     # -- helpers -------------------------------------------------------------

@@ -76,6 +76,7 @@ CASES = [
     ("deopt-overwrites-during-sweep", "sweeper-races", 14),
     ("scavenge-while-sweeping", "sweeper-races", 4),
     ("deopt-skipped-when-already-marked", "deopt-mark-race", 5),
+    ("json-buffer-trimmed-unswept", "json-parse-sweep", 4),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
