@@ -333,8 +333,8 @@ def _json_parse_sweep() -> Config:
     # handing out ranges of low pages, which the sweeper reaches last.
     return Config(
         scenario="json-parse-sweep",
-        ops=100,
-        gc_interval=6,
+        ops=60,
+        gc_interval=10,
         mark_compact_every=1,
         concurrent_sweeping=True,
         page_words=64,
