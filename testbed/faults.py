@@ -235,6 +235,17 @@ FAULTS: tuple[Fault, ...] = (
         "follow-up JDK-8300926, openjdk/jdk#12585)",
         runtime="HotSpot",
     ),
+    Fault(
+        name="json-buffer-trimmed-unswept",
+        summary="JSON.parse trims its heap-number buffer to its header without waiting for the concurrent "
+        "sweeper to sweep the buffer's page, so the sweeper sees a short live ByteArray followed by unmarked "
+        "words, frees the heap numbers the new object holds and hands their memory out again",
+        caught_by="no-dangling",
+        where="testbed/runtime/mutator.py",
+        scenario="json-parse-sweep",
+        bug='v8:11837, CVE-2021-30541 (fix: V8 81181a8ad80a "[JSON] Fix GC issue in BuildJsonObject", 2021; '
+        "Node.js cherry-pick nodejs/node#39187 for nodejs/node#37553)",
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -332,6 +332,38 @@ def _deopt_mark_race() -> Config:
     )
 
 
+def _json_parse_sweep() -> Config:
+    # JSON.parse building pretenured objects of heap numbers while a
+    # concurrent sweep runs after every scavenge over small old pages: the
+    # object allocated after each number buffer sometimes starts a
+    # mark-compact, whose sweeper has the buffer's page still to sweep when
+    # the parser trims the buffer.  Old-space churn keeps the free list
+    # handing out ranges of low pages, which the sweeper reaches last.
+    return Config(
+        scenario="json-parse-sweep",
+        ops=60,
+        gc_interval=10,
+        mark_compact_every=1,
+        concurrent_sweeping=True,
+        page_words=64,
+        lab_words=8,
+        mix=Mix(
+            alloc=8,
+            alloc_old=6,
+            store=4,
+            barrier_store=1,
+            store_smi=1,
+            load=10,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=1,
+            park=1,
+            json_object=12,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -406,6 +438,13 @@ SCENARIOS: dict[str, Scenario] = {
             "separate steps",
             "two threads marking the same code for deoptimization (HotSpot JDK-8299074)",
             _deopt_mark_race,
+        ),
+        Scenario(
+            "json-parse-sweep",
+            "JSON.parse builds pretenured objects of heap numbers carved from one ByteArray each, trimmed to "
+            "its header, while a concurrent sweep runs after every scavenge over small old pages",
+            "the sweeper against an object trimmed in place (V8 v8:11837)",
+            _json_parse_sweep,
         ),
     )
 }

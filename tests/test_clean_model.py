@@ -21,6 +21,8 @@ SCHEDULES = {
     "sweeper-races": 20,
     # its deopts stop the world in real time, about a second a schedule: a few
     "deopt-mark-race": 5,
+    # a mark-compact and a concurrent sweep at every pause: about a second a schedule on a loaded machine
+    "json-parse-sweep": 3,
 }
 
 

@@ -212,5 +212,8 @@ class Sweeper:
 
 def _zap_fields(obj: HeapObject, start: int, end: int) -> None:
     """Zap the fields of ``obj`` lying in page words ``[start, end)``: freed memory inside a live object."""
-    for address in range(start, end):
-        obj.fields[address - obj.offset - 1] = ZAP
+    # A mutator may have trimmed the object since its size was read (the
+    # JSON parser's number buffer): words past its fields are no longer its.
+    fields = obj.fields
+    for address in range(start, min(end, obj.offset + 1 + len(fields))):
+        fields[address - obj.offset - 1] = ZAP

@@ -66,6 +66,8 @@ class Mix:
     alloc_folded: int = 0
     #: the same literal from a pretenured allocation site (old space)
     alloc_folded_old: int = 0
+    #: ``JSON.parse`` builds a pretenured object of heap-number fields through one ByteArray (V8's mutable double buffer)
+    json_object: int = 0
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)]

@@ -36,6 +36,7 @@ from testbed.heap import (
     ThreadAllocator,
     write_field,
 )
+from testbed.heap.double_buffer import buffer_fields, buffer_length, carve_heap_number, reserve_lids, trim_to_header
 from testbed.heap.folding import allocate_folded, fold, initialize_folded
 from testbed.heap.layout import property_holder, tagged_count
 from testbed.heap.normalize import migrate_to_dictionary
@@ -334,6 +335,44 @@ class Mutator:
         for host, index, stored in initialize_folded(objects, raw, self.store_buffer, elide_barrier=True):
             self._observer.on_field_write(self, host, index, stored)
         return handles
+
+    def build_json_object(self, values: list[int]) -> Handle:
+        """``JSON.parse`` building a pretenured object whose fields are heap numbers (``BuildJsonObject``).
+
+        One old ByteArray is allocated for all the numbers, then the object
+        (an allocation: a mark-compact may run here and hand the buffer's
+        page to the concurrent sweeper); then, allocating nothing, each
+        number is carved out of the buffer's payload and stored, and the
+        buffer is trimmed to its header (:mod:`testbed.heap.double_buffer`).
+        Before the trim the buffer's page must be swept (V8 81181a8ad80a,
+        v8:11837); fault ``json-buffer-trimmed-unswept`` trims at once.
+        """
+        isolate = self.isolate
+        buffer = self.alloc(buffer_fields(len(values)), old=True, kind=Kind.BYTE_ARRAY)
+        self.store(buffer, 0, buffer_length(len(values)))
+        lids = reserve_lids(isolate.heap, len(values))
+        host = self.alloc(len(values), old=True)  # may collect: the buffer is marked, its payload words are not
+        carved = []
+        for index, value in enumerate(values):
+            number = carve_heap_number(buffer.get(), index, lids[index], value)
+            self._observer.on_alloc(self, number)
+            self._observer.on_heap_op(self, "store")
+            write_field(host.get(), index, number, self.store_buffer)
+            self._observer.on_field_write(self, host.get(), index, number)
+            carved.append(number)
+        full = isolate.full_collector
+        if full is not None and "json-buffer-trimmed-unswept" not in self._faults:
+            full.ensure_swept(buffer.get().page, isolate)
+        self._observer.on_heap_op(self, "trim")
+        trim_to_header(buffer.get(), carved)
+        # The program's view: the buffer is now a header-only ByteArray, as if made so.
+        self._observer.on_alloc(self, buffer.get())
+        isolate.events.record(
+            "json-object",
+            f"#{host.get().lid}: {len(carved)} heap number(s) carved from ByteArray #{buffer.get().lid} "
+            f"on {buffer.get().page.name}, which is trimmed to its header",
+        )
+        return host
 
     # -- helpers -------------------------------------------------------------
 

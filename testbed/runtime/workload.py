@@ -132,3 +132,13 @@ def standard_program(m: Mutator) -> None:
             value = young[-1] if young else rng.randint(-1000, 1000)
             group = m.alloc_folded(FOLDED_GROUP, rng.randint(1, config.max_fields), op == "alloc_folded_old", value)
             handles[-1].extend(group)
+        elif op == "json_object":
+            if len(handles[-1]) >= config.scope_handles:
+                m.close_scope()  # as for alloc: a full scope closes (the outermost starts afresh)
+                if len(handles) > 1:
+                    handles.pop()
+                else:
+                    m.open_scope()
+                    handles[0] = []
+            count = rng.randint(1, config.max_fields)
+            handles[-1].append(m.build_json_object([rng.randint(-1000, 1000) for _ in range(count)]))

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(60)
 _release = threading.Event()
 
 
-def sleeps_without_points(m) -> None:  # noqa: ANN001 - a mutator, as any user program gets it
+def sleeps_without_points(m) -> None:
     with m.scope():
         if m.index == 0:
             _release.wait(20)  # passes no scheduling point: the campaign sees it stuck
@@ -56,7 +56,7 @@ def test_a_stuck_schedule_that_ends_later_frees_the_process_for_the_next_run() -
 def test_a_run_refused_by_a_stuck_schedule_names_it_and_a_campaign_stops_keeping_its_word() -> None:
     _stuck_campaign()
     try:
-        with pytest.raises(RunActive, match="sleeps_without_points seed .* stuck at a campaign's deadline"):
+        with pytest.raises(RunActive, match=r"sleeps_without_points seed .* stuck at a campaign's deadline"):
             testbed.run(testbed.Config(seed=1, ops=30))
         later = testbed.stress(schedules=3)
         assert later.schedules == 0 and later.interrupted

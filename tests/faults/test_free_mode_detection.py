@@ -23,6 +23,7 @@ controlled scheduler.
     deopt-overwrites-during-sweep  sweeper-races       71/120     0.49        14      4.6e-5
     scavenge-while-sweeping        sweeper-races       40/40      0.075       4       3.2e-5
     deopt-skipped-when-already-marked  deopt-mark-race  76/80  0.12  5  2.5e-5
+    json-buffer-trimmed-unswept        json-parse-sweep 78/80  0.08  4  4.1e-5
 
     no-slot-clear-on-layout-change      layout-and-folding  40/40  0.075  4  3.2e-5
     barrier-elided-for-pretenured-fold  layout-and-folding  40/40  0.075  4  3.2e-5
@@ -76,6 +77,7 @@ CASES = [
     ("deopt-overwrites-during-sweep", "sweeper-races", 14),
     ("scavenge-while-sweeping", "sweeper-races", 4),
     ("deopt-skipped-when-already-marked", "deopt-mark-race", 5),
+    ("json-buffer-trimmed-unswept", "json-parse-sweep", 4),
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
