@@ -19,6 +19,10 @@ SCHEDULES = {
     "sweeper-races": 20,
     # its deopts stop the world in real time, about a second a schedule: a few
     "deopt-mark-race": 5,
+    # two sweeping threads over sweeper-races' workload: several seconds a
+    # schedule on a loaded machine; the soak and docs/bugs/go-46500-*.md's
+    # 30-schedule campaigns cover it further
+    "sweep-done-race": 2,
 }
 
 
