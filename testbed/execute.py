@@ -119,7 +119,11 @@ def execute(config: Config, scheduler: Scheduler) -> RunResult:
     collector = (
         ParallelScavenger(config.scavenger_workers, config.faults) if config.scavenger_workers else SerialScavenger()
     )
-    full_collector = MarkCompact(config.concurrent_sweeping, config.faults) if config.mark_compact_every else None
+    full_collector = (
+        MarkCompact(config.concurrent_sweeping, config.faults, config.sweeper_threads)
+        if config.mark_compact_every
+        else None
+    )
     isolate = Isolate(config, collector, checker, full_collector)
     deoptimizer = isolate.deoptimizer = TieringDeoptimizer(isolate)
     started = time.perf_counter()

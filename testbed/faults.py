@@ -246,6 +246,19 @@ FAULTS: tuple[Fault, ...] = (
         bug='v8:11837, CVE-2021-30541 (fix: V8 81181a8ad80a "[JSON] Fix GC issue in BuildJsonObject", 2021; '
         "Node.js cherry-pick nodejs/node#39187 for nodejs/node#37553)",
     ),
+    Fault(
+        name="sweep-done-before-popped-page-counted",
+        summary="with several sweeping threads, one pops a page and is counted as sweeping only afterwards; "
+        "another finds the list drained with nobody counted and sweeping is reported done, so the next "
+        "mark-compact starts and the page is swept twice against one marking (the second sweep reads the "
+        "marks the first consumed) and frees live objects",
+        caught_by="sweeper-paused-during-scavenge / no-dangling",
+        where="testbed/gc/sweeper.py",
+        scenario="sweep-done-race",
+        bug="golang/go#46500 (see golang/go#45315; fix: the sweeper count and the drained flag in one word, "
+        "activeSweep in src/runtime/mgcsweep.go, Go 1.17)",
+        runtime="Go",
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

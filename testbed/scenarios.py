@@ -364,6 +364,13 @@ def _json_parse_sweep() -> Config:
     )
 
 
+def _sweep_done_race() -> Config:
+    # The sweeper-races workload with two sweeping threads: a mark-compact
+    # after every scavenge waits until "sweeping is done", which the two
+    # threads taking the last pages decide between them (golang/go#46500).
+    return _sweeper_races().replace(scenario="sweep-done-race", sweeper_threads=2)
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -445,6 +452,13 @@ SCENARIOS: dict[str, Scenario] = {
             "its header, while a concurrent sweep runs after every scavenge over small old pages",
             "the sweeper against an object trimmed in place (V8 v8:11837)",
             _json_parse_sweep,
+            ),
+        Scenario(
+            "sweep-done-race",
+            "sweeper-races with two sweeping threads: the next mark-compact, a scavenge and the deoptimizer's "
+            "in-place rewrites wait for sweeping to be done (the list drained, no thread counted sweeping)",
+            "two sweepers deciding that sweeping is done (Go golang/go#46500)",
+            _sweep_done_race,
         ),
     )
 }

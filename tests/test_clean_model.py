@@ -23,6 +23,10 @@ SCHEDULES = {
     "deopt-mark-race": 5,
     # a mark-compact and a concurrent sweep at every pause: about a second a schedule on a loaded machine
     "json-parse-sweep": 3,
+    # two sweeping threads over sweeper-races' workload: several seconds a
+    # schedule on a loaded machine; the soak and docs/bugs/go-46500-*.md's
+    # 30-schedule campaigns cover it further
+    "sweep-done-race": 2,
 }
 
 

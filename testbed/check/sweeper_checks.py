@@ -31,9 +31,9 @@ class SweeperChecks:
     """What the sweeping thread was seen doing, and since when."""
 
     def __init__(self) -> None:
-        #: the item the sweeping thread is on (its last start without an end), or None
-        self._current: str | None = None
-        #: every item it began, in order (only its own thread appends)
+        #: the items the sweeping threads are on (started, not yet ended), oldest first
+        self._current: list[str] = []
+        #: every item they began, in order
         self._began: list[str] = []
         #: how many items it had begun when this pause started (None: no pause being checked)
         self._begun_at_pause: int | None = None
@@ -41,12 +41,12 @@ class SweeperChecks:
     # -- the sweeping thread's hooks (on that thread) --------------------------
 
     def started(self, item: str) -> None:
-        self._current = item
+        self._current.append(item)
         self._began.append(item)
 
     def ended(self, item: str) -> None:
-        if self._current == item:
-            self._current = None
+        if item in self._current:
+            self._current.remove(item)
 
     # -- the pause (on the initiator) ------------------------------------------
 
@@ -56,7 +56,7 @@ class SweeperChecks:
             return  # no mark-compact, so nothing is ever swept
         found.evaluate(INVARIANT)
         begun = len(self._began)
-        current = self._current
+        current = self._current[0] if self._current else None
         if current is not None:
             scavenge = isolate.stats.scavenges + 1
             found.add(INVARIANT, f"the sweeper is working on {current} as scavenge {scavenge} starts")
@@ -67,7 +67,7 @@ class SweeperChecks:
             return
         found.evaluate(INVARIANT)
         began = self._began[self._begun_at_pause :]
-        current = self._current
+        current = self._current[0] if self._current else None
         scavenge = isolate.stats.scavenges
         if began:
             found.add(INVARIANT, f"the sweeper began {', '.join(began)} during scavenge {scavenge}")

@@ -22,7 +22,12 @@ the waltz depends on, in its historic shape:
   scavenge pauses it (:meth:`MarkCompact.pause_sweeping`, V8's
   ``Sweeper::PauseScope``) and the next mark-compact first waits for it to
   finish (``EnsureSweepingCompleted``).  Pages are swept by
-  :class:`testbed.gc.sweeper.Sweeper`.
+  :class:`testbed.gc.sweeper.Sweeper`;
+* with ``sweeper_threads`` above 1, further sweeping threads take pages of
+  the same sweep once the weak list is retired, and "the sweep is done"
+  (for ending it, for the next mark-compact, for a scavenge's pause and for
+  ``ensure_swept``) is Go's ``isSweepDone``: the list drained and no thread
+  counted as sweeping (golang/go#46500; see the sweeper module).
 
 No objects move ("compact" is kept for the name V8 gives the collector).
 
@@ -61,18 +66,24 @@ __all__ = ["MarkCompact"]
 class MarkCompact:
     """Stop-the-world marking; sweeping in the pause or on a sweeper thread."""
 
-    def __init__(self, concurrent_sweeping: bool, faults: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, concurrent_sweeping: bool, faults: frozenset[str] = frozenset(), sweeper_threads: int = 1
+    ) -> None:
         self.concurrent = concurrent_sweeping
+        #: sweeping threads besides the main one, which also retires the weak list
+        self._helpers = sweeper_threads - 1 if concurrent_sweeping else 0
         self.lock = Lock("sweeper")
         self.changed = Condition(self.lock, "sweeper")
         self._pending: tuple[set[int], int] | None = None
+        #: the job being swept, as (sweep generation, watermark): what helpers sweep for
+        self._job: tuple[int, int] = (0, 0)
         self._sweeping = False
         self._released = False
         # the sweeping thread has retired the weak list of its current job
         self._retired = False
         self._shutdown = False
         self._early_unlink = "unlink-before-marking-done" in faults
-        self.sweeper = Sweeper(self.changed)
+        self.sweeper = Sweeper(self.changed, late_count="sweep-done-before-popped-page-counted" in faults)
         self.collections = 0
         self._code_released = 0
 
@@ -86,6 +97,8 @@ class MarkCompact:
     def start(self, isolate: Isolate) -> None:
         if self.concurrent:
             active_scheduler().spawn("sweeper", self._sweeper_main, isolate)
+        for index in range(1, self._helpers + 1):
+            active_scheduler().spawn(f"sweeper-{index}", self._helper_main, isolate, f"sweeper-{index}")
 
     def shutdown(self) -> None:
         with self.lock:
@@ -117,9 +130,17 @@ class MarkCompact:
         with self.lock:
             self.sweeper.request_pause()
             self.changed.wait_for(
-                lambda: not self._released and (not self._sweeping or self._retired) and self.sweeper.between_items,
+                lambda: not self._released and (not self._sweeping or self._retired) and self._sweepers_idle(),
                 abandon=isolate.is_aborted,
             )
+
+    def _sweepers_idle(self) -> bool:
+        """Lock held: no thread sweeps a page: by their items, or (several threads) by their count.
+
+        With several sweeping threads the count is the one record of who is
+        sweeping, as Go's ``mheap_.sweepers`` is: what "done" reads, a pause reads too.
+        """
+        return self.sweeper.none_counted if self._helpers else self.sweeper.between_items
 
     def resume_sweeping(self) -> None:
         """The scavenge is over: the sweeper may go on."""
@@ -127,8 +148,20 @@ class MarkCompact:
             self.sweeper.resume()
 
     def ensure_swept(self, page: Page, isolate: Isolate) -> None:
-        """Before rewriting an object's header: its page must be swept (``EnsureSweepingCompletedForObject``)."""
-        if self.concurrent:
+        """Before rewriting an object's header: its page must be swept (``EnsureSweepingCompletedForObject``).
+
+        With several sweeping threads: all sweeping must be done, as the
+        crbug.com/1228036 fix itself asks (``EnsureSweepingCompleted``), which
+        trusts the sweepers' "done" (Go's ``isSweepDone``).
+        """
+        if self._helpers:
+            with self.lock:
+                # Go's isSweepDone, read directly: drained and nobody counted.
+                self.changed.wait_for(
+                    lambda: self._pending is None and (not self._sweeping or self.sweeper.sweeping_done),
+                    abandon=isolate.is_aborted,
+                )
+        elif self.concurrent:
             self.sweeper.ensure_page_swept(page, isolate.is_aborted)
 
     def _sweeper_main(self, isolate: Isolate) -> None:
@@ -149,6 +182,7 @@ class MarkCompact:
                 if self._pending is None or not self._released:
                     return  # shutdown or abort
                 marked, watermark = self._pending
+                self._job = (self.sweeper.generation, watermark)
                 self._pending = None
                 self._released = False
                 self._sweeping = True
@@ -156,11 +190,35 @@ class MarkCompact:
             try:
                 isolate.events.record("sweeper-start", "concurrent sweep after mark-compact")
                 self._sweep(isolate, marked, watermark)
+                if self._helpers:
+                    with self.lock:
+                        # The job ends when sweeping is done: drained, nobody counted.
+                        self.changed.wait_for(lambda: self.sweeper.sweeping_done, abandon=isolate.is_aborted)
                 isolate.events.record("sweeper-done", f"{self.freed} objects freed so far")
             finally:
                 with self.lock:
                     self._sweeping = False
                     self.changed.notify_all()
+
+    def _helper_main(self, isolate: Isolate, name: str) -> None:
+        try:
+            self._help(isolate, name)
+        except (Exception, Halt) as error:
+            isolate.report_thread_failure(name, error)
+
+    def _help(self, isolate: Isolate, name: str) -> None:
+        """A further sweeping thread: sweeps pages of each job once its weak list is retired."""
+        while True:
+            with self.lock:
+                self.changed.wait_for(
+                    lambda: self._shutdown or (self._sweeping and self._retired and self.sweeper.has_pages()),
+                    timeout=math.inf,
+                    abandon=isolate.is_aborted,
+                )
+                if self._shutdown or isolate.is_aborted():
+                    return
+                generation, watermark = self._job
+            self.sweeper.sweep_pages_counted(isolate, generation, watermark, name, isolate.is_aborted)
 
     # -- the collection --------------------------------------------------------
 
@@ -203,6 +261,8 @@ class MarkCompact:
         # the sweep is late: V8 allocates black during and after marking.
         watermark = isolate.heap.next_lid()
         self.sweeper.prepare(isolate.heap)
+        if self._helpers:
+            self.sweeper.set_marks(marked)
         if self.concurrent:
             with self.lock:
                 self._pending = (marked, watermark)  # started by start_sweeping()
@@ -231,4 +291,7 @@ class MarkCompact:
             with self.lock:
                 self._retired = True
                 self.sweeper.end(isolate)
-        self.sweeper.sweep_pages(isolate, marked, watermark, isolate.is_aborted)
+        if self._helpers:
+            self.sweeper.sweep_pages_counted(isolate, self._job[0], watermark, "sweeper", isolate.is_aborted)
+        else:
+            self.sweeper.sweep_pages(isolate, marked, watermark, isolate.is_aborted)

@@ -49,9 +49,21 @@ range of a page already swept.  Code space keeps no free list.  V8's
 ``EnsurePageIsSwept`` sweeps a page no sweeper has taken yet on the calling
 thread; here the caller waits for the sweeper thread to reach it.  V8 sweeps
 on several job workers; here one sweeper thread (or the pause, without
-concurrent sweeping) sweeps every page; V8's allocator also sweeps pages
+concurrent sweeping) sweeps every page by default; V8's allocator also sweeps pages
 itself when the free list runs dry (``ContributeToSweepingMain``), where the
 model's allocator bumps (expands) instead.
+
+Several sweeping threads (``Config.sweeper_threads`` above 1) follow Go's
+sweeper instead (src/runtime/mgcsweep.go): each thread is counted while it
+sweeps and one that finds the list empty sets "drained" (``activeSweep``,
+``sweepone``); sweeping is done when the list was drained and nobody is
+counted (``isSweepDone``), which is what ending a sweep, the next
+mark-compact and a scavenge's pause wait for; a page's marks are consumed
+by sweeping it, as Go's ``mspan.sweep`` turns the span's ``gcmarkBits``
+into its ``allocBits``; and each sweep has a generation (``mheap_.sweepgen``)
+so a thread of an older sweep takes no page of a newer one.  The fault
+``sweep-done-before-popped-page-counted`` counts a thread only after it
+popped its page, as before the fix of golang/go#46500.
 """
 
 from __future__ import annotations
@@ -77,14 +89,26 @@ class Sweeper:
     pause can wait for "between pages" and "done with the weak list" at once.
     """
 
-    def __init__(self, changed: Condition) -> None:
+    def __init__(self, changed: Condition, late_count: bool = False) -> None:
         self.changed = changed
         #: pages still to sweep, with the word extent each had at marking
         self._unswept: list[tuple[Page, int]] = []
         self._pause_requested = False
-        #: the item the sweeping thread is on (a page name, "weak list"), None between items;
+        #: the item each sweeping thread is on (a page name, "weak list"), by thread;
         #: what a pause and EnsurePageIsSwept wait on
-        self._item: str | None = None
+        self._items: dict[str, str] = {}
+        #: several sweeping threads (Go's ``mheap_.sweepers`` and ``sweepDrained``): how many
+        #: said they are sweeping, and whether one found the list empty since ``prepare``
+        self._active = 0
+        self._drained = False
+        #: which sweep this is (Go's ``mheap_.sweepgen``): ``prepare`` moves it on, and a
+        #: thread sweeping for an older one takes no page of the new list (``sweepLocker``)
+        self.generation = 0
+        #: the marks of the last marking, and the pages whose marks a sweep has read since
+        self._marks: set[int] = set()
+        self._marks_read: set[str] = set()
+        #: the fault ``sweep-done-before-popped-page-counted`` (golang/go#46500)
+        self._late_count = late_count
         #: objects freed whole
         self.freed = 0
 
@@ -106,6 +130,8 @@ class Sweeper:
         heap.old_space.reset_free_list()
         with self.changed:
             self._unswept = pages
+            self._drained = False
+            self.generation += 1
 
     def sweep_pages(
         self, isolate: Isolate, marked: set[int], watermark: int, aborted: Callable[[], bool] | None = None
@@ -127,27 +153,128 @@ class Sweeper:
                 with self.changed:
                     self.end(isolate)
 
-    def begin(self, isolate: Isolate, item: str) -> None:
+    # -- several sweeping threads (Go's sweepone, activeSweep) -------------------
+
+    def set_marks(self, marked: set[int]) -> None:
+        """End of marking (world stopped): the marks every page is swept against from now on.
+
+        Go keeps mark bits per span (``gcmarkBits``) and sweeping a span
+        consumes them: ``mspan.sweep`` makes them the span's ``allocBits``
+        and gives it cleared mark bits "in preparation for the next GC
+        round".  Here the marks of the last marking are read per page when
+        a counted sweeper starts it, and a page read once reads no marks
+        again until the next marking.
+        """
+        with self.changed:
+            self._marks = marked
+            self._marks_read = set()
+
+    def _page_marks(self, page: Page) -> set[int]:
+        """Lock held: the page's marks, consumed (Go's gcmarkBits swapped into allocBits)."""
+        if page.name in self._marks_read:
+            return set()
+        self._marks_read.add(page.name)
+        return self._marks
+
+    def sweep_pages_counted(
+        self, isolate: Isolate, generation: int, watermark: int, who: str, aborted: Callable[[], bool]
+    ) -> None:
+        """One of several sweeping threads: take and sweep pages of sweep ``generation`` until drained.
+
+        Each thread is counted while it sweeps, as Go's sweepers are
+        (``sweep.active.begin``/``end``), so :attr:`sweeping_done` (Go's
+        ``isSweepDone``) holds only when the list was found drained and no
+        thread still has a page.
+        """
+        while True:
+            with self.changed:
+                if self._pause_requested:
+                    isolate.events.record("sweeper-paused", f"{who} between pages, {len(self._unswept)} left")
+                    self.changed.wait_for(lambda: not self._pause_requested, timeout=math.inf, abandon=aborted)
+                taken = self._take_counted(isolate, who, generation, aborted)
+                if taken is None:
+                    return
+                page, extent = taken
+                marked = None if self._late_count else self._page_marks(page)
+            if marked is None:
+                # The bug (golang/go#46500): the page is popped but this thread is
+                # counted only now, as the pre-fix tryAcquire counted a sweeper.
+                point("sweeper-count", page.name)
+                with self.changed:
+                    self._active += 1
+                    marked = self._page_marks(page)
+            try:
+                self._sweep_page(isolate.heap, page, extent, marked, watermark)
+            finally:
+                with self.changed:
+                    self._active -= 1
+                    self.end(isolate, who)
+
+    def _take_counted(
+        self, isolate: Isolate, who: str, generation: int, aborted: Callable[[], bool] | None
+    ) -> tuple[Page, int] | None:
+        """Lock held: pop a page for ``who``; None once the list is drained (Go's ``sweepone``).
+
+        After the Go fix (golang/go#46500) a thread counts itself before it
+        pops, and never once the list was found drained (``activeSweep.begin``
+        fails), so "drained and nobody counted" means every popped page is
+        swept.  Before the fix (``late_count``) it popped first and was
+        counted only when it acquired the page (``sweepLocker.tryAcquire``).
+        A thread of an older sweep takes nothing from a newer list: Go's
+        ``tryAcquire`` moves a span's sweepgen from the locker's ``h-2`` to
+        ``h-1`` only.
+        """
+        if (aborted is not None and aborted()) or generation != self.generation:
+            return None
+        if not self._late_count:
+            if self._drained:
+                return None
+            self._active += 1
+        if not self._unswept:
+            self._drained = True
+            if not self._late_count:
+                self._active -= 1
+            isolate.events.record("sweeper-drained", f"{who} found no page left; {self._active} counted sweeping")
+            self.changed.notify_all()
+            return None
+        page, extent = self._unswept.pop()
+        self.begin(isolate, page.name, who)
+        return page, extent
+
+    @property
+    def sweeping_done(self) -> bool:
+        """Lock held: Go's ``isSweepDone``: the list was found drained and no thread is counted sweeping."""
+        return self._drained and self._active == 0
+
+    @property
+    def none_counted(self) -> bool:
+        """Lock held: no thread is counted sweeping (Go's ``mheap_.sweepers == 0``)."""
+        return self._active == 0
+
+    def begin(self, isolate: Isolate, item: str, who: str = "sweeper") -> None:
         """Lock held: the calling (sweeping) thread starts on ``item`` and says so."""
-        self._item = item
+        self._items[who] = item
         isolate.observer.on_sweep_start(isolate, item)
 
-    def end(self, isolate: Isolate) -> None:
+    def end(self, isolate: Isolate, who: str = "sweeper") -> None:
         """Lock held: the sweeping thread is between items again."""
-        item = self._item
-        self._item = None
+        item = self._items.pop(who, None)
         if item is not None:
             isolate.observer.on_sweep_end(isolate, item)
         self.changed.notify_all()
 
+    def has_pages(self) -> bool:
+        """Lock held: pages are listed and the list was not found drained."""
+        return bool(self._unswept) and not self._drained
+
     @property
     def between_items(self) -> bool:
-        """Lock held: the sweeping thread is on no page and not on the weak list."""
-        return self._item is None
+        """Lock held: no sweeping thread is on a page or on the weak list."""
+        return not self._items
 
     def unswept(self, page: Page) -> bool:
         """Lock held: the page is still listed or being swept."""
-        return self._item == page.name or any(listed is page for listed, _ in self._unswept)
+        return page.name in self._items.values() or any(listed is page for listed, _ in self._unswept)
 
     # -- the pause protocol (the scavenger) and EnsurePageIsSwept (the deoptimizer) --
 

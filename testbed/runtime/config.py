@@ -114,6 +114,9 @@ class Config:
     mark_compact_every: int = 0
     #: sweep after a mark-compact on a background thread while mutators run
     concurrent_sweeping: bool = False
+    #: sweeping threads with ``concurrent_sweeping`` (the first also retires the weak list);
+    #: with more than one, "sweeping done" is Go's count of drained list and active sweepers
+    sweeper_threads: int = 1
     #: translations also capture arrays, materialized in two phases through
     #: old-space ByteArray storage (V8's ``TranslatedState``)
     captured_arrays: bool = False
@@ -193,6 +196,9 @@ class Config:
         _positive("deopt_every_n_times", self.deopt_every_n_times, 0)
         _positive("mark_compact_every", self.mark_compact_every, 0)
         validate.boolean("concurrent_sweeping", self.concurrent_sweeping)
+        _positive("sweeper_threads", self.sweeper_threads)
+        if self.sweeper_threads > 8:
+            raise ConfigError(f"sweeper_threads must be at most 8, got {self.sweeper_threads}")
         validate.boolean("captured_arrays", self.captured_arrays)
         if self.scavenger_workers > 16:
             raise ConfigError(f"scavenger_workers must be at most 16, got {self.scavenger_workers}")

@@ -70,6 +70,7 @@ SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
 SHORT_SWEEP = (("ops", 300),)
 SHORT_MARK_RACE = (("ops", 200),)
+SHORT_SWEEP_DONE = (("ops", 100),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, invariant="store-buffers-flushed"),
@@ -94,6 +95,13 @@ CASES = [
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
     Case("deopt-skipped-when-already-marked", "deopt-mark-race", 1, SHORT_MARK_RACE, invariant="no-dangling"),
     Case("json-buffer-trimmed-unswept", "json-parse-sweep", 1, (), invariant="no-dangling"),
+    Case(
+        "sweep-done-before-popped-page-counted",
+        "sweep-done-race",
+        2,
+        SHORT_SWEEP_DONE,
+        invariant="sweeper-paused-during-scavenge",
+    ),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"

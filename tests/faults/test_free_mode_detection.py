@@ -81,7 +81,7 @@ CASES = [
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
-CONTROLLED_ONLY = {"unlocked-steal", "no-poll-in-deopt"}
+CONTROLLED_ONLY = {"unlocked-steal", "no-poll-in-deopt", "sweep-done-before-popped-page-counted"}
 
 
 def _caught_by(name: str) -> list[str]:
