@@ -23,9 +23,9 @@ preempts, counting each thread's points) and how schedule ``i`` with seed
   parameters apply to them): every member in turn, then ``surw`` and
   ``pct`` again, so SURW runs 3 schedules in 8 and PCT 2 in 8.  Those two
   are the only members that reach some bug of the benchmark
-  (bench/sctbench: SURW alone ``fib_bench``, at about 1 schedule in 520,
-  about the 1 in 577 of the interleavings of its user points that hit the
-  bug; PCT alone the 51-thread ``fkp2013``, about 1 in 250), so they get
+  (bench/sctbench: SURW alone ``fib_bench``, about 1 schedule in 340,
+  where 1 in 577 of the interleavings of its user points hit the bug;
+  PCT alone the 51-thread ``fkp2013``, about 1 in 250), so they get
   the larger shares; every other program there is found by three or
   more members within tens of schedules (docs/scheduling.md has the
   measurement).
