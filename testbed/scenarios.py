@@ -452,7 +452,7 @@ SCENARIOS: dict[str, Scenario] = {
             "its header, while a concurrent sweep runs after every scavenge over small old pages",
             "the sweeper against an object trimmed in place (V8 v8:11837)",
             _json_parse_sweep,
-            ),
+        ),
         Scenario(
             "sweep-done-race",
             "sweeper-races with two sweeping threads: the next mark-compact, a scavenge and the deoptimizer's "

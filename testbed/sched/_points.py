@@ -383,7 +383,7 @@ _active: Scheduler = _idle
 _handover = threading.Condition(threading.Lock())
 
 
-def point(kind: str = "point", detail: object = None, *, obj: object = None, write: bool | None = None) -> None:
+def point(kind: str = "point", detail: object = None, obj: object = None, write: bool | None = None) -> None:
     """Announce an operation on shared state; the scheduler may switch here.
 
     ``kind`` and ``detail`` say what the operation is (for logs); a bare
@@ -392,8 +392,15 @@ def point(kind: str = "point", detail: object = None, *, obj: object = None, wri
     changes it (unsaid: it may), so that partial-order strategies know a
     read and a write of one object race whatever their labels
     (:mod:`testbed.sched._access`; ``write`` alone names the label as the
-    object).
+    object).  Pass them by keyword (``point("load x", obj="x",
+    write=False)``).
     """
+    # obj and write are not keyword-only on purpose: a function with
+    # keyword-only parameters is never specialized by CPython's adaptive
+    # interpreter (3.11+: "simple" functions only), and every model point
+    # paid for it; bench/scheduler.py's nonswitch_point_vs_noop_call went
+    # 2.51 -> 3.46 with them keyword-only, 2.51 -> 2.74 (median of 5 runs
+    # on a loaded machine; best 2.44) as they are now.
     # The fast path of a controlled run, inline because a call is most of a
     # point's cost: below the scheduler's horizon nothing can happen but the
     # step count (see _controlled).  Other schedulers keep the horizon at 0.

@@ -21,7 +21,18 @@ For user code run by :func:`~testbed.sched.explore` (``user=True``) the
 interesting events are every point that is not an operation of a
 synchronization primitive: the user's own ``point()`` calls, with or
 without a named object, whatever their labels (the model's table knows
-none of them).
+none of them).  And there the walk keeps the paper's Gamma-completeness
+(every interleaving stays possible), as Fray's ``SURWScheduler`` does
+(cmu-pasta/fray, core/.../scheduler/SURWScheduler.kt): at each decision a
+runnable thread is drawn uniformly; one whose next operation is not
+interesting simply runs, one whose next operation is interesting runs
+only if it is the *intended* thread (drawn by the weights, kept until it
+runs), else it is set aside until the intended thread has run.  Without
+that, a switch between two lock operations never happens: SURW could not
+reach twostage_3's bug (bench/sctbench; the window is between
+``funcA``'s two critical sections), 0 of 5 seeds within 1,000 schedules.
+The model's walk (``user=False``) keeps its measured behaviour (switch
+only at interesting points; docs/ablation.md's rates are for it).
 """
 
 from __future__ import annotations
@@ -79,6 +90,10 @@ class SURWStrategy(Strategy):
         self._reached: dict[int, int] = {}
         #: whether each thread's pending point is interesting
         self._interesting: dict[int, bool] = {}
+        #: user mode: the thread whose interesting operation goes next (-1: none drawn yet)
+        self._intended = -1
+        #: user mode: threads set aside (their next operation is interesting, not the intended one's)
+        self._aside: set[int] = set()
 
     def register(self, index: int) -> None:
         self._reached[index] = 0
@@ -95,10 +110,33 @@ class SURWStrategy(Strategy):
         return max(profiled - self._reached.get(index, 0), 1)
 
     def decide(self, step: int, runnable: Sequence[int], current: int, current_runnable: bool) -> int:
-        if current_runnable and not self._interesting.get(current, True):
+        if self._user:
+            position = runnable.index(self._complete(runnable))
+        elif current_runnable and not self._interesting.get(current, True):
             return 0
-        weights = [self._remaining(t) for t in runnable]
-        position = self._rng.choices(range(len(runnable)), weights)[0]
+        else:
+            weights = [self._remaining(t) for t in runnable]
+            position = self._rng.choices(range(len(runnable)), weights)[0]
         if not current_runnable:
             return position
         return (position - runnable.index(current)) % len(runnable)
+
+    def _complete(self, runnable: Sequence[int]) -> int:
+        """The thread to run, drawn the Gamma-complete way (see the module docstring)."""
+        while True:
+            free = [t for t in runnable if t not in self._aside]
+            if not free:  # the intended thread blocked or ended: draw afresh
+                self._aside.clear()
+                self._intended = -1
+                continue
+            pick = free[self._rng.randrange(len(free))]
+            if not self._interesting.get(pick, True):
+                return pick
+            if self._intended not in free:
+                weights = [self._remaining(t) for t in free]
+                self._intended = free[self._rng.choices(range(len(free)), weights)[0]]
+            if pick == self._intended:
+                self._intended = -1
+                self._aside.clear()
+                return pick
+            self._aside.add(pick)

@@ -33,14 +33,14 @@ from typing import Any
 
 from testbed.sched import _points
 from testbed.sched._halts import Cancelled, Halt
-from testbed.sched._parking import ParkingLot
+from testbed.sched._joinable import Joinable
 from testbed.sched._points import point
-from testbed.sched._primitives import _patience, auto_name
+from testbed.sched._primitives import auto_name
 
 __all__ = ["Thread"]
 
 
-class Thread:
+class Thread(Joinable):
     """Run ``target(*args, **kwargs)`` (or :meth:`run`) in a thread of its own, steered when its starter is."""
 
     def __init__(
@@ -62,11 +62,7 @@ class Thread:
         self._target = target
         self._args = tuple(args)
         self._kwargs = dict(kwargs) if kwargs is not None else {}
-        #: ``join`` waits here for ``_ended``
-        self._lot = ParkingLot(f"thread {self.name}")
-        self._started = False
-        self._ended = False
-        self._ident: int | None = None
+        super().__init__(f"thread {self.name}")
 
     def start(self) -> None:
         """Start the thread: steered when the caller is, else a plain ``threading.Thread``."""
@@ -100,33 +96,13 @@ class Thread:
             else:
                 raise
         finally:
-            lot = self._lot
-            with lot.guard:
-                self._ended = True
-                if lot.waiters:
-                    _points._active.unpark(lot)
+            self._ending()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the thread has ended."""
-        if not self._started:
-            raise RuntimeError("cannot join thread before it is started")
-        if self._ident == get_ident():
-            raise RuntimeError("cannot join current thread")
-        point("thread-join", self.name)
-        lot = self._lot
-        with lot.guard:
-            if self._ended:
-                return
-        _points._active.park(lot, lambda: self._ended, f"thread {self.name!r} to end", _patience(timeout))
-
-    def is_alive(self) -> bool:
-        """Started and not yet ended."""
-        return self._started and not self._ended
-
-    @property
-    def ident(self) -> int | None:
-        """The thread's identifier once it runs (None before)."""
-        return self._ident
+        self._join(
+            "thread", self.name, timeout, "cannot join thread before it is started", "cannot join current thread"
+        )
 
     def __repr__(self) -> str:
         state = "initial" if not self._started else ("stopped" if self._ended else "started")

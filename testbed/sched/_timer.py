@@ -44,14 +44,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from testbed.sched import _points
-from testbed.sched._parking import ParkingLot
+from testbed.sched._joinable import Joinable
 from testbed.sched._points import point
-from testbed.sched._primitives import Event, _patience, auto_name
+from testbed.sched._primitives import Event, auto_name
 
 __all__ = ["Timer"]
 
 
-class Timer:
+class Timer(Joinable):
     """Run ``function(*args, **kwargs)`` after ``interval`` seconds in a thread of its own, unless cancelled."""
 
     def __init__(
@@ -76,11 +76,7 @@ class Timer:
         self.kwargs = dict(kwargs) if kwargs is not None else {}
         #: set by ``cancel()``, and after ``function`` returned
         self.finished = Event(f"{self.name}.finished")
-        #: ``join`` waits here for ``_ended``
-        self._lot = ParkingLot(self.name)
-        self._started = False
-        self._ended = False
-        self._ident: int | None = None
+        super().__init__(self.name)
 
     def start(self) -> None:
         """Start the timer's thread: steered when the caller is, else a plain daemon thread."""
@@ -109,11 +105,7 @@ class Timer:
                 self.function(*self.args, **self.kwargs)
                 finished.set()
         finally:
-            lot = self._lot
-            with lot.guard:
-                self._ended = True
-                if lot.waiters:
-                    _points._active.unpark(lot)
+            self._ending()
 
     def _sleep(self) -> None:
         """Free mode: sleep on ``finished``'s lot until it is set or the interval has passed."""
@@ -137,25 +129,8 @@ class Timer:
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the timer's thread has ended (fired and returned, or seen the cancel)."""
-        if not self._started:
-            raise RuntimeError(f"cannot join timer {self.name!r} before it is started")
-        if self._ident == get_ident():
-            raise RuntimeError(f"timer {self.name!r} cannot join itself")
-        point("timer-join", self.name)
-        lot = self._lot
-        with lot.guard:
-            if self._ended:
-                return
-        _points._active.park(lot, lambda: self._ended, f"timer {self.name!r} to end", _patience(timeout))
-
-    def is_alive(self) -> bool:
-        """Started and not yet ended."""
-        return self._started and not self._ended
-
-    @property
-    def ident(self) -> int | None:
-        """The timer thread's identifier once it runs (None before)."""
-        return self._ident
+        unstarted = f"cannot join timer {self.name!r} before it is started"
+        self._join("timer", self.name, timeout, unstarted, f"timer {self.name!r} cannot join itself")
 
     def __repr__(self) -> str:
         if not self._started:

@@ -3,8 +3,8 @@
 POS: the conflict table classifies a point into a resource and read/write;
 executing an operation re-draws the priorities of the pending operations it
 races with.  SURW: a profiling run counts each thread's interesting points;
-the walk switches only at interesting points, weighting threads by what
-they have left.  Both get every point from the scheduler, and only they do.
+the walk switches only at interesting points (user code: anywhere, the intended
+thread first at interesting ones), weighting threads by what they have left.  Both get every point from the scheduler, and only they do.
 """
 
 from __future__ import annotations
@@ -81,6 +81,31 @@ def test_surw_weights_by_remaining_interesting_points_and_keeps_the_thread_elsew
     surw.at_point(0, "slot-set-write-cell", 8)
     picks = [surw.decide(i, [0, 1], 0, True) for i in range(200)]
     assert sum(picks) > 180, "thread 1 has far more left"
+
+
+def test_user_surw_may_switch_at_a_primitive_and_runs_the_intended_thread_at_interesting_points() -> None:
+    # Gamma-completeness (Fray's SURWScheduler): a primitive's operation is not
+    # interesting, yet another thread may run first, or a window between two
+    # critical sections could never be entered (bench/sctbench/twostage_3).
+    def fresh(seed: int) -> SURWStrategy:
+        surw = SURWStrategy(seed, profile=[1, 1000], user=True)
+        surw.register(0)
+        surw.register(1)
+        surw.at_point(1, "user", None)
+        return surw
+
+    at_lock: list[int] = []
+    for seed in range(40):
+        surw = fresh(seed)
+        surw.at_point(0, "lock-acquire", "x")
+        at_lock.append(surw.decide(1, [0, 1], 0, True))
+    assert set(at_lock) == {0, 1}, "either thread may run at a lock operation"
+    picks = []
+    for seed in range(200):
+        surw = fresh(seed)
+        surw.at_point(0, "user", None)
+        picks.append(surw.decide(1, [0, 1], 0, True))
+    assert sum(picks) > 180, "both interesting: thread 1, with far more left, is the intended one"
 
 
 def worker(name: str, log: list[str]) -> object:
