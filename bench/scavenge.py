@@ -47,6 +47,13 @@ import time
 import testbed
 from testbed.runtime import Mutator
 
+#: local objects a task holds before publishing to the shared pool: 64, V8's
+#: first parallel scavenger's segment (``kCopiedListSegmentSize``, src/heap/scavenger.h;
+#: 256 today), for a heap of thousands of objects.  The scenarios' default of 8
+#: suits their heaps of a few hundred: here it would send most copies through
+#: the pool's lock (``bench/scavenge_profile.py --segment 8`` shows it).
+SEGMENT = 64
+
 
 def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
     """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests.
@@ -76,6 +83,7 @@ def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
         page_words=page_words,
         lab_words=256,
         new_space_pages=words // page_words + 2,
+        worklist_segment=SEGMENT,
         program=program,
         yield_probability=0.0,
         switch_interval=None,

@@ -37,7 +37,7 @@ def _mixed() -> Config:
 def _work_stealing() -> Config:
     # Four scavenger workers over large young graphs: handle scopes of 128
     # handles and a store-heavy mix give each root item a connected young
-    # graph, so the task that claims it outgrows SEGMENT_SIZE and publishes
+    # graph, so the task that claims it outgrows worklist_segment and publishes
     # half its local list again and again while tasks that ran out of items
     # steal from the pool.  A task returns as soon as it sees no work, so
     # steals overlap publishes only while some task still has a big graph:

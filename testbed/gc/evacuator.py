@@ -34,9 +34,6 @@ from testbed.sched import atomic_word, point
 
 __all__ = ["Evacuator"]
 
-#: objects a task keeps locally before publishing the older half
-SEGMENT_SIZE = 8
-
 
 class Evacuator:
     """Per-task state of one scavenge."""

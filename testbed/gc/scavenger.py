@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from testbed.gc.evacuator import SEGMENT_SIZE, Evacuator
+from testbed.gc.evacuator import Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
 from testbed.heap import HeapObject, Page, Tagged
 from testbed.sched import Condition, Halt, Lock, active_scheduler
@@ -75,6 +75,8 @@ class ScavengeJob:
         items.extend(("page", page) for page in list(heap.old_space.pages))
         self.items: ItemQueue[Item] = ItemQueue(items)
         self.worklist = Worklist(tasks, isolate.config.faults)
+        #: local objects a task holds before it publishes the older half (``Config.worklist_segment``)
+        self.segment = isolate.config.worklist_segment
         self.evacuators: list[Evacuator] = []
         self.finished = 0
         #: ``perf_counter`` when the job was handed to the tasks, and when the last task ended
@@ -123,7 +125,7 @@ class ScavengeJob:
     def _drain(self, evacuator: Evacuator) -> None:
         grey = evacuator.grey
         while grey:
-            if len(grey) > SEGMENT_SIZE and self.worklist.tasks > 1:
+            if len(grey) > self.segment and self.worklist.tasks > 1:
                 half = len(grey) // 2
                 self.worklist.publish(grey[:half])
                 del grey[:half]

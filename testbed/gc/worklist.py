@@ -17,7 +17,8 @@ after a scheduling point, as V8's is a ``std::atomic``: on a free-threaded
 build every task claims at once without a lock to queue on.
 
 Simplified: a task publishes the older half of its local list once it holds more than
-``SEGMENT_SIZE`` objects; V8's job asks the platform for more workers when
+``Config.worklist_segment`` objects (8; V8's segments hold 256 entries, 64 in its
+first parallel scavenger, for far larger heaps); V8's job asks the platform for more workers when
 the pool grows (``GetMaxConcurrency``), here a task that has returned is not
 run again.
 

@@ -126,6 +126,12 @@ class Config:
     page_words: int = 512
     lab_words: int = 32
     store_buffer_capacity: int = 64
+    #: objects a scavenger task keeps locally before it publishes the older half to the
+    #: shared pool.  V8's scavenger segments hold 256 entries (``kCopiedListSegmentSize``,
+    #: src/heap/scavenger.h; 64 in its first parallel scavenger) for heaps of many
+    #: thousands of objects; 8 keeps the scenarios' heaps of a few hundred publishing
+    #: and stealing
+    worklist_segment: int = 8
     #: a scavenge every N allocations of one mutator; 0 disables (``--gc-interval``)
     gc_interval: int = 0
     max_fields: int = 4
@@ -206,6 +212,7 @@ class Config:
         _positive("page_words", self.page_words, 64)
         _positive("lab_words", self.lab_words, 8)
         _positive("store_buffer_capacity", self.store_buffer_capacity)
+        _positive("worklist_segment", self.worklist_segment)
         _positive("gc_interval", self.gc_interval, 0)
         _positive("max_fields", self.max_fields)
         _positive("scope_handles", self.scope_handles, 2)

@@ -56,6 +56,31 @@ def test_four_workers_lose_forwarding_races_and_steal_on_a_fixed_random_schedule
     assert all(w["copied"] + w["promoted"] > 0 for w in result.stats["per_worker"].values()), "every worker worked"
 
 
+@pytest.mark.parametrize(("segment", "steals"), [(8, True), (1000, False)])
+def test_the_worklist_segment_sets_when_a_task_publishes(segment: int, steals: bool) -> None:
+    # 200 live objects in a chain, all held by handles: each root item of 64
+    # slots copies 64 objects at once, more than a segment of 8 (published,
+    # so stolen back at least by the publisher) and fewer than one of 1,000
+    # (kept local: nothing published, nothing to steal).
+    def program(m: testbed.Mutator) -> None:
+        with m.scope():
+            previous = None
+            for _ in range(200):
+                handle = m.alloc(fields=2)
+                if previous is not None:
+                    m.store(handle, 0, previous)
+                previous = handle
+            m.isolate.collect_garbage(m)
+
+    config = testbed.Config(
+        mutators=1, scavenger_workers=2, new_space_pages=4, program=program, worklist_segment=segment, seed=1
+    )
+    result = testbed.run(config)
+    assert result.ok, [v.to_json() for v in result.violations]
+    assert result.stats["copied"] == 200
+    assert (result.stats["steals"] > 0) is steals
+
+
 @pytest.mark.parametrize("strategy", ["random", "pct"])
 def test_controlled_parallel_scavenge_is_deterministic(strategy: str) -> None:
     first, second = (run("mixed", strategy, 4, RACY_SEED) for _ in range(2))

@@ -18,6 +18,7 @@ BAD_VALUES = [
     ("lab_words", {"lab_words": 4}),
     ("lab_words", {"lab_words": 1024, "page_words": 512}),
     ("store_buffer_capacity", {"store_buffer_capacity": 0}),
+    ("worklist_segment", {"worklist_segment": 0}),
     ("gc_interval", {"gc_interval": -5}),
     ("max_fields", {"max_fields": 0}),
     ("max_fields", {"max_fields": 40, "lab_words": 32}),
