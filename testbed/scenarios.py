@@ -324,6 +324,39 @@ def _deopt_mark_race() -> Config:
     )
 
 
+def _card_mark_stealing() -> Config:
+    # .NET's card marking with stealing (dotnet/runtime#117968): chunks of one
+    # 32-slot cell, so a page of 128 words is four chunks and three scavenger
+    # tasks take neighbouring chunks at once.  Old-to-young stores dominate and
+    # many are overwritten (Smis, old values) or outlive their target's youth,
+    # so tasks keep clearing runs of slots they no longer need next to slots
+    # another task is clearing; later stores land on the same old fields.
+    return Config(
+        scenario="card-mark-stealing",
+        card_chunk_cells=1,
+        scavenger_workers=3,
+        store_buffer_capacity=8,
+        page_words=128,
+        lab_words=16,
+        max_fields=3,
+        gc_interval=20,
+        ops=400,
+        mix=Mix(
+            alloc=16,
+            alloc_old=8,
+            store=10,
+            barrier_store=30,
+            store_smi=8,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=2,
+            park=1,
+        ),
+    )
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -397,6 +430,13 @@ SCENARIOS: dict[str, Scenario] = {
             "separate steps",
             "two threads marking the same code for deoptimization (HotSpot JDK-8299074)",
             _deopt_mark_race,
+        ),
+        Scenario(
+            "card-mark-stealing",
+            "three scavenger tasks claim one-cell chunks of small old pages (.NET card marking stealing) "
+            "under a storm of old-to-young stores, many overwritten before the next scavenge",
+            "scavenger tasks clearing remembered slots at chunk edges (.NET dotnet/runtime#117968)",
+            _card_mark_stealing,
         ),
     )
 }

@@ -21,7 +21,10 @@ promoted only by the age mark or when to-space is full.
 
 Faults: ``racy-forwarding`` installs forwarding by check-then-set, so two
 tasks can both "win" and the object ends up with two copies;
-``promote-without-remset`` forgets to record promoted objects' young fields.
+``promote-without-remset`` forgets to record promoted objects' young fields;
+``card-clear-past-chunk`` (.NET, dotnet/runtime#117968) lets a task's range
+of cleared slots run past its chunk into the next task's cell, as .NET's
+``card_transition`` did before the fix clamped it to the card stealing unit.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class Evacuator:
         self.slots_dropped = 0
         self._racy = "racy-forwarding" in faults
         self._record_promoted = "promote-without-remset" not in faults
+        self._unclamped = "card-clear-past-chunk" in faults
 
     # -- evacuation ------------------------------------------------------------
 
@@ -154,6 +158,51 @@ class Evacuator:
                 remembered_set.remove(host, index)
                 self.slots_dropped += 1
         remembered_set.release_empty_buckets(page)
+
+    def visit_remembered_chunk(self, page: Page, start: int, end: int) -> None:
+        """The remembered slots in words ``[start, end)`` of ``page``: one chunk, .NET-style.
+
+        .NET's ``mark_through_cards_for_segments`` with card marking
+        stealing (src/coreclr/gc/gc.cpp): a task walks the set bits of its
+        chunk (cells whose summary bit is clear are skipped), updates each
+        slot, and clears a run of slots it no longer needs in one
+        ``clear_cards`` call once it meets a slot it keeps
+        (``card_transition``); a run still open at the chunk's end stops
+        there (the fix of dotnet/runtime#117968).  Then the summary bits of
+        the chunk's empty cells are cleared.  No lock: the chunk's cells are
+        this task's alone.
+        """
+        remembered_set = self.heap.remembered_set
+        slot_set = page.slot_set
+        run_start: int | None = None
+        for address in list(slot_set.addresses(start, end)):
+            host = page.object_at(address)
+            if host is None:
+                continue
+            index = address - host.offset - 1
+            point("remset-scan", host.lid)
+            value = host.fields[index]
+            if self._on_slot_read is not None:
+                self._on_slot_read(host, index, value)
+            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
+                value = host.fields[index] = self.evacuate(value)
+            if isinstance(value, HeapObject) and value.page.young:
+                self.slots_kept += 1
+                if run_start is not None:
+                    remembered_set.clear_cards(page, run_start, address)
+                    run_start = None
+            else:
+                self.slots_dropped += 1
+                if run_start is None:
+                    run_start = address
+        if run_start is not None:
+            # The run ends where the next set bit is (.NET: the card of the next
+            # reference field); the fix clamps it to the chunk.
+            stop = end
+            if self._unclamped:
+                stop = slot_set.next_set(end) or page.capacity
+            remembered_set.clear_cards(page, run_start, stop)
+        remembered_set.clear_empty_summaries(page, start, end)
 
     def scan(self, obj: HeapObject) -> None:
         """Update ``obj``'s fields; record a promoted object's young fields."""
