@@ -241,7 +241,7 @@ FAULTS: tuple[Fault, ...] = (
         "up to the next set bit even past its chunk, so its read-modify-write of the next task's cell writes back "
         "a bit that task cleared along with the cell's summary bit; the bit stays set unseen, and a later "
         "old-to-young store into that slot finds it set and records nothing",
-        caught_by="remset-complete / no-from-space-refs / no-dangling",
+        caught_by="remset-precise / remset-complete / no-from-space-refs",
         where="testbed/gc/evacuator.py",
         scenario="card-mark-stealing",
         bug="dotnet/runtime#117968 ('fixing a bug in card mark stealing': card_transition's card clearing "

@@ -326,21 +326,25 @@ def _deopt_mark_race() -> Config:
 
 def _card_mark_stealing() -> Config:
     # .NET's card marking with stealing (dotnet/runtime#117968): chunks of one
-    # 32-slot cell, so a page of 128 words is four chunks and three scavenger
-    # tasks take neighbouring chunks at once.  Old-to-young stores dominate and
-    # many are overwritten (Smis, old values) or outlive their target's youth,
-    # so tasks keep clearing runs of slots they no longer need next to slots
-    # another task is clearing; later stores land on the same old fields.
+    # 32-slot cell, so an old page of 256 words is eight chunks and three
+    # scavenger tasks take neighbouring chunks at once.  LABs of 20 words and
+    # objects of up to 9 words put hosts across chunk edges; old-to-young
+    # stores dominate, into the few old hosts a scope of 8 handles keeps, and
+    # many are overwritten (Smis) or outlive their target's youth before the
+    # next scavenge, so tasks keep clearing runs of slots they no longer need
+    # next to slots another task is clearing, and later stores land on the
+    # same fields.
     return Config(
         scenario="card-mark-stealing",
         card_chunk_cells=1,
         scavenger_workers=3,
         store_buffer_capacity=8,
-        page_words=128,
-        lab_words=16,
-        max_fields=3,
+        page_words=256,
+        lab_words=20,
+        max_fields=8,
+        scope_handles=8,
         gc_interval=20,
-        ops=400,
+        ops=800,
         mix=Mix(
             alloc=16,
             alloc_old=8,

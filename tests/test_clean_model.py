@@ -19,6 +19,8 @@ SCHEDULES = {
     "sweeper-races": 20,
     # its deopts stop the world in real time, about a second a schedule: a few
     "deopt-mark-race": 5,
+    # .NET card marking (card_chunk_cells): three tasks, 800 ops, about a second a schedule
+    "card-mark-stealing": 5,
 }
 
 

@@ -196,13 +196,23 @@ class Evacuator:
                 if run_start is None:
                     run_start = address
         if run_start is not None:
-            # The run ends where the next set bit is (.NET: the card of the next
-            # reference field); the fix clamps it to the chunk.
+            # The fix clamps the run to the chunk.  Before it, a host straddling
+            # the chunk's end was scanned on, and the run reached its next set
+            # slot past the end (.NET: the card of its next reference field).
             stop = end
             if self._unclamped:
-                stop = slot_set.next_set(end) or page.capacity
+                stop = self._straddling_set_slot(page, end) or end
             remembered_set.clear_cards(page, run_start, stop)
         remembered_set.clear_empty_summaries(page, start, end)
+
+    @staticmethod
+    def _straddling_set_slot(page: Page, end: int) -> int | None:
+        """The first set slot past ``end`` of the host covering word ``end - 1``, if it straddles ``end``."""
+        host = page.object_at(end - 1) if end < page.capacity else None
+        if host is None:
+            return None
+        found = page.slot_set.next_set(end)
+        return found if found is not None and found < host.offset + host.size else None
 
     def scan(self, obj: HeapObject) -> None:
         """Update ``obj``'s fields; record a promoted object's young fields."""

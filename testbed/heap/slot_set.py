@@ -127,7 +127,7 @@ class SlotSet:
                 else:
                     mask = ((1 << (cell_end - address)) - 1) << (address % CELL_BITS)
                     value = bucket[cell]
-                    point("card-clear-write", address)
+                    point("card-clear-write", cell_start)
                     bucket[cell] = value & ~mask
             address = cell_end
 
