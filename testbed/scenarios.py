@@ -326,9 +326,11 @@ def _deopt_mark_race() -> Config:
 
 def _card_mark_stealing() -> Config:
     # .NET's card marking with stealing (dotnet/runtime#117968): chunks of one
-    # 32-slot cell, so an old page of 256 words is eight chunks and three
-    # scavenger tasks take neighbouring chunks at once.  LABs of 20 words and
-    # objects of up to 9 words put hosts across chunk edges; old-to-young
+    # 32-slot cell, so an old page of 256 words is eight chunks and four
+    # scavenger tasks take neighbouring chunks at once.  LABs of 40 words (not
+    # a multiple of 32) and objects of up to 25 words put hosts across chunk
+    # edges (one pos schedule caught the fault on 5 of 8 seeds; 2 of 10 with
+    # three tasks, 20-word LABs and 9-word objects); old-to-young
     # stores dominate, into the few old hosts a scope of 8 handles keeps, and
     # many are overwritten (Smis) or outlive their target's youth before the
     # next scavenge, so tasks keep clearing runs of slots they no longer need
@@ -337,11 +339,11 @@ def _card_mark_stealing() -> Config:
     return Config(
         scenario="card-mark-stealing",
         card_chunk_cells=1,
-        scavenger_workers=3,
+        scavenger_workers=4,
         store_buffer_capacity=8,
         page_words=256,
-        lab_words=20,
-        max_fields=8,
+        lab_words=40,
+        max_fields=24,
         scope_handles=8,
         gc_interval=20,
         ops=800,
@@ -437,7 +439,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "card-mark-stealing",
-            "three scavenger tasks claim one-cell chunks of small old pages (.NET card marking stealing) "
+            "four scavenger tasks claim one-cell chunks of small old pages (.NET card marking stealing) "
             "under a storm of old-to-young stores, many overwritten before the next scavenge",
             "scavenger tasks clearing remembered slots at chunk edges (.NET dotnet/runtime#117968)",
             _card_mark_stealing,

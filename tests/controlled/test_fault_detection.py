@@ -70,6 +70,7 @@ SHORT_MIXED = (("ops", 400), ("gc_interval", 40))
 SHORT_STORM = (("ops", 300),)
 SHORT_SWEEP = (("ops", 300),)
 SHORT_MARK_RACE = (("ops", 200),)
+SHORT_CARDS = (("ops", 300),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, invariant="store-buffers-flushed"),
@@ -93,6 +94,7 @@ CASES = [
     Case("deopt-overwrites-during-sweep", "sweeper-races", 3, SHORT_SWEEP, invariant="no-dangling"),
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
     Case("deopt-skipped-when-already-marked", "deopt-mark-race", 1, SHORT_MARK_RACE, invariant="no-dangling"),
+    Case("card-clear-past-chunk", "card-mark-stealing", 1, SHORT_CARDS, invariant="remset-precise"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"
