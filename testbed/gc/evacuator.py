@@ -68,6 +68,9 @@ class Evacuator:
         self._racy = "racy-forwarding" in faults
         self._record_promoted = "promote-without-remset" not in faults
         self._unclamped = "card-clear-past-chunk" in faults
+        #: with chunks (.NET card marking): promoted objects' young fields, recorded
+        #: only once every task has walked its chunks (ScavengeJob.finish)
+        self.deferred: list[tuple[HeapObject, int]] | None = [] if heap.card_chunk_cells else None
 
     # -- evacuation ------------------------------------------------------------
 
@@ -225,7 +228,13 @@ class Evacuator:
             if value.page.owner == NEW_FROM:
                 value = fields[index] = self.evacuate(value)
             if old_host and value.page.young and self._record_promoted:
-                self.heap.remembered_set.record(obj, index)
+                if self.deferred is not None:
+                    # A chunk's walker clears its cells without a lock: a bit set
+                    # in them meanwhile could be lost.  .NET sets the cards of
+                    # promoted objects after marking through cards, too.
+                    self.deferred.append((obj, index))
+                else:
+                    self.heap.remembered_set.record(obj, index)
 
     def give_up_labs(self) -> None:
         self.to_lab = None

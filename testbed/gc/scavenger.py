@@ -146,7 +146,7 @@ class ScavengeJob:
             evacuator.scan(grey.pop())
 
     def finish(self) -> None:
-        """Zap from-space, move the age mark, add the tasks' counters to the run's."""
+        """Zap from-space, move the age mark, record deferred slots, add the tasks' counters to the run's."""
         heap = self.isolate.heap
         stats = self.isolate.stats
         started = time.perf_counter()
@@ -156,6 +156,8 @@ class ScavengeJob:
         stats.parallel_s += max(0.0, self.last_end - self.published)
         heap.new_space.set_age_mark()
         for evacuator in self.evacuators:
+            if evacuator.deferred:
+                heap.remembered_set.insert_batch(evacuator.deferred)
             stats.copied += evacuator.copied
             stats.promoted += evacuator.promoted
             stats.forwarding_races_lost += evacuator.races_lost

@@ -94,7 +94,7 @@ CASES = [
     Case("deopt-overwrites-during-sweep", "sweeper-races", 3, SHORT_SWEEP, invariant="no-dangling"),
     Case("scavenge-while-sweeping", "sweeper-races", 1, SHORT_SWEEP, invariant="sweeper-paused-during-scavenge"),
     Case("deopt-skipped-when-already-marked", "deopt-mark-race", 1, SHORT_MARK_RACE, invariant="no-dangling"),
-    Case("card-clear-past-chunk", "card-mark-stealing", 1, SHORT_CARDS, invariant="remset-precise"),
+    Case("card-clear-past-chunk", "card-mark-stealing", 3, SHORT_CARDS, invariant="remset-precise"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"
