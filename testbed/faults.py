@@ -259,6 +259,19 @@ FAULTS: tuple[Fault, ...] = (
         "activeSweep in src/runtime/mgcsweep.go, Go 1.17)",
         runtime="Go",
     ),
+    Fault(
+        name="card-clear-past-chunk",
+        summary="with .NET card marking (card_chunk_cells), a scavenger task clears the slots it no longer needs "
+        "up to the next set bit even past its chunk, so its read-modify-write of the next task's cell writes back "
+        "a bit that task cleared along with the cell's summary bit; the bit stays set unseen, and a later "
+        "old-to-young store into that slot finds it set and records nothing",
+        caught_by="remset-precise / remset-complete / no-from-space-refs",
+        where="testbed/gc/evacuator.py",
+        scenario="card-mark-stealing",
+        bug="dotnet/runtime#117968 ('fixing a bug in card mark stealing': card_transition's card clearing "
+        "clamped to the card stealing unit, 2025-07-23)",
+        runtime=".NET",
+    ),
 )
 
 _BY_NAME = {fault.name: fault for fault in FAULTS}

@@ -364,6 +364,45 @@ def _json_parse_sweep() -> Config:
     )
 
 
+def _card_mark_stealing() -> Config:
+    # .NET's card marking with stealing (dotnet/runtime#117968): chunks of one
+    # 32-slot cell, so an old page of 256 words is eight chunks and four
+    # scavenger tasks take neighbouring chunks at once.  LABs of 40 words (not
+    # a multiple of 32) and objects of up to 25 words put hosts across chunk
+    # edges (one pos schedule caught the fault on 5 of 8 seeds; 2 of 10 with
+    # three tasks, 20-word LABs and 9-word objects); old-to-young
+    # stores dominate, into the few old hosts a scope of 8 handles keeps, and
+    # many are overwritten (Smis) or outlive their target's youth before the
+    # next scavenge, so tasks keep clearing runs of slots they no longer need
+    # next to slots another task is clearing, and later stores land on the
+    # same fields.
+    return Config(
+        scenario="card-mark-stealing",
+        card_chunk_cells=1,
+        scavenger_workers=4,
+        store_buffer_capacity=8,
+        page_words=256,
+        lab_words=40,
+        max_fields=24,
+        scope_handles=8,
+        gc_interval=20,
+        ops=800,
+        mix=Mix(
+            alloc=16,
+            alloc_old=8,
+            store=10,
+            barrier_store=30,
+            store_smi=8,
+            load=4,
+            open_scope=2,
+            close_scope=2,
+            frame=1,
+            set_global=2,
+            park=1,
+        ),
+    )
+
+
 def _sweep_done_race() -> Config:
     # The sweeper-races workload with two sweeping threads: a mark-compact
     # after every scavenge waits until "sweeping is done", which the two
@@ -459,6 +498,13 @@ SCENARIOS: dict[str, Scenario] = {
             "in-place rewrites wait for sweeping to be done (the list drained, no thread counted sweeping)",
             "two sweepers deciding that sweeping is done (Go golang/go#46500)",
             _sweep_done_race,
+        ),
+        Scenario(
+            "card-mark-stealing",
+            "four scavenger tasks claim one-cell chunks of small old pages (.NET card marking stealing) "
+            "under a storm of old-to-young stores, many overwritten before the next scavenge",
+            "scavenger tasks clearing remembered slots at chunk edges (.NET dotnet/runtime#117968)",
+            _card_mark_stealing,
         ),
     )
 }

@@ -118,13 +118,18 @@ def slot_address(host: HeapObject, index: int) -> int:
 
 
 def remembered_addresses(page: Page) -> set[int]:
-    """Slot addresses whose bit is set in the page's slot-set words."""
+    """Slot addresses whose bit is set in the page's slot-set words, in cells whose summary bit is set.
+
+    A bit under a clear summary bit is one no scavenger reads (.NET: a card
+    whose card bundle bit is clear), so it is not remembered.
+    """
     found: set[int] = set()
+    summaries = page.slot_set.summary
     for b, bucket in enumerate(page.slot_set.buckets):
         if bucket is None:
             continue
         for c, word in enumerate(bucket):
-            if not word:
+            if not word or not summaries[b] >> c & 1:
                 continue
             base = (b * CELLS_PER_BUCKET + c) * CELL_BITS
             found.update(base + bit for bit in range(CELL_BITS) if word >> bit & 1)

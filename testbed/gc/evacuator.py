@@ -21,7 +21,10 @@ promoted only by the age mark or when to-space is full.
 
 Faults: ``racy-forwarding`` installs forwarding by check-then-set, so two
 tasks can both "win" and the object ends up with two copies;
-``promote-without-remset`` forgets to record promoted objects' young fields.
+``promote-without-remset`` forgets to record promoted objects' young fields;
+``card-clear-past-chunk`` (.NET, dotnet/runtime#117968) lets a task's range
+of cleared slots run past its chunk into the next task's cell, as .NET's
+``card_transition`` did before the fix clamped it to the card stealing unit.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ class Evacuator:
         self.slots_dropped = 0
         self._racy = "racy-forwarding" in faults
         self._record_promoted = "promote-without-remset" not in faults
+        self._unclamped = "card-clear-past-chunk" in faults
+        #: with chunks (.NET card marking): promoted objects' young fields, recorded
+        #: only once every task has walked its chunks (ScavengeJob.finish)
+        self.deferred: list[tuple[HeapObject, int]] | None = [] if heap.card_chunk_cells else None
 
     # -- evacuation ------------------------------------------------------------
 
@@ -152,6 +159,61 @@ class Evacuator:
                 self.slots_dropped += 1
         remembered_set.release_empty_buckets(page)
 
+    def visit_remembered_chunk(self, page: Page, start: int, end: int) -> None:
+        """The remembered slots in words ``[start, end)`` of ``page``: one chunk, .NET-style.
+
+        .NET's ``mark_through_cards_for_segments`` with card marking
+        stealing (src/coreclr/gc/gc.cpp): a task walks the set bits of its
+        chunk (cells whose summary bit is clear are skipped), updates each
+        slot, and clears a run of slots it no longer needs in one
+        ``clear_cards`` call once it meets a slot it keeps
+        (``card_transition``); a run still open at the chunk's end stops
+        there (the fix of dotnet/runtime#117968).  Then the summary bits of
+        the chunk's empty cells are cleared.  No lock: the chunk's cells are
+        this task's alone.
+        """
+        remembered_set = self.heap.remembered_set
+        slot_set = page.slot_set
+        run_start: int | None = None
+        for address in list(slot_set.addresses(start, end)):
+            host = page.object_at(address)
+            if host is None:
+                continue
+            index = address - host.offset - 1
+            point("remset-scan", host.lid)
+            value = host.fields[index]
+            if self._on_slot_read is not None:
+                self._on_slot_read(host, index, value)
+            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
+                value = host.fields[index] = self.evacuate(value)
+            if isinstance(value, HeapObject) and value.page.young:
+                self.slots_kept += 1
+                if run_start is not None:
+                    remembered_set.clear_cards(page, run_start, address)
+                    run_start = None
+            else:
+                self.slots_dropped += 1
+                if run_start is None:
+                    run_start = address
+        if run_start is not None:
+            # The fix clamps the run to the chunk.  Before it, a host straddling
+            # the chunk's end was scanned on, and the run reached its next set
+            # slot past the end (.NET: the card of its next reference field).
+            stop = end
+            if self._unclamped:
+                stop = self._straddling_set_slot(page, end) or end
+            remembered_set.clear_cards(page, run_start, stop)
+        remembered_set.clear_empty_summaries(page, start, end)
+
+    @staticmethod
+    def _straddling_set_slot(page: Page, end: int) -> int | None:
+        """The first set slot past ``end`` of the host covering word ``end - 1``, if it straddles ``end``."""
+        host = page.object_at(end - 1) if end < page.capacity else None
+        if host is None:
+            return None
+        found = page.slot_set.next_set(end)
+        return found if found is not None and found < host.offset + host.size else None
+
     def scan(self, obj: HeapObject) -> None:
         """Update ``obj``'s fields; record a promoted object's young fields."""
         old_host = not obj.page.young
@@ -163,7 +225,13 @@ class Evacuator:
             if value.page.owner == NEW_FROM:
                 value = fields[index] = self.evacuate(value)
             if old_host and value.page.young and self._record_promoted:
-                self.heap.remembered_set.record(obj, index)
+                if self.deferred is not None:
+                    # A chunk's walker clears its cells without a lock: a bit set
+                    # in them meanwhile could be lost.  .NET sets the cards of
+                    # promoted objects after marking through cards, too.
+                    self.deferred.append((obj, index))
+                else:
+                    self.heap.remembered_set.record(obj, index)
 
     def give_up_labs(self) -> None:
         self.to_lab = None

@@ -24,6 +24,11 @@ remembered-set pages); in the parallel scavenger the initiator only waits (V8's
 main thread takes part in the job); there is no large-object space and no
 weak-reference processing.
 
+With ``Config.card_chunk_cells`` an old page is several items instead, chunks
+of that many slot-set cells that tasks claim one by one, as .NET's card
+marking stealing hands out 2 MB chunks (``card_marking_enumerator``,
+src/coreclr/gc/gc.cpp); see :meth:`Evacuator.visit_remembered_chunk`.
+
 Fault ``resume-before-workers-done``: the initiator waits only for the first
 task to finish.  A task returns as soon as it finds no item and no segment
 to steal, while another may still be copying its local objects or
@@ -41,7 +46,7 @@ from typing import TYPE_CHECKING
 
 from testbed.gc.evacuator import Evacuator
 from testbed.gc.worklist import ItemQueue, Worklist
-from testbed.heap import HeapObject, Page, Tagged
+from testbed.heap import CELL_BITS, HeapObject, Page, Tagged
 from testbed.sched import Condition, Halt, Lock, active_scheduler
 
 if TYPE_CHECKING:
@@ -49,8 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ParallelScavenger", "ScavengeJob", "SerialScavenger"]
 
-#: a slice of a root area (the area, first slot, end), or an old page
-Item = tuple[str, tuple[list[Tagged], int, int] | Page]
+#: a slice of a root area (the area, first slot, end), an old page, or a chunk (page, first word, end)
+Item = tuple[str, tuple[list[Tagged], int, int] | Page | tuple[Page, int, int]]
 
 #: root slots per item
 ROOT_CHUNK = 64
@@ -72,7 +77,15 @@ class ScavengeJob:
             for area in isolate.root_areas()
             for start in range(0, len(area), ROOT_CHUNK)
         ]
-        items.extend(("page", page) for page in list(heap.old_space.pages))
+        chunk_words = heap.card_chunk_cells * CELL_BITS
+        if chunk_words:
+            items.extend(
+                ("chunk", (page, start, min(start + chunk_words, page.capacity)))
+                for page in list(heap.old_space.pages)
+                for start in range(0, page.capacity, chunk_words)
+            )
+        else:
+            items.extend(("page", page) for page in list(heap.old_space.pages))
         self.items: ItemQueue[Item] = ItemQueue(items)
         self.worklist = Worklist(tasks, isolate.config.faults)
         #: local objects a task holds before it publishes the older half (``Config.worklist_segment``)
@@ -104,6 +117,9 @@ class ScavengeJob:
             if kind == "roots":
                 area, start, stop = target  # type: ignore[misc]
                 evacuator.visit_roots(area, start, stop)
+            elif kind == "chunk":
+                page, first, end = target  # type: ignore[misc]
+                evacuator.visit_remembered_chunk(page, first, end)
             else:
                 evacuator.visit_remembered_page(target)  # type: ignore[arg-type]
             self._drain(evacuator)
@@ -132,7 +148,7 @@ class ScavengeJob:
             evacuator.scan(grey.pop())
 
     def finish(self) -> None:
-        """Zap from-space, move the age mark, add the tasks' counters to the run's."""
+        """Zap from-space, move the age mark, record deferred slots, add the tasks' counters to the run's."""
         heap = self.isolate.heap
         stats = self.isolate.stats
         started = time.perf_counter()
@@ -142,6 +158,8 @@ class ScavengeJob:
         stats.parallel_s += max(0.0, self.last_end - self.published)
         heap.new_space.set_age_mark()
         for evacuator in self.evacuators:
+            if evacuator.deferred:
+                heap.remembered_set.insert_batch(evacuator.deferred)
             stats.copied += evacuator.copied
             stats.promoted += evacuator.promoted
             stats.forwarding_races_lost += evacuator.races_lost

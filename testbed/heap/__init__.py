@@ -14,12 +14,13 @@ from testbed.heap.object_size import TAGGED_SIZE, byte_array_length_for, size_fr
 from testbed.heap.objects import HEADER_WORDS, ZAP, HeapObject, Kind, Map, Tagged, poison
 from testbed.heap.pages import Page
 from testbed.heap.remembered_set import RememberedSet
-from testbed.heap.slot_set import SlotSet
+from testbed.heap.slot_set import CELL_BITS, SlotSet
 from testbed.heap.spaces import CODE, NEW_FROM, NEW_TO, OLD, NewSpace, OldSpace, SemiSpace
 from testbed.heap.store_buffer import StoreBuffer
 from testbed.heap.write_barrier import is_old_to_young, write_field
 
 __all__ = [
+    "CELL_BITS",
     "CODE",
     "Code",
     "WeakCodeList",

@@ -38,6 +38,7 @@ class Heap:
         page_words: int = 512,
         lab_words: int = 32,
         faults: frozenset[str] = frozenset(),
+        card_chunk_cells: int = 0,
     ) -> None:
         if new_space_pages < 1 or page_words < 64 or lab_words < 8:
             raise ValueError("heap needs >=1 new-space page, >=64 words a page, >=8 words a LAB")
@@ -45,7 +46,9 @@ class Heap:
         self.old_space = OldSpace(page_words)
         self.code_space = OldSpace(page_words, CODE)
         self.weak_code_list = WeakCodeList(faults)
-        self.remembered_set = RememberedSet(faults)
+        self.remembered_set = RememberedSet(faults, bundled=card_chunk_cells > 0)
+        #: slot-set cells a scavenger task claims at once (.NET's card stealing unit); 0: whole pages
+        self.card_chunk_cells = card_chunk_cells
         self.lab_words = lab_words
         # Any thread allocates, so the next id is an atomic fetch-and-add (3.13t's
         # itertools.count is not thread-safe); ids are unique and, in a

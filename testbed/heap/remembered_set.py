@@ -22,6 +22,13 @@ flush; an atomic slot-set write is a second lock around the whole write;
 store buffers hold (host, field index) pairs, turned into page-local word
 addresses here.
 
+With ``bundled`` (``Config.card_chunk_cells``, the .NET card-marking
+model of docs/bugs/dotnet-117968-card-clear-past-chunk.md) an insertion
+leaves an already-set bit alone, summary and all, and the scavenger's tasks
+clear slots by range inside their own chunk without a lock
+(:meth:`clear_cards`), then clear the summary bits of cells they emptied
+(:meth:`clear_empty_summaries`, atomic among tasks).
+
 Fault ``unlocked-remset-insert`` skips the lock, so two flushing threads can
 interleave inside a slot-set read-modify-write and one thread's slot is
 lost; nothing here notices, the verifier finds the old-to-young slot missing.
@@ -41,8 +48,10 @@ __all__ = ["RememberedSet"]
 class RememberedSet:
     """Slot sets of old pages, guarded by one lock."""
 
-    def __init__(self, faults: frozenset[str] = frozenset()) -> None:
+    def __init__(self, faults: frozenset[str] = frozenset(), bundled: bool = False) -> None:
         self.lock = Lock("remembered-set")
+        #: .NET's card marking: an insertion finding its bit set writes nothing
+        self.bundled = bundled
         #: the scavenger tasks' atomic slot-set writes (a CAS in V8; the mutex is not taken)
         self.atomic = Lock("remembered-set-atomic")
         self._unlocked = "unlocked-remset-insert" in faults
@@ -59,7 +68,7 @@ class RememberedSet:
     def _insert_all(self, slots: Iterable[tuple[HeapObject, int]]) -> None:
         count = 0
         for host, index in slots:
-            host.page.slot_set.insert(host.slot_address(index))
+            host.page.slot_set.insert(host.slot_address(index), self.bundled)
             count += 1
         self.inserts += count
 
@@ -110,6 +119,17 @@ class RememberedSet:
         """The scavenger, after filtering a page: free its empty buckets (atomic among its tasks)."""
         with self.atomic:
             page.slot_set.release_empty_buckets()
+
+    @staticmethod
+    def clear_cards(page: Page, start: int, end: int) -> None:
+        """The scavenger: clear words ``[start, end)`` of ``page`` with no lock (its chunk is its own)."""
+        page.slot_set.clear_cards(start, end)
+
+    def clear_empty_summaries(self, page: Page, start: int, end: int) -> None:
+        """The scavenger, after its chunk: clear the summary bits of its empty cells (atomic among tasks)."""
+        point("card-bundle-clear", page.index)
+        with self.atomic:
+            page.slot_set.clear_empty_summaries(start, end)
 
     def contains(self, host: HeapObject, index: int) -> bool:
         return host.page.slot_set.contains(host.slot_address(index))

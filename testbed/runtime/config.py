@@ -174,6 +174,11 @@ class Config:
     #: the deoptimizer then patches every thread's activations of marked code at a
     #: safepoint before it clears them (HotSpot's mark, then deoptimize all marked)
     embedded_objects: bool = False
+    #: 0: each old page is one remembered-set item.  N > 0: .NET's card marking with
+    #: stealing: scavenger tasks claim chunks of N slot-set cells (32 slots each), clear
+    #: the slots they no longer need by range and then the summary ("card bundle") bits
+    #: of cells left empty; an insertion finding its bit set writes nothing
+    card_chunk_cells: int = 0
     #: invariants whose violations this run does not report (the checker still
     #: evaluates them): ``bench/ablation.py`` switches the protocol-level checks
     #: off to show that a fault is also caught by its damage to the heap
@@ -234,6 +239,7 @@ class Config:
         _check_mix(self.mix)
         validate.boolean("locker", self.locker)
         validate.boolean("embedded_objects", self.embedded_objects)
+        _positive("card_chunk_cells", self.card_chunk_cells, 0)
         object.__setattr__(
             self, "disabled_invariants", validate.invariant_names(self.disabled_invariants, "disabled_invariants")
         )

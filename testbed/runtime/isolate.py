@@ -85,7 +85,7 @@ class Isolate:
         # alone exhaust it and collections cannot make room.
         lab_pages = -(-4 * config.mutators * config.lab_words // config.page_words)
         new_space_pages = max(config.new_space_pages, lab_pages)
-        self.heap = Heap(new_space_pages, config.page_words, config.lab_words, config.faults)
+        self.heap = Heap(new_space_pages, config.page_words, config.lab_words, config.faults, config.card_chunk_cells)
         self.globals: list[Tagged] = [None] * (config.mutators * config.globals_per_mutator)
         self.stats = RunStats()
         self.violations: list[Violation] = []

@@ -71,6 +71,7 @@ SHORT_STORM = (("ops", 300),)
 SHORT_SWEEP = (("ops", 300),)
 SHORT_MARK_RACE = (("ops", 200),)
 SHORT_SWEEP_DONE = (("ops", 100),)
+SHORT_CARDS = (("ops", 300),)
 
 CASES = [
     Case("skip-flush", "mixed", 7, SHORT_MIXED, invariant="store-buffers-flushed"),
@@ -102,6 +103,7 @@ CASES = [
         SHORT_SWEEP_DONE,
         invariant="sweeper-paused-during-scavenge",
     ),
+    Case("card-clear-past-chunk", "card-mark-stealing", 3, SHORT_CARDS, invariant="remset-precise"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"

@@ -49,6 +49,11 @@ After sweeper-races was tuned (a collection every 10 allocations, twice the
 guard failures, 300 ops), deopt-overwrites-during-sweep was caught in 31/40
 free-mode runs (testbed.run, seeds 1..40, loaded machine): miss bound 0.385
 (95%, Clopper-Pearson), 0.385^14 = 1.5e-6; the budget of 14 is kept.
+card-clear-past-chunk (dotnet/runtime#117968) needs a scavenger task's
+write-back to land inside the next task's clearing of the same cell, a
+window of one point: bench/detection_rates.py found it in free mode on 19
+of 20 seeds within 10 schedules (median 3), far from a budget whose miss
+probability is 1e-4, so it is controlled-only (tests/controlled, tests/gc).
 """
 
 from __future__ import annotations
@@ -81,7 +86,12 @@ CASES = [
 ]
 
 #: faults whose free-mode detection rate is too low for a non-flaky budget
-CONTROLLED_ONLY = {"unlocked-steal", "no-poll-in-deopt", "sweep-done-before-popped-page-counted"}
+CONTROLLED_ONLY = {
+    "unlocked-steal",
+    "no-poll-in-deopt",
+    "sweep-done-before-popped-page-counted",
+    "card-clear-past-chunk",
+}
 
 
 def _caught_by(name: str) -> list[str]:
