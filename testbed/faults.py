@@ -5,14 +5,20 @@ reads the switch is named in ``where``); nothing here detects anything.  A
 run with the fault on is caught only when the race or protocol slip really
 happened and an invariant checker saw its effect.
 
-Five faults put back a bug from V8's public history (``bug`` names its
-report; docs/bugs/ tells each story and what the model leaves out):
-``lazy-deopt-current-thread-only`` (v8:6563), ``embedded-refs-not-invalidated``
-(the dangling embedded objects of V8 CL 586707, fixed by 596027 and
-ea0e1e21), ``no-slot-clear-on-layout-change`` (crbug.com/666046),
-``deopt-overwrites-during-sweep`` (crbug.com/1228036) and
+Nine faults put back a public bug (``bug`` names its report, ``runtime``
+the runtime it was found in; docs/bugs/ tells each story and what the
+model leaves out).  Six are V8's: ``lazy-deopt-current-thread-only``
+(v8:6563), ``embedded-refs-not-invalidated`` (the dangling embedded
+objects of V8 CL 586707, fixed by 596027 and ea0e1e21),
+``no-slot-clear-on-layout-change`` (crbug.com/666046),
+``deopt-overwrites-during-sweep`` (crbug.com/1228036),
+``json-buffer-trimmed-unswept`` (v8:11837) and
 ``barrier-elided-for-pretenured-fold``, which is one reading of
-nodejs/node#5900, not a confirmed account of it.  The other fifteen are
+nodejs/node#5900, not a confirmed account of it.  Three come from other
+collectors' versions of the same mechanisms: HotSpot's
+``deopt-skipped-when-already-marked`` (JDK-8299074), Go's
+``sweep-done-before-popped-page-counted`` (golang/go#46500) and .NET's
+``card-clear-past-chunk`` (dotnet/runtime#117968).  The other fifteen are
 modelled hazards, not reported bugs: each omits, reorders or unsynchronizes
 one step of a protocol V8 follows (a lock, a CAS, a flush, a wait, a
 barrier), to show what that step protects; their ``bug`` is None.
