@@ -9,13 +9,13 @@ import testbed
 #: schedules per scenario: a few hundred in all, within the suite's time budget (the
 #: thousands are stress/test_clean_soak.py's, per strategy)
 SCHEDULES = {
-    "mixed": 100,
+    "mixed": 75,
     # about twice the cost of a mixed schedule: four workers, many short scavenges
     "work-stealing": 20,
-    "store-buffer-storm": 100,
+    "store-buffer-storm": 75,
     "waltz": 50,
-    "deopt-storm": 30,
-    "weak-list-churn": 30,
+    "deopt-storm": 20,
+    "weak-list-churn": 20,
     "layout-and-folding": 30,
     "locker-deopt": 30,
     "sweeper-races": 20,
@@ -27,7 +27,7 @@ SCHEDULES = {
     # schedule on a loaded machine; the soak and docs/bugs/go-46500-*.md's
     # 30-schedule campaigns cover it further
     "sweep-done-race": 2,
-    # .NET card marking (card_chunk_cells): three tasks, 800 ops, about a second a schedule
+    # .NET card marking (card_chunk_cells): four tasks, 800 ops, about a second a schedule
     "card-mark-stealing": 5,
 }
 
