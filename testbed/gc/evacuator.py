@@ -146,18 +146,22 @@ class Evacuator:
         """
         remembered_set = self.heap.remembered_set
         for host, index in RememberedSet.slots_of(page):
-            point("remset-scan", host.lid)
-            value = host.fields[index]
-            if self._on_slot_read is not None:
-                self._on_slot_read(host, index, value)
-            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
-                value = host.fields[index] = self.evacuate(value)
-            if isinstance(value, HeapObject) and value.page.young:
+            if self._update_remembered_slot(host, index):
                 self.slots_kept += 1
             else:
                 remembered_set.remove(host, index)
                 self.slots_dropped += 1
         remembered_set.release_empty_buckets(page)
+
+    def _update_remembered_slot(self, host: HeapObject, index: int) -> bool:
+        """Evacuate the target of one remembered slot; whether the slot still points into new space."""
+        point("remset-scan", host.lid)
+        value = host.fields[index]
+        if self._on_slot_read is not None:
+            self._on_slot_read(host, index, value)
+        if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
+            value = host.fields[index] = self.evacuate(value)
+        return isinstance(value, HeapObject) and value.page.young
 
     def visit_remembered_chunk(self, page: Page, start: int, end: int) -> None:
         """The remembered slots in words ``[start, end)`` of ``page``: one chunk, .NET-style.
@@ -179,14 +183,7 @@ class Evacuator:
             host = page.object_at(address)
             if host is None:
                 continue
-            index = address - host.offset - 1
-            point("remset-scan", host.lid)
-            value = host.fields[index]
-            if self._on_slot_read is not None:
-                self._on_slot_read(host, index, value)
-            if isinstance(value, HeapObject) and value.page.owner == NEW_FROM:
-                value = host.fields[index] = self.evacuate(value)
-            if isinstance(value, HeapObject) and value.page.young:
+            if self._update_remembered_slot(host, address - host.offset - 1):
                 self.slots_kept += 1
                 if run_start is not None:
                     remembered_set.clear_cards(page, run_start, address)
