@@ -43,6 +43,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import testbed
 from testbed.runtime import Mutator
@@ -55,12 +56,8 @@ from testbed.runtime import Mutator
 SEGMENT = 64
 
 
-def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
-    """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests.
-
-    New space is sized for the 10x-dead case in every case, so the only
-    difference between cases is what the nursery holds.
-    """
+def chain_program(live: int, dead: int = 0) -> Callable[[Mutator], None]:
+    """One mutator: a chain of ``live`` young objects, ``dead`` garbage beside it, then one scavenge."""
 
     def program(m: Mutator) -> None:
         with m.scope():
@@ -75,6 +72,16 @@ def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
                     m.alloc(fields=2)
             m.isolate.collect_garbage(m)
 
+    return program
+
+
+def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
+    """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests.
+
+    New space is sized for the 10x-dead case in every case, so the only
+    difference between cases is what the nursery holds.
+    """
+
     words = live * 11 * 3
     page_words = 4096
     config = testbed.Config(
@@ -84,7 +91,7 @@ def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
         lab_words=256,
         new_space_pages=words // page_words + 2,
         worklist_segment=SEGMENT,
-        program=program,
+        program=chain_program(live, dead),
         yield_probability=0.0,
         switch_interval=None,
     )

@@ -37,13 +37,15 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import testbed
+from bench.scavenge import chain_program
 from testbed.gc import scavenger as scavenger_module
 from testbed.gc.worklist import ItemQueue
-from testbed.runtime import Mutator
 from testbed.sched import _primitives
 
 __all__ = ["main"]
@@ -100,20 +102,6 @@ def _patch() -> None:
     _primitives._Mutex.acquire = counted_acquire  # type: ignore[method-assign]
 
 
-def _program(live: int) -> Callable[[Mutator], None]:
-    def program(m: Mutator) -> None:
-        with m.scope():
-            previous = None
-            for _ in range(live):
-                handle = m.alloc(fields=2)
-                if previous is not None:
-                    m.store(handle, 0, previous)
-                previous = handle
-            m.isolate.collect_garbage(m)
-
-    return program
-
-
 def collect(live: int, workers: int, segment: int = 64) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The tasks' measurements and the run's statistics for one scavenge with ``workers`` workers."""
     page_words = 4096
@@ -124,7 +112,7 @@ def collect(live: int, workers: int, segment: int = 64) -> tuple[dict[str, dict[
         lab_words=256,
         new_space_pages=live * 11 * 3 // page_words + 2,
         worklist_segment=segment,
-        program=_program(live),
+        program=chain_program(live),
         yield_probability=0.0,
         switch_interval=None,
     )
