@@ -367,10 +367,12 @@ def _json_parse_sweep() -> Config:
 def _card_mark_stealing() -> Config:
     # .NET's card marking with stealing (dotnet/runtime#117968): chunks of one
     # 32-slot cell, so an old page of 256 words is eight chunks and four
-    # scavenger tasks take neighbouring chunks at once.  LABs of 40 words (not
+    # scavenger tasks take neighbouring chunks at once.  LABs of 56 words (not
     # a multiple of 32) and objects of up to 25 words put hosts across chunk
-    # edges (one pos schedule caught the fault on 5 of 8 seeds; 2 of 10 with
-    # three tasks, 20-word LABs and 9-word objects); old-to-young
+    # edges, and 1,200 operations give many scavenges (bench/ablation.py,
+    # pos: 18 of seeds 1..20 and 17 of 21..40; with 40-word LABs and 800
+    # operations 11 and 11; with three tasks, 20-word LABs and 9-word
+    # objects 2 of 10); old-to-young
     # stores dominate, into the few old hosts a scope of 8 handles keeps, and
     # many are overwritten (Smis) or outlive their target's youth before the
     # next scavenge, so tasks keep clearing runs of slots they no longer need
@@ -382,11 +384,11 @@ def _card_mark_stealing() -> Config:
         scavenger_workers=4,
         store_buffer_capacity=8,
         page_words=256,
-        lab_words=40,
+        lab_words=56,
         max_fields=24,
         scope_handles=8,
         gc_interval=20,
-        ops=800,
+        ops=1200,
         mix=Mix(
             alloc=16,
             alloc_old=8,

@@ -27,8 +27,8 @@ SCHEDULES = {
     # schedule on a loaded machine; the soak and docs/bugs/go-46500-*.md's
     # 30-schedule campaigns cover it further
     "sweep-done-race": 2,
-    # .NET card marking (card_chunk_cells): four tasks, 800 ops, about a second a schedule
-    "card-mark-stealing": 5,
+    # .NET card marking (card_chunk_cells): four tasks, 1,200 ops, about a second a schedule
+    "card-mark-stealing": 4,
 }
 
 

@@ -103,7 +103,7 @@ CASES = [
         SHORT_SWEEP_DONE,
         invariant="sweeper-paused-during-scavenge",
     ),
-    Case("card-clear-past-chunk", "card-mark-stealing", 3, SHORT_CARDS, invariant="remset-precise"),
+    Case("card-clear-past-chunk", "card-mark-stealing", 4, SHORT_CARDS, invariant="remset-precise"),
 ]
 IDS = [case.fault for case in CASES]
 TRACES = Path(__file__).resolve().parent / "fault_traces"
