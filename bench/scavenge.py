@@ -75,22 +75,20 @@ def chain_program(live: int, dead: int = 0) -> Callable[[Mutator], None]:
     return program
 
 
-def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
-    """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests.
+def run_chain(live: int, dead: int, workers: int, segment: int) -> testbed.RunResult:
+    """One run of :func:`chain_program` with ``workers`` scavenger workers, checked clean.
 
-    New space is sized for the 10x-dead case in every case, so the only
-    difference between cases is what the nursery holds.
+    New space is sized for the 10x-dead case whatever ``dead`` is, so the
+    only difference between cases is what the nursery holds.
     """
-
-    words = live * 11 * 3
     page_words = 4096
     config = testbed.Config(
         mutators=1,
         scavenger_workers=workers,
         page_words=page_words,
         lab_words=256,
-        new_space_pages=words // page_words + 2,
-        worklist_segment=SEGMENT,
+        new_space_pages=live * 11 * 3 // page_words + 2,
+        worklist_segment=segment,
         program=chain_program(live, dead),
         yield_probability=0.0,
         switch_interval=None,
@@ -105,6 +103,12 @@ def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
     finally:
         gc.enable()
     assert result.ok, result.violations
+    return result
+
+
+def pause(live: int, dead: int, workers: int) -> tuple[float, float, float]:
+    """The pause, its zapping part and its parallel phase, in seconds, of the one scavenge the program requests."""
+    result = run_chain(live, dead, workers, SEGMENT)
     assert result.stats["scavenges"] == 1, result.stats
     stats = result.stats
     return float(stats["pause_s"]), float(stats["zap_s"]), float(stats["parallel_s"])

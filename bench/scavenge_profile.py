@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gc
 import statistics
 import sys
 import threading
@@ -42,8 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import testbed
-from bench.scavenge import chain_program
+from bench.scavenge import run_chain
 from testbed.gc import scavenger as scavenger_module
 from testbed.gc.worklist import ItemQueue
 from testbed.sched import _primitives
@@ -104,26 +102,8 @@ def _patch() -> None:
 
 def collect(live: int, workers: int, segment: int = 64) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """The tasks' measurements and the run's statistics for one scavenge with ``workers`` workers."""
-    page_words = 4096
-    config = testbed.Config(
-        mutators=1,
-        scavenger_workers=workers,
-        page_words=page_words,
-        lab_words=256,
-        new_space_pages=live * 11 * 3 // page_words + 2,
-        worklist_segment=segment,
-        program=chain_program(live),
-        yield_probability=0.0,
-        switch_interval=None,
-    )
     _tasks.clear()
-    gc.collect()
-    gc.disable()
-    try:
-        result = testbed.run(config)
-    finally:
-        gc.enable()
-    assert result.ok, result.violations
+    result = run_chain(live, 0, workers, segment)
     return dict(_tasks), result.stats
 
 
