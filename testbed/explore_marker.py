@@ -13,7 +13,7 @@ replays it: ``pytest --testbed-replay=PATH NODEID``.  With
 exploring (checked: a schedule the test no longer follows is an error).
 
 The marker takes :func:`~testbed.sched.explore`'s keyword arguments
-``strategy`` (a name), ``schedules``, ``seed``, ``depth``, ``p``,
+``strategy`` (a name), ``schedules``, ``seed``, ``depth``, ``p``, ``power``,
 ``max_steps``, ``timeout``, and ``shrink`` (default True: the report shows
 the 1-minimal schedule); anything else, or a bad value, is a one-line
 usage error at collection.  Mirrors Fray's ``@ConcurrencyTest``, Shuttle's
@@ -37,7 +37,7 @@ from testbed.sched._explore_strategies import NAMES, plan
 __all__ = ["MARKER", "explore_options", "marker_settings", "run_marked"]
 
 MARKER = "explore"
-_SETTINGS = ("strategy", "schedules", "seed", "depth", "p", "max_steps", "timeout", "shrink")
+_SETTINGS = ("strategy", "schedules", "seed", "depth", "p", "power", "max_steps", "timeout", "shrink")
 _DEFAULTS: dict[str, Any] = {"strategy": "portfolio", "schedules": 1000, "seed": 0, "shrink": True}
 
 
@@ -59,7 +59,7 @@ def marker_settings(item: pytest.Item) -> dict[str, Any] | None:
     if settings["strategy"] not in NAMES:
         raise _usage(item, f"strategy must be one of {', '.join(NAMES)}, got {settings['strategy']!r}")
     try:
-        plan(settings["strategy"], settings.get("depth"), settings.get("p"))
+        plan(settings["strategy"], settings.get("depth"), settings.get("p"), settings.get("power"))
     except (TypeError, ValueError) as error:
         raise _usage(item, str(error)) from None
     for name, least in (("schedules", 1), ("seed", 0), ("max_steps", 1)):
@@ -130,7 +130,9 @@ def run_marked(item: pytest.Function, settings: dict[str, Any]) -> None:
         except TraceError as error:
             pytest.fail(f"--testbed-replay {saved}: {error}", pytrace=False)
     else:
-        options = {key: settings[key] for key in ("strategy", "schedules", "seed", "depth", "p") if key in settings}
+        options = {
+            key: settings[key] for key in ("strategy", "schedules", "seed", "depth", "p", "power") if key in settings
+        }
         result = explore({name: body}, **options, **limits)
         if result.failed and settings["shrink"]:
             result = result.shrink()

@@ -47,7 +47,7 @@ Once a schedule has failed, its other threads stop at their next point
 their ends.
 
 Strategies, by name with their parameters (:mod:`testbed.sched._explore_strategies`):
-``"pct"`` (``depth=``), ``"pos"``, ``"surw"``, ``"random"`` (``p=``),
+``"pct"`` (``depth=``), ``"pos"``, ``"surw"`` (``power=``), ``"random"`` (``p=``),
 ``"uniform"``, ``"portfolio"``, or a factory ``seed -> Strategy`` (or
 ``(seed, horizon) -> Strategy``) called once per schedule.  For pct, surw,
 portfolio and a two-argument factory, schedule 0 is a probe run that never
@@ -375,11 +375,13 @@ def explore(
     pin_cpu: bool = True,
     depth: int | None = None,
     p: float | None = None,
+    power: int | None = None,
 ) -> ExploreResult:
     """Run ``threads`` under control for up to ``schedules`` schedules; stop at the first failure.
 
     See the module documentation for the calling convention, the failure
-    kinds and the strategies (``depth`` is PCT's, ``p`` the random walk's).
+    kinds and the strategies (``depth`` is PCT's, ``p`` the random walk's,
+    ``power`` SURW's).
     ``max_steps`` bounds one schedule's scheduling points (past it: a
     livelock), ``timeout`` its wall time (past it: a timeout).
     ``pin_cpu`` pins the calling thread, and so the threads it starts, to
@@ -395,7 +397,7 @@ def explore(
     for name, value in (("setup", setup), ("check", check)):
         if value is not None and not callable(value):
             raise TypeError(f"{name} must be callable or None, got {value!r}")
-    how = plan(strategy, depth, p)
+    how = plan(strategy, depth, p, power)
     schedules = _count("schedules", schedules, 1)
     seed = _count("seed", seed, 0)
     max_steps = _count("max_steps", max_steps, 1)

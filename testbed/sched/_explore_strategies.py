@@ -10,8 +10,10 @@ preempts, counting each thread's points) and how schedule ``i`` with seed
 * ``"pos"``: partial-order sampling (Yuan et al., CAV 2018) over the
   objects the points name (:mod:`testbed.sched._access`, the drop-ins'
   own names);
-* ``"surw"``: selectively uniform random walk (Zhao et al., ASPLOS 2025),
-  weighted by the probe's count of each thread's user points;
+* ``"surw"`` (``power=``, default 1): selectively uniform random walk
+  (Zhao et al., ASPLOS 2025), weighted by the probe's count of each
+  thread's user points left, raised to ``power`` (above 1 the threads
+  advance more nearly in step; :mod:`testbed.sched._surw`);
 * ``"random"`` (``p=``, default 0.1): at each point switch with
   probability ``p`` to a uniformly chosen other thread (Shuttle's and
   Fray's random walk);
@@ -19,16 +21,24 @@ preempts, counting each thread's points) and how schedule ``i`` with seed
   threads, the running one included (SCTBench's "Rand" scheduler, Thomson,
   Donaldson, Betts, TOPC 2016 section 4): on programs with many threads it
   spreads switches evenly, where ``p=0.1`` keeps one thread running long;
-* ``"portfolio"``: schedule ``i`` runs ``PORTFOLIO[i % 8]`` (the members'
-  parameters apply to them): every member in turn, then ``surw`` and
-  ``pct`` again, so SURW runs 3 schedules in 8 and PCT 2 in 8.  Those two
-  are the only members that reach some bug of the benchmark
-  (bench/sctbench: SURW alone ``fib_bench``, about 1 schedule in 340,
-  where 1 in 577 of the interleavings of its user points hit the bug;
-  PCT alone the 51-thread ``fkp2013``, about 1 in 250), so they get
-  the larger shares; every other program there is found by three or
-  more members within tens of schedules (docs/scheduling.md has the
-  measurement).
+* ``"portfolio"``: schedule ``i`` runs ``PORTFOLIO[i % 8]``: ``pos``,
+  ``uniform``, ``pct``, ``surw``, ``pct(depth=1)``, ``surw(power=2)``,
+  ``pct``, ``surw(power=4)`` (a member's own parameters are in its label;
+  ``depth=`` sets the plain ``pct`` members').  So PCT runs 3 schedules in
+  8 and SURW 3 in 8: they are the only members that reach some bug of the
+  benchmark (bench/sctbench).  PCT alone reaches the 51-thread
+  ``fkp2013`` (one thread must run last and no two increments may
+  interleave): about 1 schedule in 160 at depth 3, 1 in 100 at depth 1,
+  where no change point can break the serial order.  SURW alone reaches
+  ``fib_bench``, whose two threads must alternate perfectly (1 in 577 of
+  the interleavings of its user points): about 1 schedule in 340 at power
+  1, 1 in 150 at power 2, 1 in 60 at power 4 (power 8 runs the checking
+  thread too early: no better for fib_bench, and it loses twostage_3).
+  The plain members keep the unbiased walks beside the biased ones.  Every
+  other program there is found by three or more members within tens of
+  schedules; the random walk (``random``) has no slot, as every program
+  it finds, ``pos``, ``uniform`` and ``pct`` find too (docs/scheduling.md
+  has the measurement).
 
 A factory is called once per schedule with the schedule's seed, and with
 the probe's step count when it takes one: as ``horizon=`` when it has a
@@ -53,11 +63,13 @@ __all__ = ["NAMES", "PORTFOLIO", "Plan", "Probe", "UniformStrategy", "plan"]
 #: the names ``explore(strategy=...)`` takes
 NAMES = ("pos", "pct", "uniform", "random", "surw", "portfolio")
 #: what ``"portfolio"`` rotates through, schedule by schedule
-PORTFOLIO = ("pos", "uniform", "pct", "surw", "random", "surw", "pct", "surw")
+PORTFOLIO = ("pos", "uniform", "pct", "surw", "pct(depth=1)", "surw(power=2)", "pct", "surw(power=4)")
 #: PCT's default depth (bugs needing up to two preemptions)
 PCT_DEPTH = 3
 #: the random walk's default switch probability
 RANDOM_SWITCH = 0.1
+#: SURW's default power of its weights (the paper's walk)
+SURW_POWER = 1
 
 
 class UniformStrategy(Strategy):
@@ -98,15 +110,23 @@ class Plan:
         return self.label
 
 
-def _named(name: str, depth: int, p: float) -> Callable[[int, int, Probe | None], Strategy]:
+def member_parameters(member: str) -> tuple[str, dict[str, int]]:
+    """A portfolio member's strategy name and the parameters its label fixes: ``"pct(depth=1)"`` ->
+    ``("pct", {"depth": 1})``."""
+    name, _, rest = member.partition("(")
+    fixed = dict(item.split("=") for item in rest.rstrip(")").split(",")) if rest else {}
+    return name, {key: int(value) for key, value in fixed.items()}
+
+
+def _named(name: str, depth: int, p: float, power: int) -> Callable[[int, int, Probe | None], Strategy]:
     def make(index: int, seed: int, probe: Probe | None) -> Strategy:
-        member = PORTFOLIO[index % len(PORTFOLIO)] if name == "portfolio" else name
+        member, fixed = member_parameters(PORTFOLIO[index % len(PORTFOLIO)] if name == "portfolio" else name)
         if member == "pct":
             assert probe is not None
-            return PCTStrategy(seed, depth, max(probe.steps, 1))
+            return PCTStrategy(seed, fixed.get("depth", depth), max(probe.steps, 1))
         if member == "surw":
             assert probe is not None
-            return SURWStrategy(seed, probe.profile, user=True)
+            return SURWStrategy(seed, probe.profile, user=True, power=fixed.get("power", power))
         if member == "pos":
             return POSStrategy(seed)
         if member == "uniform":
@@ -131,32 +151,42 @@ def _horizon_argument(factory: Callable[..., object]) -> str | None:
     return "positional" if len(required) >= 2 else None
 
 
-def _parameter_problem(name: str, depth: int | None, p: float | None) -> str | None:
+def _parameter_problem(name: str, depth: int | None, p: float | None, power: int | None) -> str | None:
     if depth is not None:
         if name not in ("pct", "portfolio"):
             return f"depth= is a parameter of strategy 'pct' (or 'portfolio'), not {name!r}"
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             return f"depth must be an integer of at least 1, got {depth!r}"
     if p is not None:
-        if name not in ("random", "portfolio"):
-            return f"p= is a parameter of strategy 'random' (or 'portfolio'), not {name!r}"
+        if name != "random":
+            return f"p= is a parameter of strategy 'random', not {name!r}"
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 < p <= 1.0:
             return f"p must be a probability in (0, 1], got {p!r}"
+    if power is not None:
+        if name != "surw":
+            return f"power= is a parameter of strategy 'surw', not {name!r}"
+        if isinstance(power, bool) or not isinstance(power, int) or power < 1:
+            return f"power must be an integer of at least 1, got {power!r}"
     return None
 
 
-def plan(strategy: object, depth: int | None = None, p: float | None = None) -> Plan:
-    """The plan of ``explore(strategy=strategy, depth=depth, p=p)``; ``TypeError``/``ValueError`` for bad ones."""
+def plan(strategy: object, depth: int | None = None, p: float | None = None, power: int | None = None) -> Plan:
+    """The plan of ``explore(strategy=..., depth=..., p=..., power=...)``; ``TypeError``/``ValueError`` for bad ones."""
     if isinstance(strategy, str):
         if strategy not in NAMES:
             raise ValueError(
                 f"strategy must be one of {', '.join(NAMES)} or a factory seed -> Strategy, got {strategy!r}"
             )
-        problem = _parameter_problem(strategy, depth, p)
+        problem = _parameter_problem(strategy, depth, p, power)
         if problem is not None:
             raise ValueError(problem)
         probe = strategy in ("pct", "surw", "portfolio")
-        make = _named(strategy, PCT_DEPTH if depth is None else depth, RANDOM_SWITCH if p is None else float(p))
+        make = _named(
+            strategy,
+            PCT_DEPTH if depth is None else depth,
+            RANDOM_SWITCH if p is None else float(p),
+            SURW_POWER if power is None else power,
+        )
         return Plan(strategy, probe, make)
     if isinstance(strategy, Strategy):
         raise TypeError(
@@ -165,8 +195,8 @@ def plan(strategy: object, depth: int | None = None, p: float | None = None) -> 
         )
     if not callable(strategy):
         raise ValueError(f"strategy must be one of {', '.join(NAMES)} or a factory seed -> Strategy, got {strategy!r}")
-    if depth is not None or p is not None:
-        raise ValueError("depth= and p= are parameters of the named strategies, not of a factory")
+    if depth is not None or p is not None or power is not None:
+        raise ValueError("depth=, p= and power= are parameters of the named strategies, not of a factory")
     factory = strategy
     how = _horizon_argument(factory)
     label = getattr(factory, "__name__", "custom")

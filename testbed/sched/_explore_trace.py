@@ -75,7 +75,7 @@ def program_hash(functions: Sequence[Callable[..., object]], setup: object, chec
 def trace_document(result: Any) -> dict[str, Any]:
     """The ``testbed.trace/4`` document of a failing ``ExploreResult``."""
     explorer = result._explorer
-    member = result.strategy.removeprefix("portfolio:")
+    member = result.strategy.removeprefix("portfolio:").partition("(")[0]
     strategy = member if member in ("random", "pct", "pos", "surw", "replay") else "replay"
     config = {
         EXPLORE_KEY: {

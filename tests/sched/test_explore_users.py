@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -21,8 +22,10 @@ from testbed.sched import (
     replay,
 )
 from testbed.sched._access import fresh_objects, object_name
+from testbed.sched._explore_strategies import Probe, plan
 from testbed.sched._pos import races, resource
 from testbed.sched._strategies import ReplayStrategy
+from testbed.sched._surw import SURWStrategy
 from testbed.sched._trace import decode_tape
 
 pytestmark = pytest.mark.timeout(60)
@@ -105,6 +108,40 @@ def test_objects_are_named_by_value_or_registration_order_never_by_address() -> 
 def test_surw_profiles_user_points_and_finds_the_bug() -> None:
     result = explore([increment, increment], setup=Counter, check=exactly_two, strategy="surw", schedules=200, seed=1)
     assert result.failed and result.horizon == 4
+
+
+def _first_picks(power: int, seeds: int) -> collections.Counter[int]:
+    """Which of two threads (user points left: 1 and 9) SURW runs first, over ``seeds`` seeds."""
+    picks: collections.Counter[int] = collections.Counter()
+    for seed in range(seeds):
+        walk = SURWStrategy(seed, (1, 9), user=True, power=power)
+        walk.register(0)
+        walk.register(1)
+        picks[walk.decide(1, (0, 1), 0, False)] += 1
+    return picks
+
+
+def test_surw_power_favours_the_thread_with_more_points_left() -> None:
+    plain, fourth = _first_picks(1, 400), _first_picks(4, 400)
+    assert 20 <= plain[0] <= 70, plain  # weight 1 against 9: about 40 of 400
+    assert fourth[0] <= 2, fourth  # weight 1 against 6561
+
+
+def test_the_portfolio_members_carry_their_parameters_in_their_labels() -> None:
+    probe = Probe(steps=10, profile=(2, 2))
+    for depth, plain in ((None, 3), (2, 2)):
+        how = plan("portfolio", depth=depth)
+        made = {how.member(i): how.make(i, 7, probe) for i in range(1, 9)}
+        assert {label: m._power for label, m in made.items() if isinstance(m, SURWStrategy)} == {
+            "portfolio:surw": 1,
+            "portfolio:surw(power=2)": 2,
+            "portfolio:surw(power=4)": 4,
+        }
+        # depth= sets the plain pct members; pct(depth=1) keeps its own
+        assert {label: m._depth for label, m in made.items() if isinstance(m, PCTStrategy)} == {
+            "portfolio:pct": plain,
+            "portfolio:pct(depth=1)": 1,
+        }
 
 
 def test_uniform_picks_every_runnable_thread_including_the_current_one() -> None:
