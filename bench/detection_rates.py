@@ -9,13 +9,16 @@ and every strategy: for each of ``--seeds`` campaign seeds ``s`` (``--seed``,
 another, until the first schedule that reports any violation or ``--cap``
 schedules.  Per (fault, strategy) it prints one line::
 
-    detection fault=F strategy=S found=K/N median_schedules=M median_s=T
+    detection fault=F strategy=S found=K/N median_schedules=M median_s=T rate=R each=C1,C2,...
 
 ``found``: seeds with a detection within the cap; ``median_schedules``: the
 median over all N seeds of the schedules run up to and including the first
 detection (a miss counts as infinite, so ``inf`` means half or more missed);
 ``median_s``: the same for wall seconds from the campaign's start (PCT's
-probe included) to the end of the detecting schedule.  A line
+probe included) to the end of the detecting schedule; ``rate``: detections
+over schedules run (a miss ran the cap), the estimate of one schedule's
+chance of a detection (the maximum-likelihood estimate for independent
+schedules); ``each``: each seed's schedules to its detection (``-``: a miss).  A line
 ``first_detectors fault=F strategy=S INVARIANT:COUNT ...`` follows: the
 invariant each detecting schedule reported first.
 
@@ -27,7 +30,11 @@ all``) instead of the scenario aimed at the fault.
 The first line names the interpreter and whether its GIL is on
 (``interpreter python=3.13.5 gil=0`` on a free-threaded build): run it on
 both builds with ``--strategies free --seeds 20`` to see which races the GIL
-hid and which it made common.
+hid and which it made common.  ``--compare GIL.txt FREE.txt`` reads two such
+outputs (the free strategy's lines; give the ``--cap`` they ran with) and
+prints the README's table of the two side by side, a fault per row,
+instead of running anything: a race is more common on one build where the
+95% intervals of the two per-schedule rates do not overlap.
 
 The last line is a summary ``summary name=value ...``: the faults and, when
 both ``free`` and ``portfolio`` ran, ``portfolio_not_slower_than_free=K/F``,
@@ -50,6 +57,7 @@ import math
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import testbed
 from testbed.faults import Fault
@@ -102,6 +110,61 @@ def _text(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
+def _free_lines(path: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """(interpreter line, fault -> fields of its ``detection ... strategy=free`` line) of one output file."""
+    interpreter, lines = "", {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("interpreter "):
+            interpreter = line.removeprefix("interpreter ")
+        elif line.startswith("detection ") and " strategy=free " in line:
+            fields = dict(item.split("=", 1) for item in line.split()[1:])
+            lines[fields["fault"]] = fields
+    return interpreter, lines
+
+
+def _interval(fields: dict[str, str], cap: int) -> tuple[float, float]:
+    """The two-sided 95% Clopper-Pearson interval of the per-schedule rate (detections over schedules run)."""
+    found = int(fields["found"].split("/")[0])
+    ran = sum(cap if n == "-" else int(n) for n in fields["each"].split(","))
+
+    def at_least(k: int, p: float) -> float:  # P(X >= k) for X ~ Binomial(ran, p): increasing in p
+        return sum(math.comb(ran, i) * p**i * (1 - p) ** (ran - i) for i in range(k, ran + 1))
+
+    def solve(k: int, target: float) -> float:  # the p where P(X >= k) = target
+        lo, hi = 0.0, 1.0
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if at_least(k, mid) < target else (lo, mid)
+        return (lo + hi) / 2
+
+    low = solve(found, 0.025) if found else 0.0
+    high = solve(found + 1, 0.975) if found < ran else 1.0  # P(X <= found) = 0.025
+    return low, high
+
+
+def compare(gil_path: str, free_path: str, cap: int) -> list[str]:
+    """The README's table: per fault, each build's seeds found, median schedules and per-schedule rate.
+
+    A race counts as more common on one build only when the two rates' 95% intervals do not overlap.
+    """
+    (gil_name, gil), (free_name, free) = _free_lines(gil_path), _free_lines(free_path)
+    if not gil or not free:
+        raise SystemExit("detection_rates.py: --compare needs two outputs with free-strategy detection lines")
+    rows = [
+        f"| fault | scenario | GIL ({gil_name}): found, median, rate | free-threaded ({free_name}): found, median, rate "
+        "| more common on |",
+        "|---|---|---|---|---|",
+    ]
+    scenarios = {f.name: f.scenario for f in testbed.FAULTS}
+    for fault in [f for f in gil if f in free]:
+        a, b = gil[fault], free[fault]
+        (a_low, a_high), (b_low, b_high) = _interval(a, cap), _interval(b, cap)
+        side = "free-threaded" if b_low > a_high else "GIL" if a_low > b_high else "either"
+        cells = [f"{x['found']}, {x['median_schedules']}, {x['rate']}" for x in (a, b)]
+        rows.append(f"| {fault} | {scenarios.get(fault, '?')} | {cells[0]} | {cells[1]} | {side} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--strategies", default="free,random,pct,portfolio", help=f"comma-separated, of {KNOWN}")
@@ -111,7 +174,13 @@ def main() -> None:
     parser.add_argument("--faults", default="", help="comma-separated fault names (default: all available)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--scenarios", choices=("aimed", "all"), default="aimed", help="aimed (default) or all")
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("GIL_OUTPUT", "FREE_OUTPUT"), help="print the two builds' table and exit"
+    )
     args = parser.parse_args()
+    if args.compare:
+        print("\n".join(compare(*args.compare, args.cap)))
+        return
     strategies = [s for s in args.strategies.split(",") if s]
     for name in strategies:
         base, plus, suffix = name.partition("+")
@@ -142,9 +211,12 @@ def main() -> None:
             found = sum(1 for c in counts if not math.isinf(c))
             m_schedules, m_seconds = _median(counts), _median(seconds)
             medians[fault.name, strategy] = (found, m_schedules, m_seconds)
+            ran = sum(n for n, _ in spent[fault.name, strategy])
+            each = ",".join("-" if math.isinf(c) else str(int(c)) for c in counts)
             print(
                 f"detection fault={fault.name} strategy={strategy} found={found}/{args.seeds} "
-                f"median_schedules={_text(m_schedules, 1)} median_s={_text(m_seconds, 3)}",
+                f"median_schedules={_text(m_schedules, 1)} median_s={_text(m_seconds, 3)} "
+                f"rate={found / ran:.3f} each={each}",
                 flush=True,
             )
             print(
