@@ -1,0 +1,59 @@
+"""The README's table of free-mode detection on both builds names every catalogued fault, on its scenario.
+
+``bench/detection_rates.py --compare GIL.txt FREE.txt`` prints the table
+(README, "On a free-threaded CPython"); its measured columns are two runs'
+output and are not checked here (they take half an hour), but its rows
+are: a fault added to or dropped from the catalogue, or aimed at another
+scenario, shows here until the table is measured again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.detection_rates import compare
+from testbed.faults import FAULTS
+
+pytestmark = pytest.mark.timeout(30)
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+HEADER = "| fault | scenario | GIL ("
+
+
+def _readme_rows() -> list[list[str]]:
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(HEADER))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_readme_table_has_a_row_per_available_fault_on_its_scenario() -> None:
+    rows = {row[0]: row[1] for row in _readme_rows()}
+    assert rows == {f.name: f.scenario for f in FAULTS if f.available}
+
+
+def test_compare_calls_a_race_more_common_only_where_the_intervals_part(tmp_path: Path) -> None:
+    def output(name: str, each: str, found: str) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            "interpreter python=3.x gil=1\n"
+            f"detection fault=skip-flush strategy=free found={found} median_schedules=1 median_s=0.1 "
+            f"rate=0 each={each}\n"
+        )
+        return path
+
+    always = output("always.txt", ",".join(["1"] * 20), "20/20")
+    rare = output("rare.txt", ",".join(["5"] * 20), "20/20")  # 20 detections in 100 schedules
+    rarer = output("rarer.txt", ",".join(["6"] * 20), "20/20")  # 20 in 120: inside rare's interval
+    verdict = {(a, b): compare(str(a), str(b), 10)[2].split(" | ")[-1] for a, b in ((always, rare), (rare, always))}
+    assert verdict == {(always, rare): "GIL |", (rare, always): "free-threaded |"}
+    assert compare(str(rare), str(rarer), 10)[2].endswith("| either |")
