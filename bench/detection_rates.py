@@ -128,7 +128,14 @@ def _interval(fields: dict[str, str], cap: int) -> tuple[float, float]:
     ran = sum(cap if n == "-" else int(n) for n in fields["each"].split(","))
 
     def at_least(k: int, p: float) -> float:  # P(X >= k) for X ~ Binomial(ran, p): increasing in p
-        return sum(math.comb(ran, i) * p**i * (1 - p) ** (ran - i) for i in range(k, ran + 1))
+        # in logarithms: math.comb(ran, i) overflows a float from ran = 1,030 on
+        log_n = math.lgamma(ran + 1)
+        return sum(
+            math.exp(
+                log_n - math.lgamma(i + 1) - math.lgamma(ran - i + 1) + i * math.log(p) + (ran - i) * math.log1p(-p)
+            )
+            for i in range(k, ran + 1)
+        )
 
     def solve(k: int, target: float) -> float:  # the p where P(X >= k) = target
         lo, hi = 0.0, 1.0

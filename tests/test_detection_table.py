@@ -57,3 +57,18 @@ def test_compare_calls_a_race_more_common_only_where_the_intervals_part(tmp_path
     verdict = {(a, b): compare(str(a), str(b), 10)[2].split(" | ")[-1] for a, b in ((always, rare), (rare, always))}
     assert verdict == {(always, rare): "GIL |", (rare, always): "free-threaded |"}
     assert compare(str(rare), str(rarer), 10)[2].endswith("| either |")
+
+
+def test_compare_handles_campaigns_of_thousands_of_schedules(tmp_path: Path) -> None:
+    # 20 seeds of up to 100 schedules: the binomial coefficients overflow a float (from 1,030 schedules)
+    paths = []
+    for name, each in (("a.txt", ["60"] * 20), ("b.txt", ["-"] * 10 + ["40"] * 10)):
+        path = tmp_path / name
+        found = sum(1 for n in each if n != "-")
+        path.write_text(
+            "interpreter python=3.x gil=1\n"
+            f"detection fault=skip-flush strategy=free found={found}/20 median_schedules=75 median_s=1 "
+            f"rate=0 each={','.join(each)}\n"
+        )
+        paths.append(str(path))
+    assert compare(*paths, 100)[2].endswith("| either |")  # 20 in 1,200 against 10 in 1,400
