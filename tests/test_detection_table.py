@@ -18,26 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.detection_rates import compare
 from testbed.faults import FAULTS
+from tests._readme_tables import readme_table
 
 pytestmark = pytest.mark.timeout(30)
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 HEADER = "| fault | scenario | GIL ("
 
 
-def _readme_rows() -> list[list[str]]:
-    lines = README.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(HEADER))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows
-
-
 def test_the_readme_table_has_a_row_per_available_fault_on_its_scenario() -> None:
-    rows = {row[0]: row[1] for row in _readme_rows()}
+    rows = {row[0]: row[1] for row in readme_table(HEADER)}
     assert rows == {f.name: f.scenario for f in FAULTS if f.available}
 
 

@@ -17,29 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.sct import markdown
 from bench.sctbench import PROGRAMS, REPORTED
+from tests._readme_tables import readme_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 HEADER = "| program | original | the suites and papers report |"
 
 
-def _readme_rows() -> list[list[str]]:
-    lines = README.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(HEADER))
-    rows = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
-    return rows
-
-
 def test_the_readme_table_lists_the_benchmark_programs_in_order() -> None:
-    assert [row[0] for row in _readme_rows()] == list(PROGRAMS)
+    assert [row[0] for row in readme_table(HEADER)] == list(PROGRAMS)
 
 
 def test_the_readme_table_cites_what_bench_sct_prints() -> None:
     assert set(REPORTED) == set(PROGRAMS)
-    for row in _readme_rows():
+    for row in readme_table(HEADER):
         assert tuple(row[1:3]) == REPORTED[row[0]], row[0]
 
 
