@@ -58,18 +58,43 @@ from testbed.sched._pos import POSStrategy
 from testbed.sched._strategies import PCTStrategy, RandomStrategy, Strategy
 from testbed.sched._surw import SURWStrategy
 
-__all__ = ["NAMES", "PORTFOLIO", "Plan", "Probe", "UniformStrategy", "plan"]
+__all__ = ["NAMES", "PORTFOLIO", "Member", "Plan", "Probe", "UniformStrategy", "plan"]
 
 #: the names ``explore(strategy=...)`` takes
 NAMES = ("pos", "pct", "uniform", "random", "surw", "portfolio")
-#: what ``"portfolio"`` rotates through, schedule by schedule
-PORTFOLIO = ("pos", "uniform", "pct", "surw", "pct(depth=1)", "surw(power=2)", "pct", "surw(power=4)")
 #: PCT's default depth (bugs needing up to two preemptions)
 PCT_DEPTH = 3
 #: the random walk's default switch probability
 RANDOM_SWITCH = 0.1
 #: SURW's default power of its weights (the paper's walk)
 SURW_POWER = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """A portfolio member: a named strategy and the parameters it fixes (the others are explore's)."""
+
+    name: str
+    depth: int | None = None
+    power: int | None = None
+
+    def __str__(self) -> str:
+        """Its label in results: ``pct``, ``surw(power=4)``."""
+        fixed = [f"{key}={value}" for key, value in (("depth", self.depth), ("power", self.power)) if value]
+        return f"{self.name}({', '.join(fixed)})" if fixed else self.name
+
+
+#: what ``"portfolio"`` rotates through, schedule by schedule
+PORTFOLIO = (
+    Member("pos"),
+    Member("uniform"),
+    Member("pct"),
+    Member("surw"),
+    Member("pct", depth=1),
+    Member("surw", power=2),
+    Member("pct"),
+    Member("surw", power=4),
+)
 
 
 class UniformStrategy(Strategy):
@@ -110,26 +135,18 @@ class Plan:
         return self.label
 
 
-def member_parameters(member: str) -> tuple[str, dict[str, int]]:
-    """A portfolio member's strategy name and the parameters its label fixes: ``"pct(depth=1)"`` ->
-    ``("pct", {"depth": 1})``."""
-    name, _, rest = member.partition("(")
-    fixed = dict(item.split("=") for item in rest.rstrip(")").split(",")) if rest else {}
-    return name, {key: int(value) for key, value in fixed.items()}
-
-
 def _named(name: str, depth: int, p: float, power: int) -> Callable[[int, int, Probe | None], Strategy]:
     def make(index: int, seed: int, probe: Probe | None) -> Strategy:
-        member, fixed = member_parameters(PORTFOLIO[index % len(PORTFOLIO)] if name == "portfolio" else name)
-        if member == "pct":
+        member = PORTFOLIO[index % len(PORTFOLIO)] if name == "portfolio" else Member(name)
+        if member.name == "pct":
             assert probe is not None
-            return PCTStrategy(seed, fixed.get("depth", depth), max(probe.steps, 1))
-        if member == "surw":
+            return PCTStrategy(seed, member.depth or depth, max(probe.steps, 1))
+        if member.name == "surw":
             assert probe is not None
-            return SURWStrategy(seed, probe.profile, user=True, power=fixed.get("power", power))
-        if member == "pos":
+            return SURWStrategy(seed, probe.profile, user=True, power=member.power or power)
+        if member.name == "pos":
             return POSStrategy(seed)
-        if member == "uniform":
+        if member.name == "uniform":
             return UniformStrategy(seed)
         return RandomStrategy(seed, p)
 
