@@ -34,6 +34,9 @@ TICK = 0.5
 DRAIN_TIMEOUT = 30.0
 #: seconds the workers and the pool's manager thread get to end at shutdown (each wait)
 SHUTDOWN_TIMEOUT = 10.0
+#: seconds a stop waits for the pool's manager thread to drop cancelled futures before
+#: killing workers (it wakes at once; one stuck reading a half-sent result never does)
+WAKE_TIMEOUT = 1.0
 #: seconds between a worker's checks that its campaign process still exists
 ORPHAN_CHECK = 1.0
 
@@ -120,11 +123,16 @@ def _end_pool(
     processes = list((getattr(pool, "_processes", None) or {}).values())
     manager = getattr(pool, "_executor_manager_thread", None)
     results = getattr(pool, "_result_queue", None)
-    # Shut down before any kill: on its next wake the pool's thread drops the
-    # cancelled futures itself, before it sees a killed worker (Python 3.11's
-    # thread died on a cancelled one, InvalidStateError; 3.12 ignores them).
+    # Shut down before any kill, and kill only once the pool's thread has
+    # woken and dropped the cancelled futures: one still listed when it sees a
+    # killed worker is failed again, which killed Python 3.11's thread
+    # (InvalidStateError; 3.12 skips done futures).  Its wake is not ours to
+    # wait on, hence the bounded poll.
     pool.shutdown(wait=False, cancel_futures=True)
     if outlasted:
+        until = time.monotonic() + WAKE_TIMEOUT
+        while _lists_cancelled(manager) and time.monotonic() < until:
+            time.sleep(0.005)
         _kill(processes)
     until = time.monotonic() + SHUTDOWN_TIMEOUT
     for process in processes:
@@ -140,6 +148,12 @@ def _end_pool(
         manager.join(SHUTDOWN_TIMEOUT)
         if manager.is_alive():
             logger.warning("the worker pool's manager thread did not end; leaving it")
+
+
+def _lists_cancelled(manager: threading.Thread | None) -> bool:
+    """Whether the pool's manager thread still lists a cancelled future among its work items."""
+    items = getattr(manager, "pending_work_items", None) if manager is not None and manager.is_alive() else None
+    return items is not None and any(item.future.cancelled() for item in list(items.values()))
 
 
 def _worker_setup(log_level: str | None, parent: int, parent_started: float) -> None:
