@@ -55,6 +55,9 @@ class Scheduler:
     timeout_cap: float = 6.0
     #: True for a scheduler that serializes threads (blocking goes through it)
     controlled: bool = False
+    #: times a blocked lock acquire looks again, yielding the core in between,
+    #: before it sleeps (0: it sleeps at once; see :class:`FreeScheduler`)
+    spins: int = 0
     #: why the run was given up while still active (:meth:`orphan`); None while it is wanted
     orphaned: str | None = None
     #: told ``(error, thread name)`` when a :class:`~testbed.sched.Thread` the code
@@ -205,6 +208,18 @@ class FreeScheduler(Scheduler):
     While active, ``sys.setswitchinterval`` is lowered so the interpreter
     also preempts threads between points; the old value is restored on stop.
 
+    On a free-threaded build a lock acquire that finds the lock held looks
+    again ``spins`` times before it sleeps, as V8's ``base::SpinningMutex``
+    spins ``kSpinCount`` (64) times before its futex wait
+    (src/base/platform/mutex.h) and CPython's own ``PyMutex`` spins before
+    parking: the holder runs on another core and usually lets go within
+    microseconds, while a sleeper woken by a holder that goes on running
+    waits for the kernel to find it a core (on the 2-core VM this project
+    is built on, 1 to 12 ms: two scavenger workers woken together met at
+    the pool's lock, and one of them often started that much later).  Under
+    the GIL the holder cannot run while the waiter spins, so it sleeps at
+    once there.
+
     Waits sleep (``Scheduler.park``): one that passes ``wait_timeout`` goes
     on while any thread still passes points, and fails (``WaitTimeout``, a
     ``safepoint-liveness`` report) after ``wait_timeout`` seconds without a
@@ -221,6 +236,8 @@ class FreeScheduler(Scheduler):
     name, so a controlled run maps them by name, never by this number.
     Points of threads not spawned here (the main thread) are not recorded.
     """
+
+    spins = 0 if _GIL_ENABLED else 64
 
     def __init__(
         self,

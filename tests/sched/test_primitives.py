@@ -11,6 +11,8 @@ timeout raises WaitTimeout naming what it waited for.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -222,6 +224,71 @@ def test_controlled_waits_take_no_wall_clock_time(run_threads) -> None:
     started = time.monotonic()
     run_threads(ControlledScheduler(ReplayStrategy([])), {"waiter": waiter, "setter": setter})
     assert time.monotonic() - started < 1.0
+
+
+# -- free mode: spinning before sleeping ------------------------------------------------
+
+
+def _contend_for_a_lock_let_go_after_the_first_spin(run_threads, monkeypatch, spins: int) -> tuple[int, list[str]]:
+    """A holder keeps ``lock 'spun'`` until the contender has looked again once, or has gone to sleep.
+
+    Returns how often the contender yielded the core while spinning and the
+    locks it parked on.
+    """
+    scheduler = free()
+    scheduler.spins = spins
+    yields = [0]
+    real_yield = os.sched_yield
+
+    def counting_yield() -> None:
+        yields[0] += 1
+        real_yield()
+
+    monkeypatch.setattr(os, "sched_yield", counting_yield)
+    parked: list[str] = []
+    real_park = scheduler.park
+
+    def park(lot, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if lot.name == "spun":
+            parked.append(lot.name)
+        return real_park(lot, *args, **kwargs)
+
+    scheduler.park = park  # type: ignore[method-assign]
+    lock = Lock("spun")
+    held = threading.Event()
+
+    def holder() -> None:
+        with lock:
+            held.set()
+            deadline = time.monotonic() + LONG
+            while not (yields[0] or parked) and time.monotonic() < deadline:
+                time.sleep(0)
+
+    def contender() -> None:
+        held.wait(LONG)
+        with lock:
+            pass
+
+    run_threads(scheduler, {"holder": holder, "contender": contender})
+    return yields[0], parked
+
+
+def test_free_acquire_of_a_lock_let_go_while_it_spins_takes_it_without_sleeping(run_threads, monkeypatch) -> None:
+    yields, parked = _contend_for_a_lock_let_go_after_the_first_spin(run_threads, monkeypatch, spins=1_000_000)
+    assert yields >= 1
+    assert parked == []
+
+
+def test_free_acquire_without_spins_sleeps_at_once(run_threads, monkeypatch) -> None:
+    yields, parked = _contend_for_a_lock_let_go_after_the_first_spin(run_threads, monkeypatch, spins=0)
+    assert yields == 0
+    assert parked == ["spun"]
+
+
+def test_only_free_mode_without_the_gil_spins() -> None:
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    assert FreeScheduler(0).spins == (0 if gil else 64)
+    assert controlled(0).spins == 0
 
 
 # -- free mode: timeouts ------------------------------------------------------------------
