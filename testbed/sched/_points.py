@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import os
 import random
 import sys
 import threading
@@ -237,7 +238,8 @@ class FreeScheduler(Scheduler):
     Points of threads not spawned here (the main thread) are not recorded.
     """
 
-    spins = 0 if _GIL_ENABLED else 64
+    # os.sched_yield is POSIX-only; without it a waiter sleeps at once.
+    spins = 0 if _GIL_ENABLED or not hasattr(os, "sched_yield") else 64
 
     def __init__(
         self,
