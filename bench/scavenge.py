@@ -43,7 +43,7 @@ so the numbers say what the model's synchronization allows rather than
 where the kernel puts a woken thread: on the 2-core VM this project is
 built on, the kernel often ran both scavenger workers, woken together, on
 one core for their first 5 to 12 ms (read from ``/proc/thread-self/stat``
-at each item claim): medians of about 0.58 pinned against 0.68 unpinned
+at each item claim): medians of about 0.57 pinned against 0.68 unpinned
 in the readings the README gives.  ``--no-pin`` lets the kernel place
 them; the last line says which (``pinned``).
 
