@@ -15,7 +15,9 @@ barrier's count and generation) plus a :class:`~testbed.sched._parking.ParkingLo
 as trio builds its primitives.  State changes and check-and-claim steps
 happen under the lot's guard; waiting is ``scheduler.park`` and waking is
 ``scheduler.unpark``, implemented by both schedulers, so there is no
-free/controlled branch here and one ownership record per lock: a lock held
+free/controlled branch here (a blocked lock acquire first looks again
+``scheduler.spins`` times: only a free scheduler on a free-threaded build
+spins) and one ownership record per lock: a lock held
 by a controlled thread excludes an unregistered thread (the main thread, a
 test's helper) and the other way round.
 
